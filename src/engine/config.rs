@@ -1,0 +1,119 @@
+//! Settings of one context, with the contract's defaults. Plain data: the FFI builder fills it,
+//! `Context::create` validates the parts that depend on each other.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Client or server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Connects out and reconnects with backoff.
+    Client,
+    /// Listens for clients.
+    Server,
+}
+
+/// Where callbacks run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dispatch {
+    /// On the context's I/O thread.
+    Thread,
+    /// On the thread that calls `Context::dispatch`.
+    Manual,
+}
+
+/// What a broadcast does with a subscriber whose queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlowPolicy {
+    /// Close it with 1008 and drop what it had queued.
+    Disconnect,
+    /// Drop its oldest queued message.
+    DropOldest,
+}
+
+/// Everything a context needs to know; `Config::new` gives the documented defaults.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Client or server.
+    pub mode: Mode,
+    /// Client: host to connect to; server: address to bind.
+    pub address: String,
+    /// TCP port; a server may use 0 for any free port.
+    pub port: u16,
+    /// Request path (client) or the path accepted (server).
+    pub path: String,
+    /// Sec-WebSocket-Protocol, if any.
+    pub protocol: Option<String>,
+    /// Extra handshake headers sent by a client.
+    pub headers: Vec<(String, String)>,
+    /// Whether TLS is on.
+    pub tls: bool,
+    /// Certificate (server) or client certificate (client), PEM.
+    pub cert: Option<PathBuf>,
+    /// Private key for `cert`, PEM.
+    pub key: Option<PathBuf>,
+    /// Client: extra trust anchors; server: CA that client certificates must chain to.
+    pub cacert: Option<PathBuf>,
+    /// Client: accept a self-signed (unverifiable) server certificate.
+    pub allow_self_signed: bool,
+    /// Largest message accepted or sent, in bytes.
+    pub max_message_size: usize,
+    /// Messages a connection's queue (client: the context's) holds.
+    pub queue_capacity: usize,
+    /// Interval between pings; zero turns keepalive off.
+    pub ping_interval: Duration,
+    /// How long to wait for a pong before the connection is considered dead.
+    pub pong_timeout: Duration,
+    /// Client reconnect backoff, first delay.
+    pub backoff_min: Duration,
+    /// Client reconnect backoff, largest delay.
+    pub backoff_max: Duration,
+    /// Time allowed for TCP connect + TLS + WebSocket handshake.
+    pub handshake_timeout: Duration,
+    /// Server: most connections open at once (handshaking ones included).
+    pub max_connections: usize,
+    /// Server: slow subscriber policy for broadcasts.
+    pub slow_policy: SlowPolicy,
+    /// Server: file served to plain HTTP GETs.
+    pub index_html: Option<PathBuf>,
+    /// Where callbacks run.
+    pub dispatch: Dispatch,
+}
+
+/// Default largest message: 16 MiB.
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 * 1024 * 1024;
+/// Default queue capacity in messages.
+pub const DEFAULT_QUEUE_CAPACITY: usize = 65536;
+
+impl Config {
+    /// A configuration with the contract's defaults for `mode`.
+    pub fn new(mode: Mode) -> Self {
+        Config {
+            mode,
+            address: match mode {
+                Mode::Client => "127.0.0.1".to_string(),
+                Mode::Server => "0.0.0.0".to_string(),
+            },
+            port: 0,
+            path: "/".to_string(),
+            protocol: None,
+            headers: Vec::new(),
+            tls: false,
+            cert: None,
+            key: None,
+            cacert: None,
+            allow_self_signed: false,
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            queue_capacity: DEFAULT_QUEUE_CAPACITY,
+            ping_interval: Duration::from_millis(30_000),
+            pong_timeout: Duration::from_millis(10_000),
+            backoff_min: Duration::from_millis(100),
+            backoff_max: Duration::from_millis(30_000),
+            handshake_timeout: Duration::from_millis(10_000),
+            max_connections: 10_000,
+            slow_policy: SlowPolicy::Disconnect,
+            index_html: None,
+            dispatch: Dispatch::Thread,
+        }
+    }
+}

@@ -1,0 +1,569 @@
+//! One connection's state machine on the I/O thread: opening handshake, frames in, frames out,
+//! closing handshake, keepalive deadlines. The I/O loop owns the sockets' registrations and the
+//! bookkeeping across connections; this file owns what happens on one.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::config::Mode;
+use super::error::{Error, ErrorKind};
+use super::frame::{self, opcode};
+use super::handshake::{self, ServerReply, MAX_HEAD};
+use super::log::Level;
+use super::parser::{Incoming, Parser, Violation};
+use super::queue::OutQueue;
+use super::shared::Shared;
+use super::sink::Sink;
+use super::stream::Stream;
+use crate::ws_log;
+
+/// How long a closing handshake or a lingering close may take.
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Frames taken from the queue into the write batch at most.
+const BATCH_FRAMES: usize = 1024;
+/// Bytes taken from the queue into the write batch at most.
+const BATCH_BYTES: usize = 1 << 20;
+/// Buffers handed to one writev.
+const IOV: usize = 64;
+/// Reads per wake-up before other connections get their turn.
+const READ_BUDGET: usize = 16;
+
+/// Where a connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Client: TCP connect in progress.
+    Connecting,
+    /// Client: request sent, waiting for the 101.
+    ClientHandshake,
+    /// Server: waiting for the request.
+    ServerHandshake,
+    /// WebSocket frames flow.
+    Open,
+    /// Server: writing a plain HTTP answer, then closing.
+    HttpReply,
+    /// Our last bytes are out and FIN sent; reading until the peer's EOF.
+    Linger,
+}
+
+/// Why a connection ends.
+#[derive(Debug)]
+pub enum End {
+    /// The peer closed TCP.
+    Eof,
+    /// A socket error.
+    Io(io::Error),
+    /// The peer broke the protocol; a close frame with this code was attempted.
+    Violation(Violation),
+    /// A deadline passed.
+    Timeout(&'static str),
+    /// The opening handshake failed.
+    Handshake(String),
+    /// Everything is said and done (closing handshake complete or HTTP answer written).
+    Done,
+}
+
+/// A frame in the write batch.
+#[derive(Debug)]
+pub struct Chunk {
+    /// The bytes.
+    pub data: Bytes,
+    /// How much of them is written.
+    pub off: usize,
+    /// Payload length for data messages; None for control frames and HTTP.
+    pub payload: Option<usize>,
+}
+
+/// One connection.
+pub struct Conn {
+    /// Its id (never reused in a context).
+    pub id: u64,
+    /// The transport.
+    pub stream: Stream,
+    /// The peer.
+    pub peer: SocketAddr,
+    /// Where it is.
+    pub phase: Phase,
+    /// Its send queue (a client's is the context's).
+    pub queue: Arc<OutQueue>,
+    /// The write batch.
+    pub out: VecDeque<Chunk>,
+    out_bytes: usize,
+    inbuf: Vec<u8>,
+    parser: Parser,
+    /// Reading paused by the application.
+    pub rx_paused: bool,
+    /// The socket may have unread bytes (edge-triggered readiness was seen and not exhausted).
+    pub read_hint: bool,
+    /// The socket accepted the last write in full.
+    pub writable: bool,
+    /// Close code we sent, if any.
+    pub close_sent: Option<u16>,
+    /// Close frame we received, if any.
+    pub close_received: Option<(u16, String)>,
+    /// A close we will send once the queue is written (application or shutdown).
+    pub close_requested: Option<(u16, String)>,
+    shut_after_write: bool,
+    handshake_deadline: Option<Instant>,
+    close_deadline: Option<Instant>,
+    next_ping: Option<Instant>,
+    pong_deadline: Option<Instant>,
+    /// The deadline the loop's timer heap holds for this connection.
+    pub armed: Option<Instant>,
+    key: String,
+    /// on_connect was delivered (so on_close is owed).
+    pub opened: bool,
+    /// Set when the connection opened during the last service; the loop clears it.
+    pub just_opened: bool,
+    ping_count: u64,
+    is_server: bool,
+}
+
+impl Conn {
+    /// A new connection in `phase`.
+    pub fn new(id: u64, stream: Stream, peer: SocketAddr, phase: Phase, queue: Arc<OutQueue>, shared: &Shared) -> Self {
+        let c = &shared.config;
+        Conn {
+            id,
+            stream,
+            peer,
+            phase,
+            queue,
+            out: VecDeque::new(),
+            out_bytes: 0,
+            inbuf: Vec::new(),
+            parser: Parser::new(c.mode == Mode::Server, c.max_message_size),
+            rx_paused: false,
+            read_hint: true,
+            writable: phase != Phase::Connecting,
+            close_sent: None,
+            close_received: None,
+            close_requested: None,
+            shut_after_write: false,
+            handshake_deadline: Some(Instant::now() + c.handshake_timeout),
+            close_deadline: None,
+            next_ping: None,
+            pong_deadline: None,
+            armed: None,
+            key: String::new(),
+            opened: false,
+            just_opened: false,
+            ping_count: 0,
+            is_server: c.mode == Mode::Server,
+        }
+    }
+
+    /// The earliest moment this connection needs attention without I/O.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        [self.handshake_deadline, self.close_deadline, self.next_ping, self.pong_deadline].into_iter().flatten().min()
+    }
+
+    /// Handles passed deadlines.
+    pub fn on_timer(&mut self, now: Instant, shared: &Shared) -> Result<(), End> {
+        if self.handshake_deadline.is_some_and(|d| d <= now) {
+            return Err(End::Timeout("the opening handshake timed out"));
+        }
+        if self.close_deadline.is_some_and(|d| d <= now) {
+            return Err(End::Done);
+        }
+        if self.pong_deadline.is_some_and(|d| d <= now) {
+            return Err(End::Timeout("no pong within pong_timeout: the peer is gone"));
+        }
+        if self.next_ping.is_some_and(|d| d <= now) {
+            let cfg = &shared.config;
+            self.ping_count += 1;
+            let mask = self.mask();
+            self.push_control(frame::encode(opcode::PING, &self.ping_count.to_be_bytes(), mask));
+            if self.pong_deadline.is_none() {
+                self.pong_deadline = Some(now + cfg.pong_timeout);
+            }
+            self.next_ping = Some(now + cfg.ping_interval);
+        }
+        Ok(())
+    }
+
+    /// Clients mask every frame they send; servers never do.
+    fn mask(&self) -> Option<[u8; 4]> {
+        if self.is_server {
+            None
+        } else {
+            Some(rand::random())
+        }
+    }
+
+    /// Puts a control frame (or HTTP bytes) ahead of queued data, after any partly written frame
+    /// and after control frames already waiting.
+    pub fn push_control(&mut self, data: Bytes) {
+        let mut i = usize::from(self.out.front().is_some_and(|c| c.off > 0));
+        while i < self.out.len() && self.out[i].payload.is_none() {
+            i += 1;
+        }
+        self.out_bytes += data.len();
+        self.out.insert(i, Chunk { data, off: 0, payload: None });
+    }
+
+    /// Data chunks of the batch not yet (fully) written, in order, rewound to their start.
+    pub fn take_unsent_data(&mut self) -> Vec<Chunk> {
+        self.out
+            .drain(..)
+            .filter(|c| c.payload.is_some())
+            .map(|mut c| {
+                c.off = 0;
+                c
+            })
+            .collect()
+    }
+
+    /// Starts the client's opening handshake once TCP is connected.
+    pub fn start_client_handshake(&mut self, shared: &Shared) {
+        let c = &shared.config;
+        self.key = tungstenite::handshake::client::generate_key();
+        let req = handshake::client_request(&c.address, c.port, c.tls, &c.path, c.protocol.as_deref(), &c.headers, &self.key);
+        self.phase = Phase::ClientHandshake;
+        self.push_control(Bytes::from(req));
+    }
+
+    /// Reads and handles what the socket has, within a budget.
+    pub fn read(&mut self, scratch: &mut [u8], sink: &mut Sink, shared: &Shared) -> Result<(), End> {
+        for _ in 0..READ_BUDGET {
+            if self.rx_paused || !self.read_hint || sink.backlog_full() {
+                return Ok(());
+            }
+            let n = match self.stream.read(scratch) {
+                Ok(0) => return Err(End::Eof),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.read_hint = false;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(End::Io(e)),
+            };
+            if self.inbuf.is_empty() {
+                let used = self.consume(&mut scratch[..n], sink, shared)?;
+                if used < n {
+                    self.inbuf.extend_from_slice(&scratch[used..n]);
+                }
+            } else {
+                self.inbuf.extend_from_slice(&scratch[..n]);
+                self.consume_inbuf(sink, shared)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Handles bytes held back earlier (after a pause, or a frame that arrived in pieces).
+    pub fn consume_inbuf(&mut self, sink: &mut Sink, shared: &Shared) -> Result<(), End> {
+        if self.inbuf.is_empty() {
+            return Ok(());
+        }
+        let mut buf = std::mem::take(&mut self.inbuf);
+        let r = self.consume(&mut buf, sink, shared);
+        if let Ok(used) = r {
+            buf.drain(..used);
+        }
+        if buf.is_empty() && buf.capacity() > 64 * 1024 {
+            buf = Vec::new();
+        }
+        self.inbuf = buf;
+        r.map(|_| ())
+    }
+
+    /// Handles bytes according to the phase; answers how many were used (the rest waits for more).
+    fn consume(&mut self, buf: &mut [u8], sink: &mut Sink, shared: &Shared) -> Result<usize, End> {
+        match self.phase {
+            Phase::ServerHandshake => self.server_handshake(buf, sink, shared),
+            Phase::ClientHandshake => self.client_handshake(buf, sink, shared),
+            Phase::Open => self.frames(buf, sink, shared),
+            Phase::Connecting | Phase::HttpReply | Phase::Linger => Ok(buf.len()),
+        }
+    }
+
+    fn head(&self, buf: &[u8]) -> Result<Option<usize>, End> {
+        match handshake::head_end(buf) {
+            Some(n) => Ok(Some(n)),
+            None if buf.len() > MAX_HEAD => Err(End::Handshake("HTTP head larger than 16 KiB".into())),
+            None => Ok(None),
+        }
+    }
+
+    fn opened_now(&mut self, sink: &mut Sink, shared: &Shared) {
+        self.phase = Phase::Open;
+        self.handshake_deadline = None;
+        self.opened = true;
+        self.just_opened = true;
+        if !shared.config.ping_interval.is_zero() {
+            self.next_ping = Some(Instant::now() + shared.config.ping_interval);
+        }
+        let st = &shared.stats;
+        st.connections_current.fetch_add(1, Ordering::Relaxed);
+        st.connections_total.fetch_add(1, Ordering::Relaxed);
+        sink.connect(self.id);
+    }
+
+    fn server_handshake(&mut self, buf: &mut [u8], sink: &mut Sink, shared: &Shared) -> Result<usize, End> {
+        let Some(end) = self.head(buf)? else { return Ok(0) };
+        let c = &shared.config;
+        match handshake::server_reply(&buf[..end], &c.path, c.protocol.as_deref(), c.index_html.is_some()) {
+            ServerReply::Accept(resp) => {
+                self.push_control(Bytes::from(resp));
+                shared.conns_write().insert(self.id, self.queue.clone());
+                self.opened_now(sink, shared);
+                Ok(end + self.frames(&mut buf[end..], sink, shared)?)
+            }
+            ServerReply::ServeIndex => {
+                let path = c.index_html.as_ref().expect("checked by server_reply");
+                let resp = match std::fs::read(path) {
+                    Ok(body) => {
+                        let mut r = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n",
+                            body.len()
+                        )
+                        .into_bytes();
+                        r.extend_from_slice(&body);
+                        r
+                    }
+                    Err(e) => {
+                        ws_log!(Level::Error, "cannot read index_html {}: {e}", path.display());
+                        handshake::http_response("500 Internal Server Error", "", "index page unavailable\n")
+                    }
+                };
+                self.http_reply(resp);
+                Ok(buf.len())
+            }
+            ServerReply::Refuse(resp, why) => {
+                ws_log!(Level::Info, "refused handshake from {}: {why}", self.peer);
+                self.http_reply(resp);
+                Ok(buf.len())
+            }
+        }
+    }
+
+    fn http_reply(&mut self, resp: Vec<u8>) {
+        self.phase = Phase::HttpReply;
+        self.handshake_deadline = None;
+        self.close_deadline = Some(Instant::now() + CLOSE_TIMEOUT);
+        self.shut_after_write = true;
+        self.push_control(Bytes::from(resp));
+    }
+
+    fn client_handshake(&mut self, buf: &mut [u8], sink: &mut Sink, shared: &Shared) -> Result<usize, End> {
+        let Some(end) = self.head(buf)? else { return Ok(0) };
+        handshake::check_response(&buf[..end], &self.key, shared.config.protocol.as_deref()).map_err(End::Handshake)?;
+        shared.client_conn.store(self.id, Ordering::Release);
+        self.opened_now(sink, shared);
+        Ok(end + self.frames(&mut buf[end..], sink, shared)?)
+    }
+
+    fn frames(&mut self, buf: &mut [u8], sink: &mut Sink, shared: &Shared) -> Result<usize, End> {
+        let mut pos = 0;
+        while pos < buf.len() && !self.rx_paused {
+            if self.close_received.is_some() || self.phase != Phase::Open {
+                return Ok(buf.len());
+            }
+            enum Next {
+                Go,
+                Pause,
+                Pong(Vec<u8>),
+                Close(u16, String),
+            }
+            let next = match self.parser.next(&mut buf[pos..]) {
+                Err(v) => return Err(self.fail(v)),
+                Ok((0, _)) => break,
+                Ok((used, ev)) => {
+                    pos += used;
+                    match ev {
+                        None | Some(Incoming::Pong) => {
+                            if matches!(ev, Some(Incoming::Pong)) {
+                                self.pong_deadline = None;
+                            }
+                            Next::Go
+                        }
+                        Some(Incoming::Ping(p)) => Next::Pong(p.to_vec()),
+                        Some(Incoming::Close(code, reason)) => Next::Close(code, reason.to_string()),
+                        Some(Incoming::Message(kind, data)) => {
+                            shared.stats.messages_received.fetch_add(1, Ordering::Relaxed);
+                            shared.stats.bytes_received.fetch_add(data.len() as u64, Ordering::Relaxed);
+                            if sink.receive(self.id, data, kind) {
+                                Next::Pause
+                            } else {
+                                Next::Go
+                            }
+                        }
+                    }
+                }
+            };
+            match next {
+                Next::Go => {}
+                Next::Pause => self.rx_paused = true,
+                Next::Pong(p) => {
+                    if self.close_sent.is_none() {
+                        let mask = self.mask();
+                        self.push_control(frame::encode(opcode::PONG, &p, mask));
+                    }
+                }
+                Next::Close(code, reason) => {
+                    self.close_received = Some((code, reason));
+                    if self.close_sent.is_some() {
+                        return Err(End::Done);
+                    }
+                    let payload = if code == 1005 { Vec::new() } else { frame::close_payload(code, "") };
+                    self.send_close_now(if code == 1005 { 1000 } else { code }, &payload);
+                    return Ok(buf.len());
+                }
+            }
+        }
+        Ok(pos)
+    }
+
+    /// Answers a protocol violation: a close frame with its code, then the connection ends.
+    fn fail(&mut self, v: Violation) -> End {
+        if self.close_sent.is_none() {
+            let payload = frame::close_payload(v.code, v.reason);
+            self.send_close_now(v.code, &payload);
+        }
+        End::Violation(v)
+    }
+
+    fn send_close_now(&mut self, code: u16, payload: &[u8]) {
+        let mask = self.mask();
+        self.push_control(frame::encode(opcode::CLOSE, payload, mask));
+        self.close_sent = Some(code);
+        self.shut_after_write = true;
+        self.close_deadline = Some(Instant::now() + CLOSE_TIMEOUT);
+        self.next_ping = None;
+        self.pong_deadline = None;
+    }
+
+    fn refill(&mut self) {
+        while self.out.len() < BATCH_FRAMES && self.out_bytes < BATCH_BYTES {
+            let Some(m) = self.queue.pop() else { break };
+            self.out_bytes += m.frame.len();
+            self.out.push_back(Chunk { data: m.frame, off: 0, payload: Some(m.payload_len) });
+        }
+    }
+
+    fn may_send_data(&self) -> bool {
+        self.phase == Phase::Open && self.close_sent.is_none() && self.close_received.is_none()
+    }
+
+    /// Writes the batch and refills it from the queue until the socket is full or all is out.
+    pub fn write(&mut self, shared: &Shared) -> Result<(), End> {
+        let mut sent = 0u64;
+        let mut bytes = 0u64;
+        let r = self.write_inner(&mut sent, &mut bytes);
+        if sent > 0 {
+            let st = &shared.stats;
+            st.messages_sent.fetch_add(sent, Ordering::Relaxed);
+            st.bytes_sent.fetch_add(bytes, Ordering::Relaxed);
+            st.messages_queued.fetch_sub(sent, Ordering::SeqCst);
+            shared.notify_flushed();
+        }
+        r
+    }
+
+    fn write_inner(&mut self, sent: &mut u64, bytes: &mut u64) -> Result<(), End> {
+        loop {
+            if !self.writable {
+                return Ok(());
+            }
+            if self.may_send_data() {
+                self.refill();
+                if self.out.is_empty() && self.queue.is_empty() {
+                    if let Some((code, reason)) = self.close_requested.take() {
+                        let payload = frame::close_payload(code, &reason);
+                        let mask = self.mask();
+                        self.push_control(frame::encode(opcode::CLOSE, &payload, mask));
+                        self.close_sent = Some(code);
+                        self.close_deadline = Some(Instant::now() + CLOSE_TIMEOUT);
+                        self.next_ping = None;
+                    }
+                }
+            }
+            if self.out.is_empty() {
+                if self.shut_after_write && self.phase != Phase::Linger {
+                    self.linger();
+                }
+                return Ok(());
+            }
+            let mut iov = [IoSlice::new(&[]); IOV];
+            let mut n = 0;
+            for c in self.out.iter().take(IOV) {
+                iov[n] = IoSlice::new(&c.data[c.off..]);
+                n += 1;
+            }
+            match self.stream.write_vectored(&iov[..n]) {
+                Ok(0) => return Err(End::Io(io::Error::new(io::ErrorKind::WriteZero, "socket accepted no bytes"))),
+                Ok(mut w) => {
+                    self.out_bytes = self.out_bytes.saturating_sub(w);
+                    while w > 0 {
+                        let c = self.out.front_mut().expect("written bytes belong to queued chunks");
+                        let rem = c.data.len() - c.off;
+                        if w >= rem {
+                            w -= rem;
+                            if let Some(p) = c.payload {
+                                *sent += 1;
+                                *bytes += p as u64;
+                            }
+                            self.out.pop_front();
+                        } else {
+                            c.off += w;
+                            w = 0;
+                        }
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.writable = false;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(End::Io(e)),
+            }
+        }
+    }
+
+    /// Our last bytes are written: send FIN and read until the peer's EOF (closing at once
+    /// could reset the connection and destroy the close frame in flight).
+    fn linger(&mut self) {
+        self.stream.shutdown_write();
+        self.phase = Phase::Linger;
+        self.close_deadline = Some(Instant::now() + CLOSE_TIMEOUT);
+        self.handshake_deadline = None;
+        self.next_ping = None;
+        self.pong_deadline = None;
+    }
+
+    /// The close code and reason to report, given why the connection ended.
+    pub fn close_status(&self, end: &End) -> (u16, String) {
+        if let Some((code, reason)) = &self.close_received {
+            return (*code, reason.clone());
+        }
+        match end {
+            End::Violation(v) => (v.code, v.reason.to_string()),
+            _ => match self.close_sent {
+                Some(code) if matches!(end, End::Done | End::Eof) => (code, String::new()),
+                _ => (1006, String::new()),
+            },
+        }
+    }
+
+    /// The error to report for `end`, if it is one.
+    pub fn error_of(&self, end: &End) -> Option<Error> {
+        let peer = self.peer;
+        match end {
+            End::Eof if self.close_sent.is_none() && self.close_received.is_none() && self.phase != Phase::Linger => {
+                Some(Error::new(ErrorKind::Io, format!("{peer} closed the connection without a close frame")))
+            }
+            End::Eof | End::Done => None,
+            End::Io(e) => Some(Error::io(&format!("connection with {peer}"), e)),
+            End::Violation(v) => Some(Error::new(ErrorKind::Io, format!("{peer} broke the protocol: {} (closed with {})", v.reason, v.code))),
+            End::Timeout(what) => Some(Error::new(ErrorKind::Timeout, format!("{peer}: {what}"))),
+            End::Handshake(why) => Some(Error::new(ErrorKind::Io, format!("handshake with {peer} failed: {why}"))),
+        }
+    }
+}

@@ -1,0 +1,324 @@
+//! The public handle of one endpoint. API calls check their arguments, frame the message in the
+//! caller's thread and hand it to the I/O thread through a lock-free queue; they never block.
+
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::os::fd::RawFd;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::config::{Config, Dispatch, Mode, SlowPolicy};
+use super::error::{Error, ErrorKind, Result};
+use super::event::{Handler, MsgKind};
+use super::frame::{self, opcode, valid_close_code};
+use super::io_loop::IoLoop;
+use super::manual::ManualEvents;
+use super::queue::{OutMsg, OutQueue};
+use super::shared::{Command, Shared};
+use super::stats::{Snapshot, Stats};
+use super::tls;
+
+/// One endpoint: a client (with its reconnects) or a listening server.
+pub struct Context {
+    shared: Arc<Shared>,
+    io: Mutex<Option<IoLoop>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    thread_id: Mutex<Option<std::thread::ThreadId>>,
+}
+
+fn bind(config: &Config) -> Result<TcpListener> {
+    let addrs: Vec<SocketAddr> = (config.address.as_str(), config.port)
+        .to_socket_addrs()
+        .map_err(|e| Error::io(&format!("cannot resolve bind address {}", config.address), &e))?
+        .collect();
+    let mut last = None;
+    for a in addrs {
+        match TcpListener::bind(a) {
+            Ok(l) => return Ok(l),
+            Err(e) => last = Some((a, e)),
+        }
+    }
+    Err(match last {
+        Some((a, e)) => Error::io(&format!("cannot bind {a}"), &e),
+        None => Error::new(ErrorKind::Io, format!("bind address {} resolves to nothing", config.address)),
+    })
+}
+
+impl Context {
+    /// Creates a context. A server binds here, so a port in use or unreadable TLS files fail at
+    /// once; nothing runs until `start`.
+    pub fn create(config: Config) -> Result<Context> {
+        if config.mode == Mode::Client && config.port == 0 {
+            return Err(Error::invalid("a client needs a port (1..65535)"));
+        }
+        if let Some(p) = &config.index_html {
+            std::fs::metadata(p).map_err(|e| Error::io(&format!("index_html {}", p.display()), &e))?;
+        }
+        let tls = if config.tls { Some(tls::TlsSetup::load(&config)?) } else { None };
+        let poll = mio::Poll::new().map_err(|e| Error::io("cannot create poll", &e))?;
+        let waker = mio::Waker::new(poll.registry(), super::io_loop::WAKER).map_err(|e| Error::io("cannot create waker", &e))?;
+        let listener = match config.mode {
+            Mode::Server => Some(bind(&config)?),
+            Mode::Client => None,
+        };
+        let local_port = match &listener {
+            Some(l) => l.local_addr().map_err(|e| Error::io("getsockname", &e))?.port(),
+            None => config.port,
+        };
+        let manual = match config.dispatch {
+            Dispatch::Manual => Some(ManualEvents::new()?),
+            Dispatch::Thread => None,
+        };
+        let shared = Arc::new(Shared::new(config, waker, local_port, manual));
+        let io = IoLoop::new(shared.clone(), poll, listener, tls)?;
+        Ok(Context { shared, io: Mutex::new(Some(io)), thread: Mutex::new(None), thread_id: Mutex::new(None) })
+    }
+
+    /// Starts the I/O thread with the handler that receives the events.
+    pub fn start(&self, handler: Box<dyn Handler>) -> Result<()> {
+        let io = self.io.lock().unwrap_or_else(|e| e.into_inner()).take().ok_or_else(|| Error::invalid("context already started"))?;
+        let handler = match &self.shared.manual {
+            Some(m) => {
+                *m.handler.lock().unwrap_or_else(|e| e.into_inner()) = Some(handler);
+                None
+            }
+            None => Some(handler),
+        };
+        let name = match self.shared.config.mode {
+            Mode::Client => "ws_api-client",
+            Mode::Server => "ws_api-server",
+        };
+        let t = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || io.run(handler))
+            .map_err(|e| Error::io("cannot start the I/O thread", &e))?;
+        *self.thread_id.lock().unwrap_or_else(|e| e.into_inner()) = Some(t.thread().id());
+        *self.thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(t);
+        Ok(())
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.shared.accepting.load(Ordering::Acquire) {
+            Ok(())
+        } else {
+            Err(Error::new(ErrorKind::Closed, "the context is shutting down"))
+        }
+    }
+
+    fn frame(&self, data: &[u8], kind: MsgKind) -> Result<OutMsg> {
+        let max = self.shared.config.max_message_size;
+        if data.len() > max {
+            return Err(Error::new(ErrorKind::TooLarge, format!("message of {} bytes is above max_message_size {max}", data.len())));
+        }
+        let op = match kind {
+            MsgKind::Text => {
+                if std::str::from_utf8(data).is_err() {
+                    return Err(Error::invalid("text message is not valid UTF-8"));
+                }
+                opcode::TEXT
+            }
+            MsgKind::Binary => opcode::BINARY,
+        };
+        let mask = match self.shared.config.mode {
+            Mode::Client => Some(rand::random::<[u8; 4]>()),
+            Mode::Server => None,
+        };
+        Ok(OutMsg { frame: frame::encode(op, data, mask), payload_len: data.len() })
+    }
+
+    fn push(&self, id: u64, q: &OutQueue, msg: OutMsg) -> Result<()> {
+        let stats = &self.shared.stats;
+        stats.messages_queued.fetch_add(1, Ordering::SeqCst);
+        if q.push(msg).is_err() {
+            stats.messages_queued.fetch_sub(1, Ordering::SeqCst);
+            Stats::inc(&stats.send_rejected);
+            return Err(Error::new(ErrorKind::QueueFull, "send queue is full"));
+        }
+        self.shared.schedule(id, q);
+        Ok(())
+    }
+
+    /// Queues a message. Client: `conn` 0 means the current connection (or the next one).
+    pub fn send(&self, conn: u64, data: &[u8], kind: MsgKind) -> Result<()> {
+        self.check_open()?;
+        let msg = self.frame(data, kind)?;
+        match self.shared.config.mode {
+            Mode::Client => {
+                if conn != 0 && conn != self.shared.client_conn.load(Ordering::Acquire) {
+                    return Err(Error::new(ErrorKind::NotConnected, format!("connection {conn} is not the client's open connection")));
+                }
+                self.push(0, &self.shared.client_queue, msg)
+            }
+            Mode::Server => {
+                let conns = self.shared.conns_read();
+                let q = conns.get(&conn).ok_or_else(|| Error::new(ErrorKind::NotConnected, format!("connection {conn} is not open")))?;
+                self.push(conn, q, msg)
+            }
+        }
+    }
+
+    /// Server: queues the message for every open connection, framed once. Client: `send(0, ..)`.
+    pub fn broadcast(&self, data: &[u8], kind: MsgKind) -> Result<()> {
+        if self.shared.config.mode == Mode::Client {
+            return self.send(0, data, kind);
+        }
+        self.check_open()?;
+        let msg = self.frame(data, kind)?;
+        let stats = &self.shared.stats;
+        let conns = self.shared.conns_read();
+        for (&id, q) in conns.iter() {
+            if q.slow.load(Ordering::Acquire) {
+                // Already being disconnected as a slow subscriber.
+                Stats::inc(&stats.messages_dropped);
+                continue;
+            }
+            stats.messages_queued.fetch_add(1, Ordering::SeqCst);
+            let mut pending = msg.clone();
+            loop {
+                match q.push(pending) {
+                    Ok(()) => break,
+                    Err(back) => match self.shared.config.slow_policy {
+                        SlowPolicy::DropOldest => {
+                            if q.pop().is_some() {
+                                self.shared.dropped(1);
+                            }
+                            pending = back;
+                        }
+                        SlowPolicy::Disconnect => {
+                            self.shared.dropped(1);
+                            q.slow.store(true, Ordering::Release);
+                            break;
+                        }
+                    },
+                }
+            }
+            self.shared.schedule(id, q);
+        }
+        Ok(())
+    }
+
+    fn queue_of(&self, conn: u64) -> Result<(u64, Arc<OutQueue>)> {
+        match self.shared.config.mode {
+            Mode::Client => {
+                let cur = self.shared.client_conn.load(Ordering::Acquire);
+                if conn != 0 && conn != cur {
+                    return Err(Error::new(ErrorKind::NotConnected, format!("connection {conn} is not the client's open connection")));
+                }
+                Ok((0, self.shared.client_queue.clone()))
+            }
+            Mode::Server => {
+                let conns = self.shared.conns_read();
+                let q = conns.get(&conn).ok_or_else(|| Error::new(ErrorKind::NotConnected, format!("connection {conn} is not open")))?;
+                Ok((conn, q.clone()))
+            }
+        }
+    }
+
+    fn known_conn(&self, conn: u64) -> Result<u64> {
+        match self.shared.config.mode {
+            Mode::Client => {
+                let cur = self.shared.client_conn.load(Ordering::Acquire);
+                if cur == 0 || (conn != 0 && conn != cur) {
+                    return Err(Error::new(ErrorKind::NotConnected, format!("connection {conn} is not open")));
+                }
+                Ok(cur)
+            }
+            Mode::Server => self.queue_of(conn).map(|(id, _)| id),
+        }
+    }
+
+    /// Asks for one `on_writable` when the queue of `conn` has room.
+    pub fn request_writable(&self, conn: u64) -> Result<()> {
+        self.check_open()?;
+        let (id, q) = self.queue_of(conn)?;
+        q.want_writable.store(true, Ordering::SeqCst);
+        q.scheduled.store(false, Ordering::SeqCst);
+        self.shared.schedule(id, &q);
+        Ok(())
+    }
+
+    /// Pauses or resumes reading from `conn`.
+    pub fn rx_flow(&self, conn: u64, enable: bool) -> Result<()> {
+        let id = self.known_conn(conn)?;
+        self.shared.command(Command::RxFlow(id, enable));
+        Ok(())
+    }
+
+    /// Starts the closing handshake of `conn`.
+    pub fn close_connection(&self, conn: u64, code: u16, reason: &str) -> Result<()> {
+        if !valid_close_code(code) {
+            return Err(Error::invalid(format!("close code {code} may not be sent (use 1000-1003, 1007-1011 or 3000-4999)")));
+        }
+        if reason.len() > 123 {
+            return Err(Error::invalid("close reason is longer than 123 bytes"));
+        }
+        let id = self.known_conn(conn)?;
+        self.shared.command(Command::Close(id, code, reason.to_string()));
+        Ok(())
+    }
+
+    /// Waits until everything queued reached the kernel.
+    pub fn flush(&self, timeout: Duration) -> Result<()> {
+        if self.shared.wait_flushed(Instant::now() + timeout) {
+            Ok(())
+        } else {
+            let n = self.shared.stats.messages_queued.load(Ordering::SeqCst);
+            Err(Error::new(ErrorKind::Timeout, format!("flush timed out with {n} messages still queued")))
+        }
+    }
+
+    /// Stops new sends, drains for up to `drain`, closes every connection with 1001 and joins
+    /// the I/O thread. Answers how many messages were left unsent (counted as dropped).
+    pub fn shutdown(&self, drain: Duration) -> u64 {
+        self.shared.accepting.store(false, Ordering::Release);
+        let t = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(t) = t {
+            self.shared.command(Command::Shutdown(Instant::now() + drain));
+            let _ = t.join();
+        }
+        if let Some(m) = &self.shared.manual {
+            m.discard();
+            m.handler.lock().unwrap_or_else(|e| e.into_inner()).take();
+        }
+        self.shared.unsent.load(Ordering::SeqCst)
+    }
+
+    /// Whether the calling thread is this context's I/O thread.
+    pub fn on_io_thread(&self) -> bool {
+        *self.thread_id.lock().unwrap_or_else(|e| e.into_inner()) == Some(std::thread::current().id())
+    }
+
+    /// Server: the bound port; client: the configured one.
+    pub fn local_port(&self) -> u16 {
+        self.shared.local_port
+    }
+
+    /// The counters now.
+    pub fn stats(&self) -> Snapshot {
+        self.shared.stats.snapshot()
+    }
+
+    /// Manual dispatch: the fd that is readable while events wait.
+    pub fn event_fd(&self) -> Option<RawFd> {
+        self.shared.manual.as_ref().map(|m| m.fd())
+    }
+
+    /// Manual dispatch: runs up to `max` waiting events (0 = all) on this thread.
+    pub fn dispatch(&self, max: usize) -> Result<()> {
+        let m = self.shared.manual.as_ref().ok_or_else(|| Error::invalid("ws_dispatch needs WS_DISPATCH_MANUAL"))?;
+        m.dispatch(max, |conn| self.shared.command(Command::RxFlow(conn, false)))?;
+        if m.starving.load(Ordering::Acquire) && m.backlog_low() {
+            m.starving.store(false, Ordering::Release);
+            self.shared.command(Command::ResumeStarved);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Context {
+    fn drop(&mut self) {
+        self.shutdown(Duration::ZERO);
+    }
+}
+

@@ -1,0 +1,62 @@
+//! What the engine tells the application: the handler trait, and the owned form of its calls that
+//! manual dispatch holds until the application asks for them.
+
+use super::error::Error;
+
+/// Kind of a data message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MsgKind {
+    /// UTF-8 text.
+    Text,
+    /// Bytes.
+    Binary,
+}
+
+/// Receives a context's events. Runs on the I/O thread (or, with manual dispatch, on the thread
+/// that calls `Context::dispatch`); it must not block for long.
+pub trait Handler: Send {
+    /// A connection opened.
+    fn on_connect(&mut self, conn: u64);
+    /// A message arrived; answer true to pause reading this connection.
+    fn on_receive(&mut self, conn: u64, data: &[u8], kind: MsgKind) -> bool;
+    /// The connection's queue has room again, after `request_writable`.
+    fn on_writable(&mut self, conn: u64);
+    /// A connection ended.
+    fn on_close(&mut self, conn: u64, code: u16, reason: &str);
+    /// Something failed (`conn` 0 when no connection is concerned).
+    fn on_error(&mut self, conn: u64, err: &Error);
+}
+
+/// One held handler call (manual dispatch).
+#[derive(Debug)]
+pub enum Event {
+    /// `on_connect`.
+    Connect(u64),
+    /// `on_receive`, with its own copy of the message.
+    Receive(u64, Vec<u8>, MsgKind),
+    /// `on_writable`.
+    Writable(u64),
+    /// `on_close`.
+    Close(u64, u16, String),
+    /// `on_error`.
+    Error(u64, Error),
+}
+
+impl Event {
+    /// Calls the matching handler method; answers true when the handler asked to pause reading
+    /// the event's connection.
+    pub fn deliver(self, h: &mut dyn Handler) -> Option<u64> {
+        match self {
+            Event::Connect(c) => h.on_connect(c),
+            Event::Receive(c, d, k) => {
+                if h.on_receive(c, &d, k) {
+                    return Some(c);
+                }
+            }
+            Event::Writable(c) => h.on_writable(c),
+            Event::Close(c, code, r) => h.on_close(c, code, &r),
+            Event::Error(c, e) => h.on_error(c, &e),
+        }
+        None
+    }
+}

@@ -1,0 +1,112 @@
+//! Outgoing frames: header encoding and client masking. A frame is built once, in the thread
+//! that calls send, as one allocation holding header and payload; the I/O thread only writes it.
+
+use bytes::Bytes;
+
+/// Frame opcodes (RFC 6455, 5.2).
+pub mod opcode {
+    /// Continuation of a fragmented message.
+    pub const CONTINUATION: u8 = 0x0;
+    /// Text data.
+    pub const TEXT: u8 = 0x1;
+    /// Binary data.
+    pub const BINARY: u8 = 0x2;
+    /// Connection close.
+    pub const CLOSE: u8 = 0x8;
+    /// Ping.
+    pub const PING: u8 = 0x9;
+    /// Pong.
+    pub const PONG: u8 = 0xA;
+}
+
+/// Largest frame header: 2 bytes + 8 length bytes + 4 mask bytes.
+pub const MAX_HEADER: usize = 14;
+
+/// Builds a complete final frame. `mask` is given by clients (RFC 6455 requires client frames to
+/// be masked with an unpredictable key) and `None` for servers.
+pub fn encode(op: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Bytes {
+    let mut out = Vec::with_capacity(MAX_HEADER + payload.len());
+    out.push(0x80 | op);
+    let mask_bit = if mask.is_some() { 0x80 } else { 0 };
+    let len = payload.len();
+    if len < 126 {
+        out.push(mask_bit | len as u8);
+    } else if len <= u16::MAX as usize {
+        out.push(mask_bit | 126);
+        out.extend_from_slice(&(len as u16).to_be_bytes());
+    } else {
+        out.push(mask_bit | 127);
+        out.extend_from_slice(&(len as u64).to_be_bytes());
+    }
+    match mask {
+        Some(key) => {
+            out.extend_from_slice(&key);
+            let start = out.len();
+            out.extend_from_slice(payload);
+            apply_mask(&mut out[start..], key, 0);
+        }
+        None => out.extend_from_slice(payload),
+    }
+    Bytes::from(out)
+}
+
+/// XORs `data` with the mask `key`, where `data` starts `offset` bytes into the payload.
+pub fn apply_mask(data: &mut [u8], key: [u8; 4], offset: usize) {
+    let mut k = [0u8; 8];
+    for (i, b) in k.iter_mut().enumerate() {
+        *b = key[(offset + i) % 4];
+    }
+    let wide = u64::from_ne_bytes(k);
+    let mut chunks = data.chunks_exact_mut(8);
+    for c in &mut chunks {
+        let v = u64::from_ne_bytes(c.try_into().expect("chunk of 8")) ^ wide;
+        c.copy_from_slice(&v.to_ne_bytes());
+    }
+    for (i, b) in chunks.into_remainder().iter_mut().enumerate() {
+        *b ^= k[i % 8];
+    }
+}
+
+/// The payload of a close frame: the code in network order, then the reason.
+pub fn close_payload(code: u16, reason: &str) -> Vec<u8> {
+    let mut p = Vec::with_capacity(2 + reason.len());
+    p.extend_from_slice(&code.to_be_bytes());
+    p.extend_from_slice(reason.as_bytes());
+    p
+}
+
+/// Whether `code` may be sent in, or accepted from, a close frame (RFC 6455, 7.4).
+pub fn valid_close_code(code: u16) -> bool {
+    matches!(code, 1000..=1003 | 1007..=1011 | 3000..=4999)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_lengths() {
+        assert_eq!(encode(opcode::TEXT, &[0; 125], None).len(), 127);
+        assert_eq!(encode(opcode::TEXT, &[0; 126], None).len(), 130);
+        assert_eq!(encode(opcode::TEXT, &[0; 70000], None).len(), 70010);
+        assert_eq!(encode(opcode::TEXT, b"hi", Some([1, 2, 3, 4])).len(), 8);
+    }
+
+    #[test]
+    fn mask_roundtrip_at_any_offset() {
+        let key = [0x12, 0x34, 0x56, 0x78];
+        let orig: Vec<u8> = (0..100u8).collect();
+        let mut d = orig.clone();
+        apply_mask(&mut d, key, 0);
+        assert_ne!(d, orig);
+        apply_mask(&mut d[..37], key, 0);
+        apply_mask(&mut d[37..], key, 37);
+        assert_eq!(d, orig);
+    }
+
+    #[test]
+    fn close_codes() {
+        assert!(valid_close_code(1000) && valid_close_code(4999) && valid_close_code(1011));
+        assert!(!valid_close_code(1005) && !valid_close_code(1006) && !valid_close_code(999) && !valid_close_code(2000));
+    }
+}

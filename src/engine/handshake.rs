@@ -1,0 +1,204 @@
+//! The HTTP opening handshake of RFC 6455, both sides, over bytes already read (the connection
+//! does the I/O). Key derivation comes from tungstenite.
+
+use tungstenite::handshake::derive_accept_key;
+
+/// Largest request or response head accepted.
+pub const MAX_HEAD: usize = 16 * 1024;
+
+/// Where the head of an HTTP message ends (after the blank line), if it is complete.
+pub fn head_end(buf: &[u8]) -> Option<usize> {
+    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
+}
+
+fn header<'a>(headers: &'a [httparse::Header<'a>], name: &str) -> Option<&'a str> {
+    headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).and_then(|h| std::str::from_utf8(h.value).ok())
+}
+
+fn has_token(value: Option<&str>, token: &str) -> bool {
+    value.is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+}
+
+/// A client's opening request.
+pub fn client_request(host: &str, port: u16, tls: bool, path: &str, protocol: Option<&str>, headers: &[(String, String)], key: &str) -> Vec<u8> {
+    let default_port = if tls { 443 } else { 80 };
+    let host_value = if host.contains(':') && !host.starts_with('[') { format!("[{host}]") } else { host.to_string() };
+    let mut r = format!("GET {path} HTTP/1.1\r\nHost: {host_value}");
+    if port != default_port {
+        r.push_str(&format!(":{port}"));
+    }
+    r.push_str("\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n");
+    r.push_str(&format!("Sec-WebSocket-Key: {key}\r\n"));
+    if let Some(p) = protocol {
+        r.push_str(&format!("Sec-WebSocket-Protocol: {p}\r\n"));
+    }
+    for (n, v) in headers {
+        r.push_str(&format!("{n}: {v}\r\n"));
+    }
+    r.push_str("\r\n");
+    r.into_bytes()
+}
+
+/// Checks a server's response head against the request's key and protocol.
+pub fn check_response(head: &[u8], key: &str, protocol: Option<&str>) -> Result<(), String> {
+    let mut hs = [httparse::EMPTY_HEADER; 64];
+    let mut resp = httparse::Response::new(&mut hs);
+    match resp.parse(head) {
+        Ok(httparse::Status::Complete(_)) => {}
+        _ => return Err("malformed HTTP response to the WebSocket handshake".into()),
+    }
+    let code = resp.code.unwrap_or(0);
+    if code != 101 {
+        return Err(format!("server answered HTTP {code} {} instead of 101 Switching Protocols", resp.reason.unwrap_or("")));
+    }
+    let h = resp.headers;
+    if !has_token(header(h, "Upgrade"), "websocket") || !has_token(header(h, "Connection"), "upgrade") {
+        return Err("handshake response lacks Upgrade: websocket / Connection: Upgrade".into());
+    }
+    if header(h, "Sec-WebSocket-Accept") != Some(derive_accept_key(key.as_bytes()).as_str()) {
+        return Err("handshake response has a wrong Sec-WebSocket-Accept".into());
+    }
+    if header(h, "Sec-WebSocket-Extensions").is_some_and(|v| !v.trim().is_empty()) {
+        return Err("server selected an extension that was not offered".into());
+    }
+    match (header(h, "Sec-WebSocket-Protocol"), protocol) {
+        (Some(got), Some(want)) if got.trim() != want => Err(format!("server selected subprotocol {got:?}, not {want:?}")),
+        (Some(got), None) => Err(format!("server selected subprotocol {got:?} that was not offered")),
+        _ => Ok(()),
+    }
+}
+
+/// What a server does with a request head.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ServerReply {
+    /// Upgrade: send this 101 response, then speak WebSocket.
+    Accept(Vec<u8>),
+    /// Plain HTTP GET of the page: serve the index file.
+    ServeIndex,
+    /// Refuse with this response, then close.
+    Refuse(Vec<u8>, String),
+}
+
+/// A complete HTTP response with a small text body, closing the connection.
+pub fn http_response(status: &str, extra: &str, body: &str) -> Vec<u8> {
+    format!("HTTP/1.1 {status}\r\n{extra}Content-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).into_bytes()
+}
+
+fn refuse(status: &str, extra: &str, why: impl Into<String>) -> ServerReply {
+    let why = why.into();
+    ServerReply::Refuse(http_response(status, extra, &format!("{why}\n")), why)
+}
+
+/// Decides on a client's request head. `protocol` is the server's subprotocol: a client offering
+/// it gets it, a client offering none is accepted without one, a client offering only others is
+/// refused.
+pub fn server_reply(head: &[u8], path: &str, protocol: Option<&str>, has_index: bool) -> ServerReply {
+    let mut hs = [httparse::EMPTY_HEADER; 64];
+    let mut req = httparse::Request::new(&mut hs);
+    match req.parse(head) {
+        Ok(httparse::Status::Complete(_)) => {}
+        _ => return refuse("400 Bad Request", "", "malformed HTTP request"),
+    }
+    if req.method != Some("GET") {
+        return refuse("405 Method Not Allowed", "Allow: GET\r\n", "only GET is supported");
+    }
+    let target = req.path.unwrap_or("");
+    let target_path = target.split('?').next().unwrap_or("");
+    let h = req.headers;
+    let upgrade = has_token(header(h, "Upgrade"), "websocket");
+    if !upgrade {
+        if has_index && (target_path == path || target_path == "/" || target_path == "/index.html") {
+            return ServerReply::ServeIndex;
+        }
+        if target_path != path {
+            return refuse("404 Not Found", "", format!("no resource at {target_path}"));
+        }
+        return refuse("426 Upgrade Required", "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n", "this is a WebSocket endpoint");
+    }
+    if target_path != path {
+        return refuse("404 Not Found", "", format!("no WebSocket endpoint at {target_path}"));
+    }
+    if !has_token(header(h, "Connection"), "upgrade") {
+        return refuse("400 Bad Request", "", "Connection: Upgrade is missing");
+    }
+    if header(h, "Sec-WebSocket-Version").map(str::trim) != Some("13") {
+        return refuse("426 Upgrade Required", "Sec-WebSocket-Version: 13\r\n", "only WebSocket version 13 is supported");
+    }
+    let key = match header(h, "Sec-WebSocket-Key").map(str::trim) {
+        Some(k) if !k.is_empty() => k,
+        _ => return refuse("400 Bad Request", "", "Sec-WebSocket-Key is missing"),
+    };
+    let offered: Vec<&str> = h
+        .iter()
+        .filter(|x| x.name.eq_ignore_ascii_case("Sec-WebSocket-Protocol"))
+        .filter_map(|x| std::str::from_utf8(x.value).ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect();
+    let chosen = match protocol {
+        Some(p) if offered.contains(&p) => Some(p),
+        Some(p) if !offered.is_empty() => {
+            return refuse("400 Bad Request", "", format!("subprotocol {p:?} was not offered (offered: {})", offered.join(", ")))
+        }
+        Some(_) => None,
+        None if !offered.is_empty() => {
+            return refuse("400 Bad Request", "", format!("this endpoint speaks no subprotocol (offered: {})", offered.join(", ")))
+        }
+        None => None,
+    };
+    let mut r = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n",
+        derive_accept_key(key.as_bytes())
+    );
+    if let Some(p) = chosen {
+        r.push_str(&format!("Sec-WebSocket-Protocol: {p}\r\n"));
+    }
+    r.push_str("\r\n");
+    ServerReply::Accept(r.into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(extra: &str) -> Vec<u8> {
+        format!("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n{extra}\r\n").into_bytes()
+    }
+
+    #[test]
+    fn accepts_and_derives_key() {
+        match server_reply(&req(""), "/ws", None, false) {
+            ServerReply::Accept(r) => {
+                let s = String::from_utf8(r).unwrap();
+                assert!(s.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "{s}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn subprotocol_rules() {
+        let p = Some("log");
+        assert!(matches!(server_reply(&req("Sec-WebSocket-Protocol: a, log\r\n"), "/ws", p, false), ServerReply::Accept(r) if String::from_utf8_lossy(&r).contains("Protocol: log")));
+        assert!(matches!(server_reply(&req(""), "/ws", p, false), ServerReply::Accept(r) if !String::from_utf8_lossy(&r).contains("Protocol")));
+        assert!(matches!(server_reply(&req("Sec-WebSocket-Protocol: other\r\n"), "/ws", p, false), ServerReply::Refuse(..)));
+    }
+
+    #[test]
+    fn wrong_path_and_plain_get() {
+        assert!(matches!(server_reply(&req(""), "/other", None, false), ServerReply::Refuse(r, _) if r.starts_with(b"HTTP/1.1 404")));
+        let get = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        assert_eq!(server_reply(get, "/ws", None, true), ServerReply::ServeIndex);
+        assert!(matches!(server_reply(get, "/", None, false), ServerReply::Refuse(r, _) if r.starts_with(b"HTTP/1.1 426")));
+    }
+
+    #[test]
+    fn client_checks_response() {
+        let key = "dGhlIHNhbXBsZSBub25jZQ==";
+        let ok = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+        assert!(check_response(ok, key, None).is_ok());
+        assert!(check_response(ok, "other", None).is_err());
+        assert!(check_response(b"HTTP/1.1 404 Not Found\r\n\r\n", key, None).is_err());
+    }
+}

@@ -1,0 +1,524 @@
+//! The I/O thread of one context: a mio poll over the listener (server) or the connection
+//! attempts (client), the queues' wake-ups, commands and timers. Connections live here and
+//! nowhere else, so no lock guards their state.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+
+use super::backoff::Backoff;
+use super::config::Mode;
+use super::conn::{Chunk, Conn, End, Phase};
+use super::error::{Error, ErrorKind, Result};
+use super::event::Handler;
+use super::handshake;
+use super::log::Level;
+use super::shared::{Command, Shared};
+use super::sink::Sink;
+use super::stream::Stream;
+use super::tls::TlsSetup;
+use crate::ws_log;
+
+/// The waker's token.
+pub const WAKER: Token = Token(0);
+const LISTENER: Token = Token(1);
+const SCRATCH: usize = 64 * 1024;
+
+fn token(id: u64) -> Token {
+    Token(id as usize + 1)
+}
+
+/// The I/O thread's state.
+pub struct IoLoop {
+    shared: Arc<Shared>,
+    poll: Poll,
+    listener: Option<TcpListener>,
+    #[allow(dead_code)]
+    tls: Option<TlsSetup>,
+    conns: HashMap<u64, Conn>,
+    next_id: u64,
+    timers: BinaryHeap<Reverse<(Instant, u64)>>,
+    /// Connections with bytes left to read after their budget ran out.
+    to_read: Vec<u64>,
+    /// Connections held back while manual dispatch catches up.
+    starved: Vec<u64>,
+    // Client side.
+    backoff: Backoff,
+    reconnect_at: Option<Instant>,
+    attempts: u64,
+    /// Client: data frames that a dropped connection did not write, sent first on the next one.
+    carry: VecDeque<Chunk>,
+    shutdown: Option<Instant>,
+}
+
+impl IoLoop {
+    /// Prepares the loop; the listener (if any) is registered here so a server accepts as soon
+    /// as the thread runs.
+    pub fn new(shared: Arc<Shared>, poll: Poll, listener: Option<std::net::TcpListener>, tls: Option<TlsSetup>) -> Result<Self> {
+        let listener = match listener {
+            Some(l) => {
+                l.set_nonblocking(true).map_err(|e| Error::io("set_nonblocking", &e))?;
+                let mut l = TcpListener::from_std(l);
+                poll.registry().register(&mut l, LISTENER, Interest::READABLE).map_err(|e| Error::io("register listener", &e))?;
+                Some(l)
+            }
+            None => None,
+        };
+        let c = &shared.config;
+        let backoff = Backoff::new(c.backoff_min, c.backoff_max);
+        Ok(IoLoop {
+            shared,
+            poll,
+            listener,
+            tls,
+            conns: HashMap::new(),
+            next_id: 1,
+            timers: BinaryHeap::new(),
+            to_read: Vec::new(),
+            starved: Vec::new(),
+            backoff,
+            reconnect_at: None,
+            attempts: 0,
+            carry: VecDeque::new(),
+            shutdown: None,
+        })
+    }
+
+    fn is_client(&self) -> bool {
+        self.shared.config.mode == Mode::Client
+    }
+
+    /// Runs until shutdown. A panic (a bug) is caught, reported as an internal error, and the
+    /// context winds down instead of unwinding into C.
+    pub fn run(mut self, handler: Option<Box<dyn Handler>>) {
+        let mut sink = Sink::new(self.shared.clone(), handler);
+        let mut scratch = vec![0u8; SCRATCH];
+        let r = catch_unwind(AssertUnwindSafe(|| self.main_loop(&mut sink, &mut scratch)));
+        if let Err(p) = r {
+            let text = crate::ffi::errors::panic_text(&p);
+            self.shared.accepting.store(false, Ordering::Release);
+            sink.error(0, Error::new(ErrorKind::Internal, format!("internal error in the I/O thread: {text}")));
+        }
+        self.abandon_all(&mut sink);
+    }
+
+    fn main_loop(&mut self, sink: &mut Sink, scratch: &mut [u8]) {
+        let mut events = Events::with_capacity(1024);
+        if self.is_client() {
+            self.connect(sink);
+        }
+        loop {
+            let timeout = self.poll_timeout();
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    sink.error(0, Error::io("poll", &e));
+                    return;
+                }
+            }
+            for ev in events.iter() {
+                match ev.token() {
+                    WAKER => {}
+                    LISTENER => self.accept(sink),
+                    t => {
+                        let id = (t.0 - 1) as u64;
+                        if let Some(c) = self.conns.get_mut(&id) {
+                            if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                                c.read_hint = true;
+                            }
+                            if ev.is_writable() || ev.is_error() {
+                                c.writable = true;
+                            }
+                            self.service(id, sink, scratch);
+                        }
+                    }
+                }
+            }
+            self.shared.woken();
+            self.commands(sink, scratch);
+            self.ready(sink, scratch);
+            for id in std::mem::take(&mut self.to_read) {
+                self.service(id, sink, scratch);
+            }
+            self.timers(sink, scratch);
+            if self.shutdown_done() {
+                return;
+            }
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Duration> {
+        if !self.to_read.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        let next = [self.timers.peek().map(|Reverse((t, _))| *t), self.reconnect_at, self.shutdown].into_iter().flatten().min();
+        next.map(|t| t.saturating_duration_since(Instant::now()))
+    }
+
+    // ----- connections -----
+
+    fn accept(&mut self, sink: &mut Sink) {
+        loop {
+            let Some(l) = self.listener.as_ref() else { return };
+            let (stream, peer) = match l.accept() {
+                Ok(x) => x,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // Out of file descriptors and the like: report, and try again on the next event.
+                    sink.error(0, Error::io("accept", &e));
+                    return;
+                }
+            };
+            if self.conns.len() >= self.shared.config.max_connections {
+                ws_log!(Level::Warn, "refusing {peer}: max_connections ({}) reached", self.shared.config.max_connections);
+                let mut s = stream;
+                let _ = io::Write::write(&mut s, &handshake::http_response("503 Service Unavailable", "Retry-After: 1\r\n", "too many connections\n"));
+                continue;
+            }
+            let _ = stream.set_nodelay(true);
+            let id = self.next_id;
+            self.next_id += 1;
+            let q = Arc::new(super::queue::OutQueue::new(self.shared.config.queue_capacity));
+            let conn = Conn::new(id, Stream::Plain(stream), peer, Phase::ServerHandshake, q, &self.shared);
+            self.add(conn, sink);
+        }
+    }
+
+    fn add(&mut self, mut conn: Conn, sink: &mut Sink) {
+        let id = conn.id;
+        if let Err(e) = self.poll.registry().register(conn.stream.tcp(), token(id), Interest::READABLE | Interest::WRITABLE) {
+            sink.error(0, Error::io("register connection", &e));
+            return;
+        }
+        self.conns.insert(id, conn);
+        self.arm(id);
+    }
+
+    fn resolve(&self) -> std::result::Result<SocketAddr, Error> {
+        let c = &self.shared.config;
+        let mut addrs = (c.address.as_str(), c.port).to_socket_addrs().map_err(|e| Error::io(&format!("cannot resolve {}", c.address), &e))?;
+        addrs.next().ok_or_else(|| Error::new(ErrorKind::Io, format!("{} resolves to no address", c.address)))
+    }
+
+    fn connect(&mut self, sink: &mut Sink) {
+        self.reconnect_at = None;
+        if self.attempts > 0 {
+            self.shared.stats.reconnects.fetch_add(1, Ordering::Relaxed);
+        }
+        self.attempts += 1;
+        let attempt = self.resolve().and_then(|addr| {
+            TcpStream::connect(addr).map(|s| (s, addr)).map_err(|e| Error::io(&format!("cannot connect to {addr}"), &e))
+        });
+        match attempt {
+            Ok((stream, addr)) => {
+                let _ = stream.set_nodelay(true);
+                let id = self.next_id;
+                self.next_id += 1;
+                let conn = Conn::new(id, Stream::Plain(stream), addr, Phase::Connecting, self.shared.client_queue.clone(), &self.shared);
+                self.add(conn, sink);
+            }
+            Err(e) => {
+                sink.error(0, e);
+                self.schedule_reconnect();
+            }
+        }
+    }
+
+    fn schedule_reconnect(&mut self) {
+        let at = Instant::now() + self.backoff.next_delay();
+        self.reconnect_at = Some(match self.shutdown {
+            Some(d) => at.min(d),
+            None => at,
+        });
+    }
+
+    /// Does everything possible on one connection now: finish connecting, read, write.
+    fn service(&mut self, id: u64, sink: &mut Sink, scratch: &mut [u8]) {
+        let shared = self.shared.clone();
+        let Some(c) = self.conns.get_mut(&id) else { return };
+        let r = (|| {
+            if c.phase == Phase::Connecting {
+                if !c.writable {
+                    return Ok(());
+                }
+                match c.stream.tcp().take_error() {
+                    Ok(Some(e)) | Err(e) => return Err(End::Io(e)),
+                    Ok(None) => {}
+                }
+                match c.stream.tcp().peer_addr() {
+                    Ok(_) => c.start_client_handshake(&shared),
+                    Err(e) if e.kind() == io::ErrorKind::NotConnected => {
+                        c.writable = false;
+                        return Ok(());
+                    }
+                    Err(e) => return Err(End::Io(e)),
+                }
+            }
+            c.read(scratch, sink, &shared)?;
+            c.write(&shared)?;
+            Ok(())
+        })();
+        if let Err(end) = r {
+            self.teardown(id, end, sink);
+            return;
+        }
+        if c.just_opened {
+            c.just_opened = false;
+            self.opened(id);
+        }
+        let Some(c) = self.conns.get_mut(&id) else { return };
+        if c.read_hint && !c.rx_paused {
+            if sink.backlog_full() {
+                if let Some(m) = &shared.manual {
+                    m.starving.store(true, Ordering::Release);
+                }
+                self.starved.push(id);
+            } else {
+                self.to_read.push(id);
+            }
+        }
+        if c.opened && c.queue.want_writable.load(Ordering::SeqCst) && c.queue.has_room() && c.queue.want_writable.swap(false, Ordering::SeqCst) {
+            sink.writable(id);
+        }
+        self.arm(id);
+    }
+
+    /// Bookkeeping when a connection finished its opening handshake.
+    fn opened(&mut self, id: u64) {
+        if !self.is_client() {
+            return;
+        }
+        self.backoff.reset();
+        if let Some(c) = self.conns.get_mut(&id) {
+            // What the previous connection did not write goes first, in order.
+            let mut carried: VecDeque<Chunk> = std::mem::take(&mut self.carry);
+            carried.extend(c.out.drain(..));
+            c.out = carried;
+            if let Some(d) = self.shutdown {
+                let _ = d;
+                c.close_requested = Some((1001, "going away".into()));
+            }
+        }
+    }
+
+    /// Removes a connection: reports it, accounts for what it still held, and (client) plans
+    /// the next attempt.
+    fn teardown(&mut self, id: u64, end: End, sink: &mut Sink) {
+        let Some(mut c) = self.conns.remove(&id) else { return };
+        let _ = self.poll.registry().deregister(c.stream.tcp());
+        let (code, reason) = c.close_status(&end);
+        let err = c.error_of(&end);
+        let shared = self.shared.clone();
+        if self.is_client() {
+            if c.opened {
+                shared.client_conn.store(0, Ordering::Release);
+            }
+            let unsent = c.take_unsent_data();
+            for ch in unsent.into_iter().rev() {
+                self.carry.push_front(ch);
+            }
+        } else if c.opened {
+            shared.conns_write().remove(&id);
+            c.queue.closed.store(true, Ordering::Release);
+            let lost = c.take_unsent_data().len() as u64 + c.queue.clear();
+            shared.dropped(lost);
+        }
+        if c.opened {
+            shared.stats.connections_current.fetch_sub(1, Ordering::Relaxed);
+        }
+        if let Some(e) = err {
+            if c.opened || self.is_client() {
+                sink.error(if c.opened { id } else { 0 }, e);
+            } else {
+                ws_log!(Level::Info, "dropped connection from {} before its handshake: {}", c.peer, e.message);
+            }
+        }
+        if c.opened {
+            sink.close(id, code, &reason);
+        }
+        if self.is_client() && (self.shutdown.is_none() || self.client_has_data()) {
+            self.schedule_reconnect();
+        }
+    }
+
+    fn client_has_data(&self) -> bool {
+        !self.carry.is_empty() || !self.shared.client_queue.is_empty() || self.conns.values().any(|c| c.out.iter().any(|ch| ch.payload.is_some()))
+    }
+
+    fn arm(&mut self, id: u64) {
+        if let Some(c) = self.conns.get_mut(&id) {
+            if let Some(d) = c.next_deadline() {
+                if c.armed != Some(d) {
+                    c.armed = Some(d);
+                    self.timers.push(Reverse((d, id)));
+                }
+            }
+        }
+    }
+
+    fn timers(&mut self, sink: &mut Sink, scratch: &mut [u8]) {
+        let now = Instant::now();
+        if self.reconnect_at.is_some_and(|t| t <= now) && self.conns.is_empty() {
+            self.connect(sink);
+        }
+        while let Some(Reverse((t, id))) = self.timers.peek().copied() {
+            if t > now {
+                break;
+            }
+            self.timers.pop();
+            let shared = self.shared.clone();
+            let Some(c) = self.conns.get_mut(&id) else { continue };
+            if c.armed != Some(t) {
+                continue;
+            }
+            c.armed = None;
+            match c.on_timer(now, &shared) {
+                Ok(()) => self.service(id, sink, scratch),
+                Err(end) => self.teardown(id, end, sink),
+            }
+        }
+    }
+
+    // ----- requests from API threads -----
+
+    fn commands(&mut self, sink: &mut Sink, scratch: &mut [u8]) {
+        while let Ok(cmd) = self.shared.commands.try_recv() {
+            match cmd {
+                Command::RxFlow(id, enable) => {
+                    let shared = self.shared.clone();
+                    let Some(c) = self.conns.get_mut(&id) else { continue };
+                    c.rx_paused = !enable;
+                    if enable {
+                        c.read_hint = true;
+                        if let Err(end) = c.consume_inbuf(sink, &shared) {
+                            self.teardown(id, end, sink);
+                            continue;
+                        }
+                        self.service(id, sink, scratch);
+                    }
+                }
+                Command::Close(id, code, reason) => {
+                    if let Some(c) = self.conns.get_mut(&id) {
+                        if c.close_sent.is_none() {
+                            c.close_requested = Some((code, reason));
+                        }
+                        self.service(id, sink, scratch);
+                    }
+                }
+                Command::ResumeStarved => {
+                    for id in std::mem::take(&mut self.starved) {
+                        self.service(id, sink, scratch);
+                    }
+                }
+                Command::Shutdown(deadline) => self.begin_shutdown(deadline, sink, scratch),
+            }
+        }
+    }
+
+    fn ready(&mut self, sink: &mut Sink, scratch: &mut [u8]) {
+        while let Ok(qid) = self.shared.ready.try_recv() {
+            if self.is_client() {
+                self.shared.client_queue.scheduled.store(false, Ordering::SeqCst);
+                let open = self.shared.client_conn.load(Ordering::Acquire);
+                if open != 0 && self.conns.contains_key(&open) {
+                    self.service(open, sink, scratch);
+                } else {
+                    let q = self.shared.client_queue.clone();
+                    if q.has_room() && q.want_writable.swap(false, Ordering::SeqCst) {
+                        sink.writable(0);
+                    }
+                }
+                continue;
+            }
+            let Some(c) = self.conns.get_mut(&qid) else { continue };
+            c.queue.scheduled.store(false, Ordering::SeqCst);
+            if c.queue.slow.load(Ordering::Acquire) && c.close_sent.is_none() {
+                self.disconnect_slow(qid, sink);
+            }
+            self.service(qid, sink, scratch);
+        }
+    }
+
+    /// The slow-subscriber policy's disconnect: what it had queued is dropped (and counted), and
+    /// it is closed with 1008 without waiting for its queue.
+    fn disconnect_slow(&mut self, id: u64, sink: &mut Sink) {
+        let shared = self.shared.clone();
+        let Some(c) = self.conns.get_mut(&id) else { return };
+        ws_log!(Level::Warn, "connection {id} ({}) is too slow: disconnecting it (1008)", c.peer);
+        shared.conns_write().remove(&id);
+        let partial = c.out.front().is_some_and(|ch| ch.off > 0);
+        let keep = usize::from(partial);
+        let dropped = c.out.iter().skip(keep).filter(|ch| ch.payload.is_some()).count() as u64 + c.queue.clear();
+        let kept: Vec<Chunk> = c.out.drain(..).take(keep).collect();
+        c.out.extend(kept);
+        shared.dropped(dropped);
+        let _ = sink;
+        c.close_requested = Some((1008, "subscriber too slow".into()));
+        c.queue.slow.store(false, Ordering::Release);
+    }
+
+    // ----- shutdown -----
+
+    fn begin_shutdown(&mut self, deadline: Instant, sink: &mut Sink, scratch: &mut [u8]) {
+        self.shutdown = Some(deadline);
+        if let Some(mut l) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut l);
+        }
+        let ids: Vec<u64> = self.conns.keys().copied().collect();
+        for id in ids {
+            let Some(c) = self.conns.get_mut(&id) else { continue };
+            if c.opened {
+                if c.close_sent.is_none() {
+                    c.close_requested = Some((1001, "going away".into()));
+                }
+                self.service(id, sink, scratch);
+            } else if !self.is_client() {
+                self.teardown(id, End::Done, sink);
+            }
+        }
+        if let Some(r) = self.reconnect_at {
+            self.reconnect_at = Some(r.min(deadline));
+        }
+    }
+
+    fn shutdown_done(&mut self) -> bool {
+        let Some(deadline) = self.shutdown else { return false };
+        if Instant::now() >= deadline {
+            return true;
+        }
+        if !self.conns.is_empty() {
+            return false;
+        }
+        !self.is_client() || !self.client_has_data()
+    }
+
+    /// Final teardown: whatever is still queued anywhere is counted as unsent (and dropped).
+    fn abandon_all(&mut self, sink: &mut Sink) {
+        let ids: Vec<u64> = self.conns.keys().copied().collect();
+        let shutting = self.shutdown.get_or_insert(Instant::now());
+        let _ = shutting;
+        for id in ids {
+            self.teardown(id, End::Timeout("context destroyed before the connection closed"), sink);
+        }
+        let mut unsent = self.carry.len() as u64;
+        self.carry.clear();
+        unsent += self.shared.client_queue.clear();
+        if !self.is_client() {
+            // Server queues were emptied (and counted) by teardown; count those here too.
+        }
+        self.shared.dropped(unsent);
+        let dropped_by_teardown = self.shared.stats.messages_queued.swap(0, Ordering::SeqCst);
+        self.shared.stats.messages_dropped.fetch_add(dropped_by_teardown, Ordering::Relaxed);
+        self.shared.unsent.store(unsent + dropped_by_teardown, Ordering::SeqCst);
+        self.shared.notify_flushed();
+        self.reconnect_at = None;
+    }
+}

@@ -1,0 +1,270 @@
+//! Incoming frames: parses and unmasks frames in place, reassembles fragmented messages,
+//! validates UTF-8 as it arrives (so a bad text message is refused at its first bad fragment)
+//! and turns protocol violations into the close code RFC 6455 asks for.
+
+use super::event::MsgKind;
+use super::frame::{apply_mask, opcode, valid_close_code};
+
+/// What one parsed frame means to the connection.
+#[derive(Debug)]
+pub enum Incoming<'a> {
+    /// A complete data message (borrowed from the read buffer or the reassembly buffer).
+    Message(MsgKind, &'a [u8]),
+    /// A ping with its payload, to be answered with a pong.
+    Ping(&'a [u8]),
+    /// A pong.
+    Pong,
+    /// A close frame with its code (1005 when it had none) and reason.
+    Close(u16, &'a str),
+}
+
+/// A protocol violation: the connection must be closed with `code`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// Close code to send (1002 protocol error, 1007 bad data, 1009 too big).
+    pub code: u16,
+    /// Reason, for the close frame and on_error.
+    pub reason: &'static str,
+}
+
+fn violation(code: u16, reason: &'static str) -> Violation {
+    Violation { code, reason }
+}
+
+/// Reassembly state of one connection's incoming direction.
+#[derive(Debug)]
+pub struct Parser {
+    /// Frames from clients must be masked, frames from servers must not be.
+    expect_masked: bool,
+    max_message: usize,
+    fragments: Option<(MsgKind, Vec<u8>)>,
+    /// Length of the prefix of a fragmented text message already known to be valid UTF-8.
+    utf8_valid: usize,
+    /// The last reassembled message, kept so it can be lent out; freed by the next frame.
+    done: Vec<u8>,
+}
+
+/// Whether `data` can still become valid UTF-8 (it may end inside a character). Returns the
+/// length of the valid prefix, or None for a definite error.
+fn utf8_prefix(data: &[u8]) -> Option<usize> {
+    match std::str::from_utf8(data) {
+        Ok(_) => Some(data.len()),
+        Err(e) if e.error_len().is_none() => Some(e.valid_up_to()),
+        Err(_) => None,
+    }
+}
+
+impl Parser {
+    /// A parser for a server (`expect_masked`) or client connection.
+    pub fn new(expect_masked: bool, max_message: usize) -> Self {
+        Parser { expect_masked, max_message, fragments: None, utf8_valid: 0, done: Vec::new() }
+    }
+
+    /// Parses the first frame in `buf`. Answers how many bytes it used (0 when the frame is not
+    /// complete yet) and what the frame means (None for a fragment that completes nothing).
+    pub fn next<'a>(&'a mut self, buf: &'a mut [u8]) -> Result<(usize, Option<Incoming<'a>>), Violation> {
+        if !self.done.is_empty() {
+            self.done = Vec::new();
+        }
+        if buf.len() < 2 {
+            return Ok((0, None));
+        }
+        let b0 = buf[0];
+        let b1 = buf[1];
+        let fin = b0 & 0x80 != 0;
+        if b0 & 0x70 != 0 {
+            return Err(violation(1002, "reserved bits set"));
+        }
+        let op = b0 & 0x0f;
+        let masked = b1 & 0x80 != 0;
+        if masked != self.expect_masked {
+            return Err(violation(1002, if masked { "masked frame from server" } else { "unmasked frame from client" }));
+        }
+        let (len, mut pos) = match b1 & 0x7f {
+            126 => {
+                if buf.len() < 4 {
+                    return Ok((0, None));
+                }
+                (u16::from_be_bytes([buf[2], buf[3]]) as u64, 4)
+            }
+            127 => {
+                if buf.len() < 10 {
+                    return Ok((0, None));
+                }
+                let l = u64::from_be_bytes(buf[2..10].try_into().expect("8 bytes"));
+                if l >> 63 != 0 {
+                    return Err(violation(1002, "frame length has its top bit set"));
+                }
+                (l, 10)
+            }
+            l => (l as u64, 2),
+        };
+        let control = op & 0x08 != 0;
+        if control {
+            if !fin {
+                return Err(violation(1002, "fragmented control frame"));
+            }
+            if len > 125 {
+                return Err(violation(1002, "control frame longer than 125 bytes"));
+            }
+            if !matches!(op, opcode::CLOSE | opcode::PING | opcode::PONG) {
+                return Err(violation(1002, "unknown control opcode"));
+            }
+        } else {
+            match op {
+                opcode::CONTINUATION if self.fragments.is_none() => {
+                    return Err(violation(1002, "continuation frame without a message to continue"))
+                }
+                opcode::TEXT | opcode::BINARY if self.fragments.is_some() => {
+                    return Err(violation(1002, "new message inside a fragmented message"))
+                }
+                opcode::CONTINUATION | opcode::TEXT | opcode::BINARY => {}
+                _ => return Err(violation(1002, "unknown data opcode")),
+            }
+            let so_far = self.fragments.as_ref().map_or(0, |(_, v)| v.len()) as u64;
+            if so_far + len > self.max_message as u64 {
+                return Err(violation(1009, "message above max_message_size"));
+            }
+        }
+        let key = if masked {
+            if buf.len() < pos + 4 {
+                return Ok((0, None));
+            }
+            let k = [buf[pos], buf[pos + 1], buf[pos + 2], buf[pos + 3]];
+            pos += 4;
+            Some(k)
+        } else {
+            None
+        };
+        let end = pos + len as usize;
+        if buf.len() < end {
+            return Ok((0, None));
+        }
+        let payload = &mut buf[pos..end];
+        if let Some(k) = key {
+            apply_mask(payload, k, 0);
+        }
+        let payload: &'a [u8] = payload;
+        let event = match op {
+            opcode::PING => Some(Incoming::Ping(payload)),
+            opcode::PONG => Some(Incoming::Pong),
+            opcode::CLOSE => Some(Self::close(payload)?),
+            _ => self.data(op, fin, payload)?,
+        };
+        Ok((end, event))
+    }
+
+    fn close(payload: &[u8]) -> Result<Incoming<'_>, Violation> {
+        match payload.len() {
+            0 => Ok(Incoming::Close(1005, "")),
+            1 => Err(violation(1002, "close frame with a one-byte payload")),
+            _ => {
+                let code = u16::from_be_bytes([payload[0], payload[1]]);
+                if !valid_close_code(code) {
+                    return Err(violation(1002, "invalid close code"));
+                }
+                let reason = std::str::from_utf8(&payload[2..]).map_err(|_| violation(1007, "close reason is not UTF-8"))?;
+                Ok(Incoming::Close(code, reason))
+            }
+        }
+    }
+
+    fn data<'a>(&'a mut self, op: u8, fin: bool, payload: &'a [u8]) -> Result<Option<Incoming<'a>>, Violation> {
+        if op != opcode::CONTINUATION && fin {
+            // The common case: a whole message in one frame, delivered from the read buffer.
+            let kind = if op == opcode::TEXT { MsgKind::Text } else { MsgKind::Binary };
+            if kind == MsgKind::Text && std::str::from_utf8(payload).is_err() {
+                return Err(violation(1007, "text message is not valid UTF-8"));
+            }
+            return Ok(Some(Incoming::Message(kind, payload)));
+        }
+        if op != opcode::CONTINUATION {
+            let kind = if op == opcode::TEXT { MsgKind::Text } else { MsgKind::Binary };
+            self.fragments = Some((kind, Vec::with_capacity(payload.len())));
+            self.utf8_valid = 0;
+        }
+        let (kind, buf) = self.fragments.as_mut().expect("a fragmented message is in progress");
+        buf.extend_from_slice(payload);
+        if *kind == MsgKind::Text {
+            match utf8_prefix(&buf[self.utf8_valid..]) {
+                Some(n) => self.utf8_valid += n,
+                None => return Err(violation(1007, "text message is not valid UTF-8")),
+            }
+            if fin && self.utf8_valid != buf.len() {
+                return Err(violation(1007, "text message ends inside a UTF-8 character"));
+            }
+        }
+        if !fin {
+            return Ok(None);
+        }
+        let (kind, buf) = self.fragments.take().expect("a fragmented message is in progress");
+        self.done = buf;
+        Ok(Some(Incoming::Message(kind, self.done.as_slice())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::frame::encode;
+
+    fn frame(fin: bool, op: u8, payload: &[u8], mask: bool) -> Vec<u8> {
+        let mut f = encode(op, payload, if mask { Some([9, 8, 7, 6]) } else { None }).to_vec();
+        if !fin {
+            f[0] &= 0x7f;
+        }
+        f
+    }
+
+    #[test]
+    fn single_frame_message() {
+        let mut p = Parser::new(true, 100);
+        let mut b = frame(true, opcode::TEXT, b"hello", true);
+        let n = b.len();
+        match p.next(&mut b).unwrap() {
+            (used, Some(Incoming::Message(MsgKind::Text, d))) => {
+                assert_eq!(used, n);
+                assert_eq!(d, b"hello");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn partial_frame_waits() {
+        let mut p = Parser::new(false, 100);
+        let mut b = frame(true, opcode::BINARY, b"hello", false);
+        b.pop();
+        assert!(matches!(p.next(&mut b).unwrap(), (0, None)));
+    }
+
+    #[test]
+    fn fragments_with_interleaved_ping() {
+        let mut p = Parser::new(true, 100);
+        let mut a = frame(false, opcode::TEXT, "h\u{e9}".as_bytes()[..2].as_ref(), true);
+        assert!(matches!(p.next(&mut a).unwrap(), (_, None)));
+        let mut ping = frame(true, opcode::PING, b"p", true);
+        assert!(matches!(p.next(&mut ping).unwrap(), (_, Some(Incoming::Ping(b"p")))));
+        let mut c = frame(true, opcode::CONTINUATION, &"h\u{e9}".as_bytes()[2..], true);
+        match p.next(&mut c).unwrap() {
+            (_, Some(Incoming::Message(MsgKind::Text, d))) => assert_eq!(d, "h\u{e9}".as_bytes()),
+            other => panic!("{other:?}"),
+        }
+        let mut d = frame(true, opcode::CONTINUATION, b"x", true);
+        assert_eq!(p.next(&mut d).unwrap_err().code, 1002);
+    }
+
+    #[test]
+    fn violations() {
+        let mut p = Parser::new(true, 4);
+        assert_eq!(p.next(&mut frame(true, opcode::TEXT, b"hello", true)).unwrap_err().code, 1009);
+        assert_eq!(p.next(&mut frame(true, opcode::TEXT, b"hi", false)).unwrap_err().code, 1002);
+        assert_eq!(p.next(&mut frame(true, opcode::TEXT, &[0xff], true)).unwrap_err().code, 1007);
+        assert_eq!(p.next(&mut frame(false, opcode::PING, b"", true)).unwrap_err().code, 1002);
+        assert_eq!(p.next(&mut frame(true, 3, b"", true)).unwrap_err().code, 1002);
+        assert_eq!(p.next(&mut frame(true, opcode::CLOSE, &[3, 0xed], true)).unwrap_err().code, 1002);
+        let mut bad = frame(false, opcode::TEXT, &[0xce], true);
+        assert!(p.next(&mut bad).is_ok());
+        assert_eq!(p.next(&mut frame(false, opcode::CONTINUATION, &[0x41], true)).unwrap_err().code, 1007);
+    }
+}

@@ -1,0 +1,93 @@
+//! A connection's send queue (a client's lives as long as its context, across reconnects).
+//! Callers push from any thread; the I/O thread pops. The channel is unbounded so that an idle
+//! connection costs no preallocated slots; a counter enforces the capacity.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use bytes::Bytes;
+use crossbeam_channel::{unbounded, Receiver, Sender};
+
+/// One framed message waiting for a socket.
+#[derive(Debug, Clone)]
+pub struct OutMsg {
+    /// The whole frame, header included; shared between the subscribers of a broadcast.
+    pub frame: Bytes,
+    /// Payload length, for the byte counters.
+    pub payload_len: usize,
+}
+
+/// The queue plus the flags the I/O thread and callers exchange about it.
+#[derive(Debug)]
+pub struct OutQueue {
+    tx: Sender<OutMsg>,
+    rx: Receiver<OutMsg>,
+    len: AtomicUsize,
+    cap: usize,
+    /// Set when the I/O thread has been told to look at this queue and has not yet.
+    pub scheduled: AtomicBool,
+    /// Set by request_writable; cleared when on_writable is delivered.
+    pub want_writable: AtomicBool,
+    /// Set when the connection is gone: sends answer NotConnected.
+    pub closed: AtomicBool,
+    /// Set by a broadcast that found the queue full under the disconnect policy.
+    pub slow: AtomicBool,
+}
+
+impl OutQueue {
+    /// An empty queue holding at most `cap` messages.
+    pub fn new(cap: usize) -> Self {
+        let (tx, rx) = unbounded();
+        OutQueue {
+            tx,
+            rx,
+            len: AtomicUsize::new(0),
+            cap,
+            scheduled: AtomicBool::new(false),
+            want_writable: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            slow: AtomicBool::new(false),
+        }
+    }
+
+    /// Queues `msg`, or gives it back when the queue is full.
+    pub fn push(&self, msg: OutMsg) -> Result<(), OutMsg> {
+        if self.len.fetch_add(1, Ordering::AcqRel) >= self.cap {
+            self.len.fetch_sub(1, Ordering::AcqRel);
+            return Err(msg);
+        }
+        // The receiver lives in `self`, so the channel cannot be disconnected.
+        self.tx.send(msg).expect("queue receiver is alive");
+        Ok(())
+    }
+
+    /// Takes the oldest message.
+    pub fn pop(&self) -> Option<OutMsg> {
+        let m = self.rx.try_recv().ok()?;
+        self.len.fetch_sub(1, Ordering::AcqRel);
+        Some(m)
+    }
+
+    /// Messages waiting.
+    pub fn len(&self) -> usize {
+        self.len.load(Ordering::Acquire)
+    }
+
+    /// Whether nothing is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether a push would succeed now.
+    pub fn has_room(&self) -> bool {
+        self.len() < self.cap
+    }
+
+    /// Removes everything, answering how many messages there were.
+    pub fn clear(&self) -> u64 {
+        let mut n = 0;
+        while self.pop().is_some() {
+            n += 1;
+        }
+        n
+    }
+}

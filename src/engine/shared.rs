@@ -1,0 +1,166 @@
+//! State shared between the threads that call the API and the context's I/O thread: the send
+//! queues, the wake-up path, counters and the flush condition.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::time::Instant;
+
+use crossbeam_channel::{unbounded, Receiver, Sender};
+
+use super::config::Config;
+use super::manual::ManualEvents;
+use super::queue::OutQueue;
+use super::stats::Stats;
+
+/// Requests from API threads that are not plain sends.
+#[derive(Debug)]
+pub enum Command {
+    /// Pause (false) or resume (true) reading a connection.
+    RxFlow(u64, bool),
+    /// Start the closing handshake of a connection.
+    Close(u64, u16, String),
+    /// Drain until the deadline, close everything and stop the thread.
+    Shutdown(Instant),
+    /// Manual dispatch caught up: read the connections that were held back.
+    ResumeStarved,
+}
+
+/// The shared half of a context.
+pub struct Shared {
+    /// The settings.
+    pub config: Config,
+    waker: mio::Waker,
+    wake_pending: AtomicBool,
+    commands_tx: Sender<Command>,
+    /// Commands, read by the I/O thread.
+    pub commands: Receiver<Command>,
+    ready_tx: Sender<u64>,
+    /// Ids of queues with news (data or a writable request), read by the I/O thread.
+    pub ready: Receiver<u64>,
+    /// Server: the open connections' queues.
+    pub conns: RwLock<HashMap<u64, Arc<OutQueue>>>,
+    /// Client: the context's queue, which outlives each connection.
+    pub client_queue: Arc<OutQueue>,
+    /// Client: id of the open connection, 0 when none.
+    pub client_conn: AtomicU64,
+    /// Counters.
+    pub stats: Stats,
+    /// Cleared when shutdown starts: sends then answer Closed.
+    pub accepting: AtomicBool,
+    /// What shutdown left unsent.
+    pub unsent: AtomicU64,
+    flush_lock: Mutex<()>,
+    flush_cv: Condvar,
+    flush_waiters: AtomicUsize,
+    /// Manual dispatch state, when that mode is on.
+    pub manual: Option<ManualEvents>,
+    /// The bound port (server) or the configured one (client).
+    pub local_port: u16,
+}
+
+impl Shared {
+    /// Shared state around a waker registered with the I/O thread's poll.
+    pub fn new(config: Config, waker: mio::Waker, local_port: u16, manual: Option<ManualEvents>) -> Self {
+        let (commands_tx, commands) = unbounded();
+        let (ready_tx, ready) = unbounded();
+        let cap = config.queue_capacity;
+        Shared {
+            config,
+            waker,
+            wake_pending: AtomicBool::new(false),
+            commands_tx,
+            commands,
+            ready_tx,
+            ready,
+            conns: RwLock::new(HashMap::new()),
+            client_queue: Arc::new(OutQueue::new(cap)),
+            client_conn: AtomicU64::new(0),
+            stats: Stats::default(),
+            accepting: AtomicBool::new(true),
+            unsent: AtomicU64::new(0),
+            flush_lock: Mutex::new(()),
+            flush_cv: Condvar::new(),
+            flush_waiters: AtomicUsize::new(0),
+            manual,
+            local_port,
+        }
+    }
+
+    /// Wakes the I/O thread unless a wake-up is already on its way (one syscall per batch of
+    /// sends, not per send).
+    pub fn wake(&self) {
+        if !self.wake_pending.swap(true, Ordering::SeqCst) {
+            let _ = self.waker.wake();
+        }
+    }
+
+    /// Called by the I/O thread before it looks at commands and ready queues.
+    pub fn woken(&self) {
+        self.wake_pending.store(false, Ordering::SeqCst);
+    }
+
+    /// Sends a command to the I/O thread.
+    pub fn command(&self, c: Command) {
+        let _ = self.commands_tx.send(c);
+        self.wake();
+    }
+
+    /// Tells the I/O thread that queue `id` has news, once until it looks.
+    pub fn schedule(&self, id: u64, q: &OutQueue) {
+        if !q.scheduled.swap(true, Ordering::SeqCst) {
+            let _ = self.ready_tx.send(id);
+            self.wake();
+        }
+    }
+
+    /// The read lock on the server's connection table (never poisoned for readers).
+    pub fn conns_read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<u64, Arc<OutQueue>>> {
+        self.conns.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The write lock on the server's connection table.
+    pub fn conns_write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<u64, Arc<OutQueue>>> {
+        self.conns.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Blocks until nothing is queued or `deadline` passes; answers whether it emptied.
+    pub fn wait_flushed(&self, deadline: Instant) -> bool {
+        let queued = || self.stats.messages_queued.load(Ordering::SeqCst);
+        if queued() == 0 {
+            return true;
+        }
+        self.flush_waiters.fetch_add(1, Ordering::SeqCst);
+        let mut guard = self.flush_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let emptied = loop {
+            if queued() == 0 {
+                break true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                break false;
+            }
+            guard = self.flush_cv.wait_timeout(guard, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+        };
+        drop(guard);
+        self.flush_waiters.fetch_sub(1, Ordering::SeqCst);
+        emptied
+    }
+
+    /// Called by the I/O thread when the queued count may have reached zero.
+    pub fn notify_flushed(&self) {
+        if self.flush_waiters.load(Ordering::SeqCst) > 0 && self.stats.messages_queued.load(Ordering::SeqCst) == 0 {
+            let _g = self.flush_lock.lock().unwrap_or_else(|e| e.into_inner());
+            self.flush_cv.notify_all();
+        }
+    }
+
+    /// Records that `n` accepted messages will never be written.
+    pub fn dropped(&self, n: u64) {
+        if n > 0 {
+            self.stats.messages_queued.fetch_sub(n, Ordering::SeqCst);
+            self.stats.messages_dropped.fetch_add(n, Ordering::Relaxed);
+            self.notify_flushed();
+        }
+    }
+}

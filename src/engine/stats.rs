@@ -1,0 +1,81 @@
+//! Counters shared by the I/O thread and callers of `stats()`.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Live counters; see `Snapshot` for their meaning.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Open connections.
+    pub connections_current: AtomicU64,
+    /// Connections opened so far.
+    pub connections_total: AtomicU64,
+    /// Client connection attempts after the first.
+    pub reconnects: AtomicU64,
+    /// Messages written to a socket.
+    pub messages_sent: AtomicU64,
+    /// Their payload bytes.
+    pub bytes_sent: AtomicU64,
+    /// Messages delivered to the handler.
+    pub messages_received: AtomicU64,
+    /// Their payload bytes.
+    pub bytes_received: AtomicU64,
+    /// Accepted, not yet written.
+    pub messages_queued: AtomicU64,
+    /// Dropped by a documented policy.
+    pub messages_dropped: AtomicU64,
+    /// Sends refused with QueueFull.
+    pub send_rejected: AtomicU64,
+    /// Errors reported.
+    pub errors: AtomicU64,
+}
+
+/// A copy of the counters at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Open connections.
+    pub connections_current: u64,
+    /// Connections opened so far.
+    pub connections_total: u64,
+    /// Client connection attempts after the first.
+    pub reconnects: u64,
+    /// Messages written to a socket (a broadcast counts once per subscriber).
+    pub messages_sent: u64,
+    /// Their payload bytes.
+    pub bytes_sent: u64,
+    /// Messages delivered to the handler.
+    pub messages_received: u64,
+    /// Their payload bytes.
+    pub bytes_received: u64,
+    /// Accepted, not yet written to a socket.
+    pub messages_queued: u64,
+    /// Dropped by a documented policy (slow subscriber, connection closed, destroy timeout).
+    pub messages_dropped: u64,
+    /// Sends refused with QueueFull.
+    pub send_rejected: u64,
+    /// Errors reported through on_error.
+    pub errors: u64,
+}
+
+impl Stats {
+    /// Adds one to a counter.
+    pub fn inc(c: &AtomicU64) {
+        c.fetch_add(1, Relaxed);
+    }
+
+    /// Reads every counter.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            connections_current: self.connections_current.load(Relaxed),
+            connections_total: self.connections_total.load(Relaxed),
+            reconnects: self.reconnects.load(Relaxed),
+            messages_sent: self.messages_sent.load(Relaxed),
+            bytes_sent: self.bytes_sent.load(Relaxed),
+            messages_received: self.messages_received.load(Relaxed),
+            bytes_received: self.bytes_received.load(Relaxed),
+            messages_queued: self.messages_queued.load(Relaxed),
+            messages_dropped: self.messages_dropped.load(Relaxed),
+            send_rejected: self.send_rejected.load(Relaxed),
+            errors: self.errors.load(Relaxed),
+        }
+    }
+}

@@ -1,0 +1,355 @@
+//! The `ws_options` builder: each setter checks what it can at once (NULL, range, mode) and
+//! answers WS_ERR_INVALID_ARGUMENT with `ws_last_error` naming the problem.
+
+use std::os::raw::{c_char, c_int, c_void};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::errors::{guard, guard_value, str_arg};
+use super::types::{ws_callbacks, ws_mode, ws_options, ws_status, RawDispatchMode, RawMode, RawSlowPolicy};
+use crate::engine::{Config, Dispatch, Error, Mode, SlowPolicy};
+
+/// What a `ws_options` pointer really points to.
+pub struct Options {
+    /// The engine settings being built.
+    pub config: Config,
+    /// The callback table and user pointer, if set.
+    pub callbacks: Option<(ws_callbacks, usize)>,
+}
+
+fn mode_of(raw: RawMode) -> Option<Mode> {
+    match raw {
+        x if x == ws_mode::WS_MODE_CLIENT as RawMode => Some(Mode::Client),
+        x if x == ws_mode::WS_MODE_SERVER as RawMode => Some(Mode::Server),
+        _ => None,
+    }
+}
+
+/// Borrows the builder behind `o` and runs `f` on it.
+fn with_options(o: *mut ws_options, name: &str, f: impl FnOnce(&mut Options) -> Result<(), Error>) -> ws_status {
+    guard(name, || {
+        if o.is_null() {
+            return Err(Error::invalid(format!("{name}: options is NULL")));
+        }
+        // SAFETY: non-NULL `ws_options` pointers come from ws_options_new and stay valid until
+        // ws_options_free (the caller's obligation).
+        let opts = unsafe { &mut *(o as *mut Options) };
+        f(opts)
+    })
+}
+
+fn require_mode(opts: &Options, mode: Mode, what: &str) -> Result<(), Error> {
+    if opts.config.mode == mode {
+        Ok(())
+    } else {
+        let m = if mode == Mode::Client { "client" } else { "server" };
+        Err(Error::invalid(format!("{what} applies to {m} mode only")))
+    }
+}
+
+/// Checks an HTTP token (header names, subprotocol names): visible ASCII without separators.
+fn is_token(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b))
+}
+
+fn path_arg(p: *const c_char, what: &str) -> Result<PathBuf, Error> {
+    // SAFETY: the caller passes NULL or a NUL-terminated string.
+    let s = unsafe { str_arg(p, what)? };
+    if s.is_empty() {
+        return Err(Error::invalid(format!("{what} is empty")));
+    }
+    Ok(PathBuf::from(s))
+}
+
+/// Creates a builder for a client or server context with the documented defaults; NULL for a
+/// mode outside the enum. Free it with `ws_options_free` (a context does not keep it).
+#[no_mangle]
+pub extern "C" fn ws_options_new(mode: RawMode) -> *mut ws_options {
+    guard_value(std::ptr::null_mut(), || match mode_of(mode) {
+        Some(m) => Box::into_raw(Box::new(Options { config: Config::new(m), callbacks: None })) as *mut ws_options,
+        None => {
+            super::errors::set_last_error("ws_options_new: mode is neither WS_MODE_CLIENT nor WS_MODE_SERVER");
+            std::ptr::null_mut()
+        }
+    })
+}
+
+/// Frees a builder; NULL is ignored.
+#[no_mangle]
+pub extern "C" fn ws_options_free(o: *mut ws_options) {
+    guard_value((), || {
+        if !o.is_null() {
+            // SAFETY: `o` came from ws_options_new and is freed once (the caller's obligation).
+            drop(unsafe { Box::from_raw(o as *mut Options) });
+        }
+    })
+}
+
+/// Client: host name or address to connect to (default "127.0.0.1"); server: address to bind
+/// (default "0.0.0.0").
+#[no_mangle]
+pub extern "C" fn ws_options_set_address(o: *mut ws_options, host: *const c_char) -> ws_status {
+    with_options(o, "ws_options_set_address", |opts| {
+        // SAFETY: NULL or a NUL-terminated string.
+        let h = unsafe { str_arg(host, "address")? };
+        if h.is_empty() {
+            return Err(Error::invalid("address is empty"));
+        }
+        opts.config.address = h.to_string();
+        Ok(())
+    })
+}
+
+/// TCP port: client 1..65535; server 0..65535, 0 = any free port (see `ws_local_port`).
+#[no_mangle]
+pub extern "C" fn ws_options_set_port(o: *mut ws_options, port: c_int) -> ws_status {
+    with_options(o, "ws_options_set_port", |opts| {
+        let low = if opts.config.mode == Mode::Server { 0 } else { 1 };
+        if port < low || port > 65535 {
+            return Err(Error::invalid(format!("port {port} is out of range {low}..65535")));
+        }
+        opts.config.port = port as u16;
+        Ok(())
+    })
+}
+
+/// Request path (client) or the only path accepted (server); must start with '/'. Default "/".
+#[no_mangle]
+pub extern "C" fn ws_options_set_path(o: *mut ws_options, path: *const c_char) -> ws_status {
+    with_options(o, "ws_options_set_path", |opts| {
+        // SAFETY: NULL or a NUL-terminated string.
+        let p = unsafe { str_arg(path, "path")? };
+        if !p.starts_with('/') || p.bytes().any(|b| b <= b' ' || b == 0x7f) {
+            return Err(Error::invalid(format!("path {p:?} must start with '/' and contain no spaces or control characters")));
+        }
+        opts.config.path = p.to_string();
+        Ok(())
+    })
+}
+
+/// Sec-WebSocket-Protocol name; NULL or "" = none. A server with a protocol accepts clients that
+/// offer it or offer none, and refuses (HTTP 400) clients that offer only others.
+#[no_mangle]
+pub extern "C" fn ws_options_set_protocol(o: *mut ws_options, name: *const c_char) -> ws_status {
+    with_options(o, "ws_options_set_protocol", |opts| {
+        if name.is_null() {
+            opts.config.protocol = None;
+            return Ok(());
+        }
+        // SAFETY: a NUL-terminated string.
+        let n = unsafe { str_arg(name, "protocol")? };
+        if n.is_empty() {
+            opts.config.protocol = None;
+        } else if is_token(n) {
+            opts.config.protocol = Some(n.to_string());
+        } else {
+            return Err(Error::invalid(format!("protocol {n:?} is not a valid token")));
+        }
+        Ok(())
+    })
+}
+
+/// Client: adds a header to the opening handshake (e.g. Authorization). Headers the protocol
+/// itself sets (Host, Upgrade, Connection, Sec-WebSocket-*) are refused.
+#[no_mangle]
+pub extern "C" fn ws_options_add_header(o: *mut ws_options, name: *const c_char, value: *const c_char) -> ws_status {
+    with_options(o, "ws_options_add_header", |opts| {
+        require_mode(opts, Mode::Client, "ws_options_add_header")?;
+        // SAFETY: NULL or NUL-terminated strings.
+        let (n, v) = unsafe { (str_arg(name, "header name")?, str_arg(value, "header value")?) };
+        if !is_token(n) {
+            return Err(Error::invalid(format!("header name {n:?} is not a valid token")));
+        }
+        let lower = n.to_ascii_lowercase();
+        if ["host", "upgrade", "connection", "content-length"].contains(&lower.as_str()) || lower.starts_with("sec-websocket-") {
+            return Err(Error::invalid(format!("header {n} is set by the protocol itself")));
+        }
+        if v.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+            return Err(Error::invalid("header value contains CR or LF"));
+        }
+        opts.config.headers.push((n.to_string(), v.to_string()));
+        Ok(())
+    })
+}
+
+/// Turns TLS (wss://) on or off; default off.
+#[no_mangle]
+pub extern "C" fn ws_options_set_tls(o: *mut ws_options, enable: c_int) -> ws_status {
+    with_options(o, "ws_options_set_tls", |opts| {
+        opts.config.tls = enable != 0;
+        Ok(())
+    })
+}
+
+/// PEM certificate: server, its certificate (a chain may follow); client, a client certificate.
+#[no_mangle]
+pub extern "C" fn ws_options_set_cert(o: *mut ws_options, pem_path: *const c_char) -> ws_status {
+    with_options(o, "ws_options_set_cert", |opts| {
+        opts.config.cert = Some(path_arg(pem_path, "cert")?);
+        Ok(())
+    })
+}
+
+/// PEM private key for the certificate.
+#[no_mangle]
+pub extern "C" fn ws_options_set_key(o: *mut ws_options, pem_path: *const c_char) -> ws_status {
+    with_options(o, "ws_options_set_key", |opts| {
+        opts.config.key = Some(path_arg(pem_path, "key")?);
+        Ok(())
+    })
+}
+
+/// PEM CA bundle: client, extra trust anchors; server, client certificates must chain to it.
+#[no_mangle]
+pub extern "C" fn ws_options_set_cacert(o: *mut ws_options, pem_path: *const c_char) -> ws_status {
+    with_options(o, "ws_options_set_cacert", |opts| {
+        opts.config.cacert = Some(path_arg(pem_path, "cacert")?);
+        Ok(())
+    })
+}
+
+/// Client only: accept a server certificate that cannot be verified (self-signed). Default 0.
+#[no_mangle]
+pub extern "C" fn ws_options_set_allow_self_signed(o: *mut ws_options, allow: c_int) -> ws_status {
+    with_options(o, "ws_options_set_allow_self_signed", |opts| {
+        require_mode(opts, Mode::Client, "ws_options_set_allow_self_signed")?;
+        opts.config.allow_self_signed = allow != 0;
+        Ok(())
+    })
+}
+
+/// Largest message sent or received, in bytes (default 16 MiB; 1 .. 2^31).
+#[no_mangle]
+pub extern "C" fn ws_options_set_max_message_size(o: *mut ws_options, bytes: usize) -> ws_status {
+    with_options(o, "ws_options_set_max_message_size", |opts| {
+        if bytes == 0 || bytes > (1 << 31) {
+            return Err(Error::invalid(format!("max_message_size {bytes} is out of range 1..2147483648")));
+        }
+        opts.config.max_message_size = bytes;
+        Ok(())
+    })
+}
+
+/// Messages a connection's queue holds (client: the context's queue); default 65536.
+#[no_mangle]
+pub extern "C" fn ws_options_set_queue_capacity(o: *mut ws_options, messages: usize) -> ws_status {
+    with_options(o, "ws_options_set_queue_capacity", |opts| {
+        if messages == 0 || messages > (1 << 30) {
+            return Err(Error::invalid(format!("queue_capacity {messages} is out of range 1..1073741824")));
+        }
+        opts.config.queue_capacity = messages;
+        Ok(())
+    })
+}
+
+/// Keepalive ping interval in ms; 0 = off; default 30000.
+#[no_mangle]
+pub extern "C" fn ws_options_set_ping_interval_ms(o: *mut ws_options, ms: u32) -> ws_status {
+    with_options(o, "ws_options_set_ping_interval_ms", |opts| {
+        opts.config.ping_interval = Duration::from_millis(ms.into());
+        Ok(())
+    })
+}
+
+/// How long a pong may take before the connection is closed as dead; default 10000 ms.
+#[no_mangle]
+pub extern "C" fn ws_options_set_pong_timeout_ms(o: *mut ws_options, ms: u32) -> ws_status {
+    with_options(o, "ws_options_set_pong_timeout_ms", |opts| {
+        if ms == 0 {
+            return Err(Error::invalid("pong_timeout_ms must be above 0"));
+        }
+        opts.config.pong_timeout = Duration::from_millis(ms.into());
+        Ok(())
+    })
+}
+
+/// Client reconnect delays: exponential from min_ms to max_ms, with jitter; default 100 .. 30000.
+#[no_mangle]
+pub extern "C" fn ws_options_set_reconnect_backoff_ms(o: *mut ws_options, min_ms: u32, max_ms: u32) -> ws_status {
+    with_options(o, "ws_options_set_reconnect_backoff_ms", |opts| {
+        require_mode(opts, Mode::Client, "ws_options_set_reconnect_backoff_ms")?;
+        if min_ms == 0 || max_ms < min_ms {
+            return Err(Error::invalid(format!("reconnect backoff {min_ms}..{max_ms} needs 0 < min <= max")));
+        }
+        opts.config.backoff_min = Duration::from_millis(min_ms.into());
+        opts.config.backoff_max = Duration::from_millis(max_ms.into());
+        Ok(())
+    })
+}
+
+/// Time allowed for TCP connect, TLS and the WebSocket handshake; default 10000 ms.
+#[no_mangle]
+pub extern "C" fn ws_options_set_handshake_timeout_ms(o: *mut ws_options, ms: u32) -> ws_status {
+    with_options(o, "ws_options_set_handshake_timeout_ms", |opts| {
+        if ms == 0 {
+            return Err(Error::invalid("handshake_timeout_ms must be above 0"));
+        }
+        opts.config.handshake_timeout = Duration::from_millis(ms.into());
+        Ok(())
+    })
+}
+
+/// Server only: most connections at once (handshaking ones included); default 10000. Clients
+/// beyond it get HTTP 503 and are closed.
+#[no_mangle]
+pub extern "C" fn ws_options_set_max_connections(o: *mut ws_options, n: u32) -> ws_status {
+    with_options(o, "ws_options_set_max_connections", |opts| {
+        require_mode(opts, Mode::Server, "ws_options_set_max_connections")?;
+        if n == 0 {
+            return Err(Error::invalid("max_connections must be above 0"));
+        }
+        opts.config.max_connections = n as usize;
+        Ok(())
+    })
+}
+
+/// Server only: what a broadcast does with a subscriber whose queue is full.
+#[no_mangle]
+pub extern "C" fn ws_options_set_slow_policy(o: *mut ws_options, p: RawSlowPolicy) -> ws_status {
+    with_options(o, "ws_options_set_slow_policy", |opts| {
+        require_mode(opts, Mode::Server, "ws_options_set_slow_policy")?;
+        opts.config.slow_policy = match p {
+            0 => SlowPolicy::Disconnect,
+            1 => SlowPolicy::DropOldest,
+            _ => return Err(Error::invalid(format!("slow policy {p} is not a ws_slow_policy"))),
+        };
+        Ok(())
+    })
+}
+
+/// Server only: a file served (text/html) to plain HTTP GETs of the path; NULL = none (such
+/// requests get 426 Upgrade Required).
+#[no_mangle]
+pub extern "C" fn ws_options_set_index_html(o: *mut ws_options, path: *const c_char) -> ws_status {
+    with_options(o, "ws_options_set_index_html", |opts| {
+        require_mode(opts, Mode::Server, "ws_options_set_index_html")?;
+        opts.config.index_html = if path.is_null() { None } else { Some(path_arg(path, "index_html")?) };
+        Ok(())
+    })
+}
+
+/// Where callbacks run: WS_DISPATCH_THREAD (default) or WS_DISPATCH_MANUAL.
+#[no_mangle]
+pub extern "C" fn ws_options_set_dispatch(o: *mut ws_options, d: RawDispatchMode) -> ws_status {
+    with_options(o, "ws_options_set_dispatch", |opts| {
+        opts.config.dispatch = match d {
+            0 => Dispatch::Thread,
+            1 => Dispatch::Manual,
+            _ => return Err(Error::invalid(format!("dispatch mode {d} is not a ws_dispatch_mode"))),
+        };
+        Ok(())
+    })
+}
+
+/// Copies the callback table (members may be NULL) and the user pointer passed to each callback.
+#[no_mangle]
+pub extern "C" fn ws_options_set_callbacks(o: *mut ws_options, cbs: *const ws_callbacks, user: *mut c_void) -> ws_status {
+    with_options(o, "ws_options_set_callbacks", |opts| {
+        if cbs.is_null() {
+            return Err(Error::invalid("callbacks is NULL"));
+        }
+        // SAFETY: non-NULL, points to a ws_callbacks (the caller's obligation); copied at once.
+        opts.callbacks = Some((unsafe { *cbs }, user as usize));
+        Ok(())
+    })
+}

@@ -1,0 +1,196 @@
+//! The C-visible types of the contract: status codes, enums, the callback table and the stats
+//! record. Enums are exported for the header, but values coming *from* C are taken as plain
+//! integers (the `Raw*` aliases, printed under the enum's name) and checked, because an
+//! out-of-range value in a Rust enum would be undefined behaviour.
+
+#![allow(non_camel_case_types)]
+
+use std::os::raw::{c_char, c_int, c_void};
+
+/// One endpoint: a client (with its reconnects) or a listening server. Opaque.
+pub struct ws_context {
+    _private: [u8; 0],
+}
+
+/// Opaque builder for a context's options; see `ws_options_new`.
+pub struct ws_options {
+    _private: [u8; 0],
+}
+
+/// One peer connection; never reused within a context; 0 names none (for a client's sends:
+/// "the connection, whichever it is now").
+pub type ws_conn_id = u64;
+
+/// Status codes answered by every fallible function.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ws_status {
+    /// Success.
+    WS_OK = 0,
+    /// NULL where not allowed, bad UTF-8 in a text frame, bad port, wrong mode ...
+    WS_ERR_INVALID_ARGUMENT = -1,
+    /// Backpressure: nothing was queued, try again later.
+    WS_ERR_QUEUE_FULL = -2,
+    /// That connection id is unknown or already closed.
+    WS_ERR_NOT_CONNECTED = -3,
+    /// The context is shutting down.
+    WS_ERR_CLOSED = -4,
+    /// Message above max_message_size.
+    WS_ERR_TOO_LARGE = -5,
+    /// Bind, connect, socket errors.
+    WS_ERR_IO = -6,
+    /// Certificate/key/CA cannot be loaded, handshake or verification failed.
+    WS_ERR_TLS = -7,
+    /// A wait ran out of time.
+    WS_ERR_TIMEOUT = -8,
+    /// A bug: a Rust panic caught at the boundary.
+    WS_ERR_INTERNAL = -9,
+}
+
+/// What a context is.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ws_mode {
+    /// Connects to a server, reconnecting with backoff.
+    WS_MODE_CLIENT = 0,
+    /// Listens and accepts clients.
+    WS_MODE_SERVER = 1,
+}
+
+/// Kind of a WebSocket data message.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ws_msg_type {
+    /// UTF-8 text.
+    WS_MSG_TEXT = 1,
+    /// Arbitrary bytes.
+    WS_MSG_BINARY = 2,
+}
+
+/// Where callbacks run.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ws_dispatch_mode {
+    /// On the context's own I/O thread (default).
+    WS_DISPATCH_THREAD = 0,
+    /// Held until the application calls `ws_dispatch`; `ws_event_fd` is readable while any wait.
+    WS_DISPATCH_MANUAL = 1,
+}
+
+/// What a server broadcast does with a subscriber whose queue is full.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ws_slow_policy {
+    /// Close that subscriber with code 1008 (default).
+    WS_SLOW_DISCONNECT = 0,
+    /// Drop that subscriber's oldest queued message to make room.
+    WS_SLOW_DROP_OLDEST = 1,
+}
+
+/// Severity of a diagnostic passed to the log handler.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ws_log_level {
+    /// Something failed.
+    WS_LOG_ERROR = 1,
+    /// Something unusual that the library handled.
+    WS_LOG_WARN,
+    /// Connection-level events.
+    WS_LOG_INFO,
+    /// Detail for debugging.
+    WS_LOG_DEBUG,
+}
+
+/// `ws_mode` as received from C (checked before use).
+pub type RawMode = c_int;
+/// `ws_msg_type` as received from C (checked before use).
+pub type RawMsgType = c_int;
+/// `ws_dispatch_mode` as received from C (checked before use).
+pub type RawDispatchMode = c_int;
+/// `ws_slow_policy` as received from C (checked before use).
+pub type RawSlowPolicy = c_int;
+/// `ws_log_level` as received from C (checked before use).
+pub type RawLogLevel = c_int;
+/// `ws_status` as received from C (checked before use).
+pub type RawStatus = c_int;
+
+/// Called once a connection is open (client: after each successful handshake).
+pub type ws_on_connect_fn = Option<unsafe extern "C" fn(ctx: *mut ws_context, conn: ws_conn_id, user: *mut c_void)>;
+/// Called with each complete message; `data` is valid only during the call. Return 0 to go on
+/// reading this connection, non-zero to pause reading it (as `ws_rx_flow(ctx, conn, 0)`).
+pub type ws_on_receive_fn = Option<
+    unsafe extern "C" fn(
+        ctx: *mut ws_context,
+        conn: ws_conn_id,
+        data: *const u8,
+        len: usize,
+        type_: ws_msg_type,
+        user: *mut c_void,
+    ) -> c_int,
+>;
+/// Called once after `ws_request_writable` when the connection's queue has room.
+pub type ws_on_writable_fn = Option<unsafe extern "C" fn(ctx: *mut ws_context, conn: ws_conn_id, user: *mut c_void)>;
+/// Called once when a connection ends, with the close code (1006 when no close frame came).
+pub type ws_on_close_fn = Option<
+    unsafe extern "C" fn(ctx: *mut ws_context, conn: ws_conn_id, code: u16, reason: *const c_char, user: *mut c_void),
+>;
+/// Called when something fails (conn is 0 when no connection is concerned).
+pub type ws_on_error_fn = Option<
+    unsafe extern "C" fn(
+        ctx: *mut ws_context,
+        conn: ws_conn_id,
+        status: ws_status,
+        message: *const c_char,
+        user: *mut c_void,
+    ),
+>;
+
+/// The callback table; any member may be NULL.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ws_callbacks {
+    /// A connection opened.
+    pub on_connect: ws_on_connect_fn,
+    /// A message arrived; return non-zero to pause reading this connection.
+    pub on_receive: ws_on_receive_fn,
+    /// The connection's queue has room again (after `ws_request_writable`).
+    pub on_writable: ws_on_writable_fn,
+    /// A connection closed.
+    pub on_close: ws_on_close_fn,
+    /// Something failed.
+    pub on_error: ws_on_error_fn,
+}
+
+/// Counters of a context. The caller sets `struct_size` to `sizeof(ws_stats)`; fields beyond it
+/// are not written, so older callers keep working when fields are added.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ws_stats {
+    /// Caller sets sizeof(ws_stats).
+    pub struct_size: u32,
+    /// Connections open now.
+    pub connections_current: u64,
+    /// Connections opened since creation.
+    pub connections_total: u64,
+    /// Client: connection attempts after the first.
+    pub reconnects: u64,
+    /// Messages written to a socket (a broadcast counts once per subscriber).
+    pub messages_sent: u64,
+    /// Payload bytes of those messages.
+    pub bytes_sent: u64,
+    /// Messages delivered to on_receive.
+    pub messages_received: u64,
+    /// Payload bytes of those messages.
+    pub bytes_received: u64,
+    /// Accepted by ws_send/ws_broadcast, not yet written to a socket.
+    pub messages_queued: u64,
+    /// Dropped by an explicit policy (slow subscriber, closed connection, destroy timeout).
+    pub messages_dropped: u64,
+    /// Calls answered WS_ERR_QUEUE_FULL.
+    pub send_rejected: u64,
+    /// Errors reported through on_error.
+    pub errors: u64,
+}
+
+/// The log handler's signature.
+pub type ws_log_fn = Option<unsafe extern "C" fn(lvl: ws_log_level, msg: *const c_char, user: *mut c_void)>;
