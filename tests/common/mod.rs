@@ -1,0 +1,95 @@
+//! Test helpers: a handler that records events and lets tests wait for conditions.
+
+#![allow(dead_code)]
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use ws_api::engine::{Config, Context, Error, Handler, Mode, MsgKind};
+
+/// Everything a context reported.
+#[derive(Default, Debug)]
+pub struct Log {
+    pub connects: Vec<u64>,
+    pub messages: Vec<(u64, Vec<u8>, MsgKind)>,
+    pub writable: Vec<u64>,
+    pub closes: Vec<(u64, u16, String)>,
+    pub errors: Vec<(u64, Error)>,
+}
+
+/// A shared log plus a condition variable to wait on it.
+#[derive(Clone, Default)]
+pub struct Recorder(pub Arc<(Mutex<Log>, Condvar)>);
+
+impl Recorder {
+    pub fn wait<T>(&self, what: &str, timeout: Duration, mut f: impl FnMut(&Log) -> Option<T>) -> T {
+        let deadline = Instant::now() + timeout;
+        let (m, cv) = &*self.0;
+        let mut g = m.lock().unwrap();
+        loop {
+            if let Some(v) = f(&g) {
+                return v;
+            }
+            let now = Instant::now();
+            assert!(now < deadline, "timed out waiting for {what}: {g:?}");
+            g = cv.wait_timeout(g, deadline - now).unwrap().0;
+        }
+    }
+
+    pub fn with<T>(&self, f: impl FnOnce(&Log) -> T) -> T {
+        f(&self.0 .0.lock().unwrap())
+    }
+
+    fn update(&self, f: impl FnOnce(&mut Log)) {
+        let (m, cv) = &*self.0;
+        f(&mut m.lock().unwrap());
+        cv.notify_all();
+    }
+}
+
+pub struct RecHandler(pub Recorder);
+
+impl Handler for RecHandler {
+    fn on_connect(&mut self, conn: u64) {
+        self.0.update(|l| l.connects.push(conn));
+    }
+    fn on_receive(&mut self, conn: u64, data: &[u8], kind: MsgKind) -> bool {
+        self.0.update(|l| l.messages.push((conn, data.to_vec(), kind)));
+        false
+    }
+    fn on_writable(&mut self, conn: u64) {
+        self.0.update(|l| l.writable.push(conn));
+    }
+    fn on_close(&mut self, conn: u64, code: u16, reason: &str) {
+        self.0.update(|l| l.closes.push((conn, code, reason.to_string())));
+    }
+    fn on_error(&mut self, conn: u64, err: &Error) {
+        let e = err.clone();
+        self.0.update(|l| l.errors.push((conn, e)));
+    }
+}
+
+pub const T: Duration = Duration::from_secs(10);
+
+pub fn server(f: impl FnOnce(&mut Config)) -> (Context, Recorder) {
+    let mut c = Config::new(Mode::Server);
+    c.address = "127.0.0.1".into();
+    f(&mut c);
+    let ctx = Context::create(c).expect("server binds");
+    let rec = Recorder::default();
+    ctx.start(Box::new(RecHandler(rec.clone()))).unwrap();
+    (ctx, rec)
+}
+
+pub fn client(port: u16, f: impl FnOnce(&mut Config)) -> (Context, Recorder) {
+    let mut c = Config::new(Mode::Client);
+    c.address = "127.0.0.1".into();
+    c.port = port;
+    c.backoff_min = Duration::from_millis(20);
+    c.backoff_max = Duration::from_millis(200);
+    f(&mut c);
+    let ctx = Context::create(c).expect("client creates");
+    let rec = Recorder::default();
+    ctx.start(Box::new(RecHandler(rec.clone()))).unwrap();
+    (ctx, rec)
+}
