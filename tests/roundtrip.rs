@@ -23,11 +23,20 @@ fn client_to_server_and_back() {
         assert_eq!(l.messages[1].2, MsgKind::Binary);
     });
     srv.send(conn, b"back", MsgKind::Text).unwrap();
-    crec.wait("reply", T, |l| l.messages.first().map(|m| m.1.clone())).eq(b"back").then_some(()).unwrap();
-    assert_eq!(cli.send(0, &[0xff], MsgKind::Text).unwrap_err().kind, ErrorKind::InvalidArgument);
+    crec.wait("reply", T, |l| l.messages.first().map(|m| m.1.clone()))
+        .eq(b"back")
+        .then_some(())
+        .unwrap();
+    assert_eq!(
+        cli.send(0, &[0xff], MsgKind::Text).unwrap_err().kind,
+        ErrorKind::InvalidArgument
+    );
     let unsent = cli.shutdown(Duration::from_secs(2));
     assert_eq!(unsent, 0);
-    srec.wait("server close", T, |l| l.closes.first().map(|c| c.1)).eq(&1001).then_some(()).unwrap();
+    srec.wait("server close", T, |l| l.closes.first().map(|c| c.1))
+        .eq(&1001)
+        .then_some(())
+        .unwrap();
     srv.shutdown(Duration::from_secs(1));
 }
 
@@ -37,11 +46,14 @@ fn order_of_many_messages_and_large_ones() {
     let (cli, _crec) = client(srv.local_port(), |_| {});
     let n = 20_000;
     for i in 0..n {
-        cli.send(0, format!("message {i}").as_bytes(), MsgKind::Text).unwrap();
+        cli.send(0, format!("message {i}").as_bytes(), MsgKind::Text)
+            .unwrap();
     }
     let big = vec![7u8; 1 << 20];
     cli.send(0, &big, MsgKind::Binary).unwrap();
-    srec.wait("all messages", Duration::from_secs(30), |l| (l.messages.len() == n + 1).then_some(()));
+    srec.wait("all messages", Duration::from_secs(30), |l| {
+        (l.messages.len() == n + 1).then_some(())
+    });
     srec.with(|l| {
         for (i, m) in l.messages.iter().take(n).enumerate() {
             assert_eq!(m.1, format!("message {i}").as_bytes());
@@ -60,10 +72,13 @@ fn broadcast_reaches_every_client() {
     let clients: Vec<_> = (0..10).map(|_| client(srv.local_port(), |_| {})).collect();
     srec.wait("10 connects", T, |l| (l.connects.len() == 10).then_some(()));
     for i in 0..100 {
-        srv.broadcast(format!("b{i}").as_bytes(), MsgKind::Text).unwrap();
+        srv.broadcast(format!("b{i}").as_bytes(), MsgKind::Text)
+            .unwrap();
     }
     for (_, rec) in &clients {
-        rec.wait("100 broadcasts", T, |l| (l.messages.len() == 100).then_some(()));
+        rec.wait("100 broadcasts", T, |l| {
+            (l.messages.len() == 100).then_some(())
+        });
         rec.with(|l| assert_eq!(l.messages[99].1, b"b99"));
     }
     assert_eq!(srv.stats().connections_current, 10);
@@ -80,11 +95,16 @@ fn client_reconnects_to_a_server_started_later_and_loses_nothing() {
     drop(probe);
     let (cli, crec) = client(port, |_| {});
     for i in 0..100 {
-        cli.send(0, format!("early {i}").as_bytes(), MsgKind::Text).unwrap();
+        cli.send(0, format!("early {i}").as_bytes(), MsgKind::Text)
+            .unwrap();
     }
-    crec.wait("a failed attempt", T, |l| (!l.errors.is_empty()).then_some(()));
+    crec.wait("a failed attempt", T, |l| {
+        (!l.errors.is_empty()).then_some(())
+    });
     let (srv, srec) = server(|c| c.port = port);
-    srec.wait("100 messages", T, |l| (l.messages.len() == 100).then_some(()));
+    srec.wait("100 messages", T, |l| {
+        (l.messages.len() == 100).then_some(())
+    });
     srec.with(|l| assert_eq!(l.messages[99].1, b"early 99"));
     cli.shutdown(Duration::from_secs(1));
     srv.shutdown(Duration::from_secs(1));
@@ -99,16 +119,20 @@ fn server_restart_on_same_port_loses_nothing() {
     let total = 20_000;
     let half = total / 2;
     for i in 0..half {
-        cli.send(0, format!("{i}").as_bytes(), MsgKind::Text).unwrap();
+        cli.send(0, format!("{i}").as_bytes(), MsgKind::Text)
+            .unwrap();
     }
     srv.shutdown(Duration::from_secs(2));
     let got_first: Vec<Vec<u8>> = srec.with(|l| l.messages.iter().map(|m| m.1.clone()).collect());
     for i in half..total {
-        cli.send(0, format!("{i}").as_bytes(), MsgKind::Text).unwrap();
+        cli.send(0, format!("{i}").as_bytes(), MsgKind::Text)
+            .unwrap();
     }
     let (srv2, srec2) = server(|c| c.port = port);
     let need = total - got_first.len();
-    srec2.wait("the rest", Duration::from_secs(30), |l| (l.messages.len() >= need).then_some(()));
+    srec2.wait("the rest", Duration::from_secs(30), |l| {
+        (l.messages.len() >= need).then_some(())
+    });
     let mut all = got_first;
     all.extend(srec2.with(|l| l.messages.iter().map(|m| m.1.clone()).collect::<Vec<_>>()));
     assert_eq!(all.len(), total, "every message exactly once");
@@ -140,7 +164,9 @@ fn queue_full_then_writable() {
     cli.request_writable(0).unwrap();
     srv.rx_flow(conn, true).unwrap();
     crec.wait("on_writable", T, |l| (!l.writable.is_empty()).then_some(()));
-    srec.wait("everything accepted", Duration::from_secs(30), |l| (l.messages.len() == accepted).then_some(()));
+    srec.wait("everything accepted", Duration::from_secs(30), |l| {
+        (l.messages.len() == accepted).then_some(())
+    });
     assert!(cli.stats().send_rejected >= 1);
     cli.shutdown(Duration::from_secs(1));
     srv.shutdown(Duration::from_secs(1));

@@ -16,7 +16,11 @@ pub struct Backoff {
 impl Backoff {
     /// Starts at `min`, doubling up to `max`.
     pub fn new(min: Duration, max: Duration) -> Self {
-        Backoff { min, max, next: min }
+        Backoff {
+            min,
+            max,
+            next: min,
+        }
     }
 
     /// The delay before the next attempt; each call doubles the following one.
@@ -42,12 +46,18 @@ mod tests {
     fn grows_and_caps() {
         let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(1000));
         let first = b.next_delay();
-        assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100), "{first:?}");
+        assert!(
+            first >= Duration::from_millis(50) && first <= Duration::from_millis(100),
+            "{first:?}"
+        );
         for _ in 0..10 {
             b.next_delay();
         }
         let late = b.next_delay();
-        assert!(late >= Duration::from_millis(500) && late <= Duration::from_millis(1000), "{late:?}");
+        assert!(
+            late >= Duration::from_millis(500) && late <= Duration::from_millis(1000),
+            "{late:?}"
+        );
         b.reset();
         assert!(b.next_delay() <= Duration::from_millis(100));
     }

@@ -126,7 +126,14 @@ pub struct Conn {
 
 impl Conn {
     /// A new connection in `phase`.
-    pub fn new(id: u64, stream: Stream, peer: SocketAddr, phase: Phase, queue: Arc<OutQueue>, shared: &Shared) -> Self {
+    pub fn new(
+        id: u64,
+        stream: Stream,
+        peer: SocketAddr,
+        phase: Phase,
+        queue: Arc<OutQueue>,
+        shared: &Shared,
+    ) -> Self {
         let c = &shared.config;
         Conn {
             id,
@@ -160,7 +167,15 @@ impl Conn {
 
     /// The earliest moment this connection needs attention without I/O.
     pub fn next_deadline(&self) -> Option<Instant> {
-        [self.handshake_deadline, self.close_deadline, self.next_ping, self.pong_deadline].into_iter().flatten().min()
+        [
+            self.handshake_deadline,
+            self.close_deadline,
+            self.next_ping,
+            self.pong_deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Handles passed deadlines.
@@ -172,13 +187,19 @@ impl Conn {
             return Err(End::Done);
         }
         if self.pong_deadline.is_some_and(|d| d <= now) {
-            return Err(End::Timeout("no pong within pong_timeout: the peer is gone"));
+            return Err(End::Timeout(
+                "no pong within pong_timeout: the peer is gone",
+            ));
         }
         if self.next_ping.is_some_and(|d| d <= now) {
             let cfg = &shared.config;
             self.ping_count += 1;
             let mask = self.mask();
-            self.push_control(frame::encode(opcode::PING, &self.ping_count.to_be_bytes(), mask));
+            self.push_control(frame::encode(
+                opcode::PING,
+                &self.ping_count.to_be_bytes(),
+                mask,
+            ));
             if self.pong_deadline.is_none() {
                 self.pong_deadline = Some(now + cfg.pong_timeout);
             }
@@ -204,7 +225,14 @@ impl Conn {
             i += 1;
         }
         self.out_bytes += data.len();
-        self.out.insert(i, Chunk { data, off: 0, payload: None });
+        self.out.insert(
+            i,
+            Chunk {
+                data,
+                off: 0,
+                payload: None,
+            },
+        );
     }
 
     /// Data chunks of the batch not yet (fully) written, in order, rewound to their start.
@@ -223,13 +251,26 @@ impl Conn {
     pub fn start_client_handshake(&mut self, shared: &Shared) {
         let c = &shared.config;
         self.key = tungstenite::handshake::client::generate_key();
-        let req = handshake::client_request(&c.address, c.port, c.tls, &c.path, c.protocol.as_deref(), &c.headers, &self.key);
+        let req = handshake::client_request(
+            &c.address,
+            c.port,
+            c.tls,
+            &c.path,
+            c.protocol.as_deref(),
+            &c.headers,
+            &self.key,
+        );
         self.phase = Phase::ClientHandshake;
         self.push_control(Bytes::from(req));
     }
 
     /// Reads and handles what the socket has, within a budget.
-    pub fn read(&mut self, scratch: &mut [u8], sink: &mut Sink, shared: &Shared) -> Result<(), End> {
+    pub fn read(
+        &mut self,
+        scratch: &mut [u8],
+        sink: &mut Sink,
+        shared: &Shared,
+    ) -> Result<(), End> {
         for _ in 0..READ_BUDGET {
             if self.rx_paused || !self.read_hint || sink.backlog_full() {
                 return Ok(());
@@ -287,7 +328,9 @@ impl Conn {
     fn head(&self, buf: &[u8]) -> Result<Option<usize>, End> {
         match handshake::head_end(buf) {
             Some(n) => Ok(Some(n)),
-            None if buf.len() > MAX_HEAD => Err(End::Handshake("HTTP head larger than 16 KiB".into())),
+            None if buf.len() > MAX_HEAD => {
+                Err(End::Handshake("HTTP head larger than 16 KiB".into()))
+            }
             None => Ok(None),
         }
     }
@@ -306,10 +349,22 @@ impl Conn {
         sink.connect(self.id);
     }
 
-    fn server_handshake(&mut self, buf: &mut [u8], sink: &mut Sink, shared: &Shared) -> Result<usize, End> {
-        let Some(end) = self.head(buf)? else { return Ok(0) };
+    fn server_handshake(
+        &mut self,
+        buf: &mut [u8],
+        sink: &mut Sink,
+        shared: &Shared,
+    ) -> Result<usize, End> {
+        let Some(end) = self.head(buf)? else {
+            return Ok(0);
+        };
         let c = &shared.config;
-        match handshake::server_reply(&buf[..end], &c.path, c.protocol.as_deref(), c.index_html.is_some()) {
+        match handshake::server_reply(
+            &buf[..end],
+            &c.path,
+            c.protocol.as_deref(),
+            c.index_html.is_some(),
+        ) {
             ServerReply::Accept(resp) => {
                 self.push_control(Bytes::from(resp));
                 shared.conns_write().insert(self.id, self.queue.clone());
@@ -329,8 +384,16 @@ impl Conn {
                         r
                     }
                     Err(e) => {
-                        ws_log!(Level::Error, "cannot read index_html {}: {e}", path.display());
-                        handshake::http_response("500 Internal Server Error", "", "index page unavailable\n")
+                        ws_log!(
+                            Level::Error,
+                            "cannot read index_html {}: {e}",
+                            path.display()
+                        );
+                        handshake::http_response(
+                            "500 Internal Server Error",
+                            "",
+                            "index page unavailable\n",
+                        )
                     }
                 };
                 self.http_reply(resp);
@@ -352,9 +415,17 @@ impl Conn {
         self.push_control(Bytes::from(resp));
     }
 
-    fn client_handshake(&mut self, buf: &mut [u8], sink: &mut Sink, shared: &Shared) -> Result<usize, End> {
-        let Some(end) = self.head(buf)? else { return Ok(0) };
-        handshake::check_response(&buf[..end], &self.key, shared.config.protocol.as_deref()).map_err(End::Handshake)?;
+    fn client_handshake(
+        &mut self,
+        buf: &mut [u8],
+        sink: &mut Sink,
+        shared: &Shared,
+    ) -> Result<usize, End> {
+        let Some(end) = self.head(buf)? else {
+            return Ok(0);
+        };
+        handshake::check_response(&buf[..end], &self.key, shared.config.protocol.as_deref())
+            .map_err(End::Handshake)?;
         shared.client_conn.store(self.id, Ordering::Release);
         self.opened_now(sink, shared);
         Ok(end + self.frames(&mut buf[end..], sink, shared)?)
@@ -385,10 +456,18 @@ impl Conn {
                             Next::Go
                         }
                         Some(Incoming::Ping(p)) => Next::Pong(p.to_vec()),
-                        Some(Incoming::Close(code, reason)) => Next::Close(code, reason.to_string()),
+                        Some(Incoming::Close(code, reason)) => {
+                            Next::Close(code, reason.to_string())
+                        }
                         Some(Incoming::Message(kind, data)) => {
-                            shared.stats.messages_received.fetch_add(1, Ordering::Relaxed);
-                            shared.stats.bytes_received.fetch_add(data.len() as u64, Ordering::Relaxed);
+                            shared
+                                .stats
+                                .messages_received
+                                .fetch_add(1, Ordering::Relaxed);
+                            shared
+                                .stats
+                                .bytes_received
+                                .fetch_add(data.len() as u64, Ordering::Relaxed);
                             if sink.receive(self.id, data, kind) {
                                 Next::Pause
                             } else {
@@ -412,7 +491,11 @@ impl Conn {
                     if self.close_sent.is_some() {
                         return Err(End::Done);
                     }
-                    let payload = if code == 1005 { Vec::new() } else { frame::close_payload(code, "") };
+                    let payload = if code == 1005 {
+                        Vec::new()
+                    } else {
+                        frame::close_payload(code, "")
+                    };
                     self.send_close_now(if code == 1005 { 1000 } else { code }, &payload);
                     return Ok(buf.len());
                 }
@@ -444,7 +527,11 @@ impl Conn {
         while self.out.len() < BATCH_FRAMES && self.out_bytes < BATCH_BYTES {
             let Some(m) = self.queue.pop() else { break };
             self.out_bytes += m.frame.len();
-            self.out.push_back(Chunk { data: m.frame, off: 0, payload: Some(m.payload_len) });
+            self.out.push_back(Chunk {
+                data: m.frame,
+                off: 0,
+                payload: Some(m.payload_len),
+            });
         }
     }
 
@@ -498,11 +585,19 @@ impl Conn {
                 n += 1;
             }
             match self.stream.write_vectored(&iov[..n]) {
-                Ok(0) => return Err(End::Io(io::Error::new(io::ErrorKind::WriteZero, "socket accepted no bytes"))),
+                Ok(0) => {
+                    return Err(End::Io(io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        "socket accepted no bytes",
+                    )))
+                }
                 Ok(mut w) => {
                     self.out_bytes = self.out_bytes.saturating_sub(w);
                     while w > 0 {
-                        let c = self.out.front_mut().expect("written bytes belong to queued chunks");
+                        let c = self
+                            .out
+                            .front_mut()
+                            .expect("written bytes belong to queued chunks");
                         let rem = c.data.len() - c.off;
                         if w >= rem {
                             w -= rem;
@@ -556,14 +651,30 @@ impl Conn {
     pub fn error_of(&self, end: &End) -> Option<Error> {
         let peer = self.peer;
         match end {
-            End::Eof if self.close_sent.is_none() && self.close_received.is_none() && self.phase != Phase::Linger => {
-                Some(Error::new(ErrorKind::Io, format!("{peer} closed the connection without a close frame")))
+            End::Eof
+                if self.close_sent.is_none()
+                    && self.close_received.is_none()
+                    && self.phase != Phase::Linger =>
+            {
+                Some(Error::new(
+                    ErrorKind::Io,
+                    format!("{peer} closed the connection without a close frame"),
+                ))
             }
             End::Eof | End::Done => None,
             End::Io(e) => Some(Error::io(&format!("connection with {peer}"), e)),
-            End::Violation(v) => Some(Error::new(ErrorKind::Io, format!("{peer} broke the protocol: {} (closed with {})", v.reason, v.code))),
+            End::Violation(v) => Some(Error::new(
+                ErrorKind::Io,
+                format!(
+                    "{peer} broke the protocol: {} (closed with {})",
+                    v.reason, v.code
+                ),
+            )),
             End::Timeout(what) => Some(Error::new(ErrorKind::Timeout, format!("{peer}: {what}"))),
-            End::Handshake(why) => Some(Error::new(ErrorKind::Io, format!("handshake with {peer} failed: {why}"))),
+            End::Handshake(why) => Some(Error::new(
+                ErrorKind::Io,
+                format!("handshake with {peer} failed: {why}"),
+            )),
         }
     }
 }

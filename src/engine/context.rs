@@ -30,7 +30,12 @@ pub struct Context {
 fn bind(config: &Config) -> Result<TcpListener> {
     let addrs: Vec<SocketAddr> = (config.address.as_str(), config.port)
         .to_socket_addrs()
-        .map_err(|e| Error::io(&format!("cannot resolve bind address {}", config.address), &e))?
+        .map_err(|e| {
+            Error::io(
+                &format!("cannot resolve bind address {}", config.address),
+                &e,
+            )
+        })?
         .collect();
     let mut last = None;
     for a in addrs {
@@ -41,7 +46,10 @@ fn bind(config: &Config) -> Result<TcpListener> {
     }
     Err(match last {
         Some((a, e)) => Error::io(&format!("cannot bind {a}"), &e),
-        None => Error::new(ErrorKind::Io, format!("bind address {} resolves to nothing", config.address)),
+        None => Error::new(
+            ErrorKind::Io,
+            format!("bind address {} resolves to nothing", config.address),
+        ),
     })
 }
 
@@ -53,17 +61,26 @@ impl Context {
             return Err(Error::invalid("a client needs a port (1..65535)"));
         }
         if let Some(p) = &config.index_html {
-            std::fs::metadata(p).map_err(|e| Error::io(&format!("index_html {}", p.display()), &e))?;
+            std::fs::metadata(p)
+                .map_err(|e| Error::io(&format!("index_html {}", p.display()), &e))?;
         }
-        let tls = if config.tls { Some(tls::TlsSetup::load(&config)?) } else { None };
+        let tls = if config.tls {
+            Some(tls::TlsSetup::load(&config)?)
+        } else {
+            None
+        };
         let poll = mio::Poll::new().map_err(|e| Error::io("cannot create poll", &e))?;
-        let waker = mio::Waker::new(poll.registry(), super::io_loop::WAKER).map_err(|e| Error::io("cannot create waker", &e))?;
+        let waker = mio::Waker::new(poll.registry(), super::io_loop::WAKER)
+            .map_err(|e| Error::io("cannot create waker", &e))?;
         let listener = match config.mode {
             Mode::Server => Some(bind(&config)?),
             Mode::Client => None,
         };
         let local_port = match &listener {
-            Some(l) => l.local_addr().map_err(|e| Error::io("getsockname", &e))?.port(),
+            Some(l) => l
+                .local_addr()
+                .map_err(|e| Error::io("getsockname", &e))?
+                .port(),
             None => config.port,
         };
         let manual = match config.dispatch {
@@ -72,12 +89,22 @@ impl Context {
         };
         let shared = Arc::new(Shared::new(config, waker, local_port, manual));
         let io = IoLoop::new(shared.clone(), poll, listener, tls)?;
-        Ok(Context { shared, io: Mutex::new(Some(io)), thread: Mutex::new(None), thread_id: Mutex::new(None) })
+        Ok(Context {
+            shared,
+            io: Mutex::new(Some(io)),
+            thread: Mutex::new(None),
+            thread_id: Mutex::new(None),
+        })
     }
 
     /// Starts the I/O thread with the handler that receives the events.
     pub fn start(&self, handler: Box<dyn Handler>) -> Result<()> {
-        let io = self.io.lock().unwrap_or_else(|e| e.into_inner()).take().ok_or_else(|| Error::invalid("context already started"))?;
+        let io = self
+            .io
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .ok_or_else(|| Error::invalid("context already started"))?;
         let handler = match &self.shared.manual {
             Some(m) => {
                 *m.handler.lock().unwrap_or_else(|e| e.into_inner()) = Some(handler);
@@ -102,14 +129,23 @@ impl Context {
         if self.shared.accepting.load(Ordering::Acquire) {
             Ok(())
         } else {
-            Err(Error::new(ErrorKind::Closed, "the context is shutting down"))
+            Err(Error::new(
+                ErrorKind::Closed,
+                "the context is shutting down",
+            ))
         }
     }
 
     fn frame(&self, data: &[u8], kind: MsgKind) -> Result<OutMsg> {
         let max = self.shared.config.max_message_size;
         if data.len() > max {
-            return Err(Error::new(ErrorKind::TooLarge, format!("message of {} bytes is above max_message_size {max}", data.len())));
+            return Err(Error::new(
+                ErrorKind::TooLarge,
+                format!(
+                    "message of {} bytes is above max_message_size {max}",
+                    data.len()
+                ),
+            ));
         }
         let op = match kind {
             MsgKind::Text => {
@@ -124,7 +160,10 @@ impl Context {
             Mode::Client => Some(rand::random::<[u8; 4]>()),
             Mode::Server => None,
         };
-        Ok(OutMsg { frame: frame::encode(op, data, mask), payload_len: data.len() })
+        Ok(OutMsg {
+            frame: frame::encode(op, data, mask),
+            payload_len: data.len(),
+        })
     }
 
     fn push(&self, id: u64, q: &OutQueue, msg: OutMsg) -> Result<()> {
@@ -146,13 +185,21 @@ impl Context {
         match self.shared.config.mode {
             Mode::Client => {
                 if conn != 0 && conn != self.shared.client_conn.load(Ordering::Acquire) {
-                    return Err(Error::new(ErrorKind::NotConnected, format!("connection {conn} is not the client's open connection")));
+                    return Err(Error::new(
+                        ErrorKind::NotConnected,
+                        format!("connection {conn} is not the client's open connection"),
+                    ));
                 }
                 self.push(0, &self.shared.client_queue, msg)
             }
             Mode::Server => {
                 let conns = self.shared.conns_read();
-                let q = conns.get(&conn).ok_or_else(|| Error::new(ErrorKind::NotConnected, format!("connection {conn} is not open")))?;
+                let q = conns.get(&conn).ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::NotConnected,
+                        format!("connection {conn} is not open"),
+                    )
+                })?;
                 self.push(conn, q, msg)
             }
         }
@@ -203,13 +250,21 @@ impl Context {
             Mode::Client => {
                 let cur = self.shared.client_conn.load(Ordering::Acquire);
                 if conn != 0 && conn != cur {
-                    return Err(Error::new(ErrorKind::NotConnected, format!("connection {conn} is not the client's open connection")));
+                    return Err(Error::new(
+                        ErrorKind::NotConnected,
+                        format!("connection {conn} is not the client's open connection"),
+                    ));
                 }
                 Ok((0, self.shared.client_queue.clone()))
             }
             Mode::Server => {
                 let conns = self.shared.conns_read();
-                let q = conns.get(&conn).ok_or_else(|| Error::new(ErrorKind::NotConnected, format!("connection {conn} is not open")))?;
+                let q = conns.get(&conn).ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::NotConnected,
+                        format!("connection {conn} is not open"),
+                    )
+                })?;
                 Ok((conn, q.clone()))
             }
         }
@@ -220,7 +275,10 @@ impl Context {
             Mode::Client => {
                 let cur = self.shared.client_conn.load(Ordering::Acquire);
                 if cur == 0 || (conn != 0 && conn != cur) {
-                    return Err(Error::new(ErrorKind::NotConnected, format!("connection {conn} is not open")));
+                    return Err(Error::new(
+                        ErrorKind::NotConnected,
+                        format!("connection {conn} is not open"),
+                    ));
                 }
                 Ok(cur)
             }
@@ -248,13 +306,16 @@ impl Context {
     /// Starts the closing handshake of `conn`.
     pub fn close_connection(&self, conn: u64, code: u16, reason: &str) -> Result<()> {
         if !valid_close_code(code) {
-            return Err(Error::invalid(format!("close code {code} may not be sent (use 1000-1003, 1007-1011 or 3000-4999)")));
+            return Err(Error::invalid(format!(
+                "close code {code} may not be sent (use 1000-1003, 1007-1011 or 3000-4999)"
+            )));
         }
         if reason.len() > 123 {
             return Err(Error::invalid("close reason is longer than 123 bytes"));
         }
         let id = self.known_conn(conn)?;
-        self.shared.command(Command::Close(id, code, reason.to_string()));
+        self.shared
+            .command(Command::Close(id, code, reason.to_string()));
         Ok(())
     }
 
@@ -264,7 +325,10 @@ impl Context {
             Ok(())
         } else {
             let n = self.shared.stats.messages_queued.load(Ordering::SeqCst);
-            Err(Error::new(ErrorKind::Timeout, format!("flush timed out with {n} messages still queued")))
+            Err(Error::new(
+                ErrorKind::Timeout,
+                format!("flush timed out with {n} messages still queued"),
+            ))
         }
     }
 
@@ -274,7 +338,8 @@ impl Context {
         self.shared.accepting.store(false, Ordering::Release);
         let t = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(t) = t {
-            self.shared.command(Command::Shutdown(Instant::now() + drain));
+            self.shared
+                .command(Command::Shutdown(Instant::now() + drain));
             let _ = t.join();
         }
         if let Some(m) = &self.shared.manual {
@@ -286,7 +351,8 @@ impl Context {
 
     /// Whether the calling thread is this context's I/O thread.
     pub fn on_io_thread(&self) -> bool {
-        *self.thread_id.lock().unwrap_or_else(|e| e.into_inner()) == Some(std::thread::current().id())
+        *self.thread_id.lock().unwrap_or_else(|e| e.into_inner())
+            == Some(std::thread::current().id())
     }
 
     /// Server: the bound port; client: the configured one.
@@ -306,8 +372,14 @@ impl Context {
 
     /// Manual dispatch: runs up to `max` waiting events (0 = all) on this thread.
     pub fn dispatch(&self, max: usize) -> Result<()> {
-        let m = self.shared.manual.as_ref().ok_or_else(|| Error::invalid("ws_dispatch needs WS_DISPATCH_MANUAL"))?;
-        m.dispatch(max, |conn| self.shared.command(Command::RxFlow(conn, false)))?;
+        let m = self
+            .shared
+            .manual
+            .as_ref()
+            .ok_or_else(|| Error::invalid("ws_dispatch needs WS_DISPATCH_MANUAL"))?;
+        m.dispatch(max, |conn| {
+            self.shared.command(Command::RxFlow(conn, false))
+        })?;
         if m.starving.load(Ordering::Acquire) && m.backlog_low() {
             m.starving.store(false, Ordering::Release);
             self.shared.command(Command::ResumeStarved);
@@ -321,4 +393,3 @@ impl Drop for Context {
         self.shutdown(Duration::ZERO);
     }
 }
-

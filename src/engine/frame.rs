@@ -107,6 +107,11 @@ mod tests {
     #[test]
     fn close_codes() {
         assert!(valid_close_code(1000) && valid_close_code(4999) && valid_close_code(1011));
-        assert!(!valid_close_code(1005) && !valid_close_code(1006) && !valid_close_code(999) && !valid_close_code(2000));
+        assert!(
+            !valid_close_code(1005)
+                && !valid_close_code(1006)
+                && !valid_close_code(999)
+                && !valid_close_code(2000)
+        );
     }
 }

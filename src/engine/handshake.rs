@@ -12,7 +12,10 @@ pub fn head_end(buf: &[u8]) -> Option<usize> {
 }
 
 fn header<'a>(headers: &'a [httparse::Header<'a>], name: &str) -> Option<&'a str> {
-    headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).and_then(|h| std::str::from_utf8(h.value).ok())
+    headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .and_then(|h| std::str::from_utf8(h.value).ok())
 }
 
 fn has_token(value: Option<&str>, token: &str) -> bool {
@@ -20,9 +23,21 @@ fn has_token(value: Option<&str>, token: &str) -> bool {
 }
 
 /// A client's opening request.
-pub fn client_request(host: &str, port: u16, tls: bool, path: &str, protocol: Option<&str>, headers: &[(String, String)], key: &str) -> Vec<u8> {
+pub fn client_request(
+    host: &str,
+    port: u16,
+    tls: bool,
+    path: &str,
+    protocol: Option<&str>,
+    headers: &[(String, String)],
+    key: &str,
+) -> Vec<u8> {
     let default_port = if tls { 443 } else { 80 };
-    let host_value = if host.contains(':') && !host.starts_with('[') { format!("[{host}]") } else { host.to_string() };
+    let host_value = if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    };
     let mut r = format!("GET {path} HTTP/1.1\r\nHost: {host_value}");
     if port != default_port {
         r.push_str(&format!(":{port}"));
@@ -49,10 +64,15 @@ pub fn check_response(head: &[u8], key: &str, protocol: Option<&str>) -> Result<
     }
     let code = resp.code.unwrap_or(0);
     if code != 101 {
-        return Err(format!("server answered HTTP {code} {} instead of 101 Switching Protocols", resp.reason.unwrap_or("")));
+        return Err(format!(
+            "server answered HTTP {code} {} instead of 101 Switching Protocols",
+            resp.reason.unwrap_or("")
+        ));
     }
     let h = resp.headers;
-    if !has_token(header(h, "Upgrade"), "websocket") || !has_token(header(h, "Connection"), "upgrade") {
+    if !has_token(header(h, "Upgrade"), "websocket")
+        || !has_token(header(h, "Connection"), "upgrade")
+    {
         return Err("handshake response lacks Upgrade: websocket / Connection: Upgrade".into());
     }
     if header(h, "Sec-WebSocket-Accept") != Some(derive_accept_key(key.as_bytes()).as_str()) {
@@ -62,8 +82,12 @@ pub fn check_response(head: &[u8], key: &str, protocol: Option<&str>) -> Result<
         return Err("server selected an extension that was not offered".into());
     }
     match (header(h, "Sec-WebSocket-Protocol"), protocol) {
-        (Some(got), Some(want)) if got.trim() != want => Err(format!("server selected subprotocol {got:?}, not {want:?}")),
-        (Some(got), None) => Err(format!("server selected subprotocol {got:?} that was not offered")),
+        (Some(got), Some(want)) if got.trim() != want => {
+            Err(format!("server selected subprotocol {got:?}, not {want:?}"))
+        }
+        (Some(got), None) => Err(format!(
+            "server selected subprotocol {got:?} that was not offered"
+        )),
         _ => Ok(()),
     }
 }
@@ -92,7 +116,12 @@ fn refuse(status: &str, extra: &str, why: impl Into<String>) -> ServerReply {
 /// Decides on a client's request head. `protocol` is the server's subprotocol: a client offering
 /// it gets it, a client offering none is accepted without one, a client offering only others is
 /// refused.
-pub fn server_reply(head: &[u8], path: &str, protocol: Option<&str>, has_index: bool) -> ServerReply {
+pub fn server_reply(
+    head: &[u8],
+    path: &str,
+    protocol: Option<&str>,
+    has_index: bool,
+) -> ServerReply {
     let mut hs = [httparse::EMPTY_HEADER; 64];
     let mut req = httparse::Request::new(&mut hs);
     match req.parse(head) {
@@ -100,29 +129,46 @@ pub fn server_reply(head: &[u8], path: &str, protocol: Option<&str>, has_index: 
         _ => return refuse("400 Bad Request", "", "malformed HTTP request"),
     }
     if req.method != Some("GET") {
-        return refuse("405 Method Not Allowed", "Allow: GET\r\n", "only GET is supported");
+        return refuse(
+            "405 Method Not Allowed",
+            "Allow: GET\r\n",
+            "only GET is supported",
+        );
     }
     let target = req.path.unwrap_or("");
     let target_path = target.split('?').next().unwrap_or("");
     let h = req.headers;
     let upgrade = has_token(header(h, "Upgrade"), "websocket");
     if !upgrade {
-        if has_index && (target_path == path || target_path == "/" || target_path == "/index.html") {
+        if has_index && (target_path == path || target_path == "/" || target_path == "/index.html")
+        {
             return ServerReply::ServeIndex;
         }
         if target_path != path {
             return refuse("404 Not Found", "", format!("no resource at {target_path}"));
         }
-        return refuse("426 Upgrade Required", "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n", "this is a WebSocket endpoint");
+        return refuse(
+            "426 Upgrade Required",
+            "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n",
+            "this is a WebSocket endpoint",
+        );
     }
     if target_path != path {
-        return refuse("404 Not Found", "", format!("no WebSocket endpoint at {target_path}"));
+        return refuse(
+            "404 Not Found",
+            "",
+            format!("no WebSocket endpoint at {target_path}"),
+        );
     }
     if !has_token(header(h, "Connection"), "upgrade") {
         return refuse("400 Bad Request", "", "Connection: Upgrade is missing");
     }
     if header(h, "Sec-WebSocket-Version").map(str::trim) != Some("13") {
-        return refuse("426 Upgrade Required", "Sec-WebSocket-Version: 13\r\n", "only WebSocket version 13 is supported");
+        return refuse(
+            "426 Upgrade Required",
+            "Sec-WebSocket-Version: 13\r\n",
+            "only WebSocket version 13 is supported",
+        );
     }
     let key = match header(h, "Sec-WebSocket-Key").map(str::trim) {
         Some(k) if !k.is_empty() => k,
@@ -139,11 +185,25 @@ pub fn server_reply(head: &[u8], path: &str, protocol: Option<&str>, has_index: 
     let chosen = match protocol {
         Some(p) if offered.contains(&p) => Some(p),
         Some(p) if !offered.is_empty() => {
-            return refuse("400 Bad Request", "", format!("subprotocol {p:?} was not offered (offered: {})", offered.join(", ")))
+            return refuse(
+                "400 Bad Request",
+                "",
+                format!(
+                    "subprotocol {p:?} was not offered (offered: {})",
+                    offered.join(", ")
+                ),
+            )
         }
         Some(_) => None,
         None if !offered.is_empty() => {
-            return refuse("400 Bad Request", "", format!("this endpoint speaks no subprotocol (offered: {})", offered.join(", ")))
+            return refuse(
+                "400 Bad Request",
+                "",
+                format!(
+                    "this endpoint speaks no subprotocol (offered: {})",
+                    offered.join(", ")
+                ),
+            )
         }
         None => None,
     };
@@ -180,17 +240,31 @@ mod tests {
     #[test]
     fn subprotocol_rules() {
         let p = Some("log");
-        assert!(matches!(server_reply(&req("Sec-WebSocket-Protocol: a, log\r\n"), "/ws", p, false), ServerReply::Accept(r) if String::from_utf8_lossy(&r).contains("Protocol: log")));
-        assert!(matches!(server_reply(&req(""), "/ws", p, false), ServerReply::Accept(r) if !String::from_utf8_lossy(&r).contains("Protocol")));
-        assert!(matches!(server_reply(&req("Sec-WebSocket-Protocol: other\r\n"), "/ws", p, false), ServerReply::Refuse(..)));
+        assert!(
+            matches!(server_reply(&req("Sec-WebSocket-Protocol: a, log\r\n"), "/ws", p, false), ServerReply::Accept(r) if String::from_utf8_lossy(&r).contains("Protocol: log"))
+        );
+        assert!(
+            matches!(server_reply(&req(""), "/ws", p, false), ServerReply::Accept(r) if !String::from_utf8_lossy(&r).contains("Protocol"))
+        );
+        assert!(matches!(
+            server_reply(&req("Sec-WebSocket-Protocol: other\r\n"), "/ws", p, false),
+            ServerReply::Refuse(..)
+        ));
     }
 
     #[test]
     fn wrong_path_and_plain_get() {
-        assert!(matches!(server_reply(&req(""), "/other", None, false), ServerReply::Refuse(r, _) if r.starts_with(b"HTTP/1.1 404")));
+        assert!(
+            matches!(server_reply(&req(""), "/other", None, false), ServerReply::Refuse(r, _) if r.starts_with(b"HTTP/1.1 404"))
+        );
         let get = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-        assert_eq!(server_reply(get, "/ws", None, true), ServerReply::ServeIndex);
-        assert!(matches!(server_reply(get, "/", None, false), ServerReply::Refuse(r, _) if r.starts_with(b"HTTP/1.1 426")));
+        assert_eq!(
+            server_reply(get, "/ws", None, true),
+            ServerReply::ServeIndex
+        );
+        assert!(
+            matches!(server_reply(get, "/", None, false), ServerReply::Refuse(r, _) if r.starts_with(b"HTTP/1.1 426"))
+        );
     }
 
     #[test]

@@ -62,12 +62,20 @@ pub struct IoLoop {
 impl IoLoop {
     /// Prepares the loop; the listener (if any) is registered here so a server accepts as soon
     /// as the thread runs.
-    pub fn new(shared: Arc<Shared>, poll: Poll, listener: Option<std::net::TcpListener>, tls: Option<TlsSetup>) -> Result<Self> {
+    pub fn new(
+        shared: Arc<Shared>,
+        poll: Poll,
+        listener: Option<std::net::TcpListener>,
+        tls: Option<TlsSetup>,
+    ) -> Result<Self> {
         let listener = match listener {
             Some(l) => {
-                l.set_nonblocking(true).map_err(|e| Error::io("set_nonblocking", &e))?;
+                l.set_nonblocking(true)
+                    .map_err(|e| Error::io("set_nonblocking", &e))?;
                 let mut l = TcpListener::from_std(l);
-                poll.registry().register(&mut l, LISTENER, Interest::READABLE).map_err(|e| Error::io("register listener", &e))?;
+                poll.registry()
+                    .register(&mut l, LISTENER, Interest::READABLE)
+                    .map_err(|e| Error::io("register listener", &e))?;
                 Some(l)
             }
             None => None,
@@ -105,7 +113,13 @@ impl IoLoop {
         if let Err(p) = r {
             let text = crate::ffi::errors::panic_text(&p);
             self.shared.accepting.store(false, Ordering::Release);
-            sink.error(0, Error::new(ErrorKind::Internal, format!("internal error in the I/O thread: {text}")));
+            sink.error(
+                0,
+                Error::new(
+                    ErrorKind::Internal,
+                    format!("internal error in the I/O thread: {text}"),
+                ),
+            );
         }
         self.abandon_all(&mut sink);
     }
@@ -158,7 +172,14 @@ impl IoLoop {
         if !self.to_read.is_empty() {
             return Some(Duration::ZERO);
         }
-        let next = [self.timers.peek().map(|Reverse((t, _))| *t), self.reconnect_at, self.shutdown].into_iter().flatten().min();
+        let next = [
+            self.timers.peek().map(|Reverse((t, _))| *t),
+            self.reconnect_at,
+            self.shutdown,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         next.map(|t| t.saturating_duration_since(Instant::now()))
     }
 
@@ -166,7 +187,9 @@ impl IoLoop {
 
     fn accept(&mut self, sink: &mut Sink) {
         loop {
-            let Some(l) = self.listener.as_ref() else { return };
+            let Some(l) = self.listener.as_ref() else {
+                return;
+            };
             let (stream, peer) = match l.accept() {
                 Ok(x) => x,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -178,23 +201,47 @@ impl IoLoop {
                 }
             };
             if self.conns.len() >= self.shared.config.max_connections {
-                ws_log!(Level::Warn, "refusing {peer}: max_connections ({}) reached", self.shared.config.max_connections);
+                ws_log!(
+                    Level::Warn,
+                    "refusing {peer}: max_connections ({}) reached",
+                    self.shared.config.max_connections
+                );
                 let mut s = stream;
-                let _ = io::Write::write(&mut s, &handshake::http_response("503 Service Unavailable", "Retry-After: 1\r\n", "too many connections\n"));
+                let _ = io::Write::write(
+                    &mut s,
+                    &handshake::http_response(
+                        "503 Service Unavailable",
+                        "Retry-After: 1\r\n",
+                        "too many connections\n",
+                    ),
+                );
                 continue;
             }
             let _ = stream.set_nodelay(true);
             let id = self.next_id;
             self.next_id += 1;
-            let q = Arc::new(super::queue::OutQueue::new(self.shared.config.queue_capacity));
-            let conn = Conn::new(id, Stream::Plain(stream), peer, Phase::ServerHandshake, q, &self.shared);
+            let q = Arc::new(super::queue::OutQueue::new(
+                self.shared.config.queue_capacity,
+            ));
+            let conn = Conn::new(
+                id,
+                Stream::Plain(stream),
+                peer,
+                Phase::ServerHandshake,
+                q,
+                &self.shared,
+            );
             self.add(conn, sink);
         }
     }
 
     fn add(&mut self, mut conn: Conn, sink: &mut Sink) {
         let id = conn.id;
-        if let Err(e) = self.poll.registry().register(conn.stream.tcp(), token(id), Interest::READABLE | Interest::WRITABLE) {
+        if let Err(e) = self.poll.registry().register(
+            conn.stream.tcp(),
+            token(id),
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
             sink.error(0, Error::io("register connection", &e));
             return;
         }
@@ -204,8 +251,15 @@ impl IoLoop {
 
     fn resolve(&self) -> std::result::Result<SocketAddr, Error> {
         let c = &self.shared.config;
-        let mut addrs = (c.address.as_str(), c.port).to_socket_addrs().map_err(|e| Error::io(&format!("cannot resolve {}", c.address), &e))?;
-        addrs.next().ok_or_else(|| Error::new(ErrorKind::Io, format!("{} resolves to no address", c.address)))
+        let mut addrs = (c.address.as_str(), c.port)
+            .to_socket_addrs()
+            .map_err(|e| Error::io(&format!("cannot resolve {}", c.address), &e))?;
+        addrs.next().ok_or_else(|| {
+            Error::new(
+                ErrorKind::Io,
+                format!("{} resolves to no address", c.address),
+            )
+        })
     }
 
     fn connect(&mut self, sink: &mut Sink) {
@@ -215,14 +269,23 @@ impl IoLoop {
         }
         self.attempts += 1;
         let attempt = self.resolve().and_then(|addr| {
-            TcpStream::connect(addr).map(|s| (s, addr)).map_err(|e| Error::io(&format!("cannot connect to {addr}"), &e))
+            TcpStream::connect(addr)
+                .map(|s| (s, addr))
+                .map_err(|e| Error::io(&format!("cannot connect to {addr}"), &e))
         });
         match attempt {
             Ok((stream, addr)) => {
                 let _ = stream.set_nodelay(true);
                 let id = self.next_id;
                 self.next_id += 1;
-                let conn = Conn::new(id, Stream::Plain(stream), addr, Phase::Connecting, self.shared.client_queue.clone(), &self.shared);
+                let conn = Conn::new(
+                    id,
+                    Stream::Plain(stream),
+                    addr,
+                    Phase::Connecting,
+                    self.shared.client_queue.clone(),
+                    &self.shared,
+                );
                 self.add(conn, sink);
             }
             Err(e) => {
@@ -243,7 +306,9 @@ impl IoLoop {
     /// Does everything possible on one connection now: finish connecting, read, write.
     fn service(&mut self, id: u64, sink: &mut Sink, scratch: &mut [u8]) {
         let shared = self.shared.clone();
-        let Some(c) = self.conns.get_mut(&id) else { return };
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
         let r = (|| {
             if c.phase == Phase::Connecting {
                 if !c.writable {
@@ -274,7 +339,9 @@ impl IoLoop {
             c.just_opened = false;
             self.opened(id);
         }
-        let Some(c) = self.conns.get_mut(&id) else { return };
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
         if c.read_hint && !c.rx_paused {
             if sink.backlog_full() {
                 if let Some(m) = &shared.manual {
@@ -285,7 +352,11 @@ impl IoLoop {
                 self.to_read.push(id);
             }
         }
-        if c.opened && c.queue.want_writable.load(Ordering::SeqCst) && c.queue.has_room() && c.queue.want_writable.swap(false, Ordering::SeqCst) {
+        if c.opened
+            && c.queue.want_writable.load(Ordering::SeqCst)
+            && c.queue.has_room()
+            && c.queue.want_writable.swap(false, Ordering::SeqCst)
+        {
             sink.writable(id);
         }
         self.arm(id);
@@ -312,7 +383,9 @@ impl IoLoop {
     /// Removes a connection: reports it, accounts for what it still held, and (client) plans
     /// the next attempt.
     fn teardown(&mut self, id: u64, end: End, sink: &mut Sink) {
-        let Some(mut c) = self.conns.remove(&id) else { return };
+        let Some(mut c) = self.conns.remove(&id) else {
+            return;
+        };
         let _ = self.poll.registry().deregister(c.stream.tcp());
         let (code, reason) = c.close_status(&end);
         let err = c.error_of(&end);
@@ -332,13 +405,21 @@ impl IoLoop {
             shared.dropped(lost);
         }
         if c.opened {
-            shared.stats.connections_current.fetch_sub(1, Ordering::Relaxed);
+            shared
+                .stats
+                .connections_current
+                .fetch_sub(1, Ordering::Relaxed);
         }
         if let Some(e) = err {
             if c.opened || self.is_client() {
                 sink.error(if c.opened { id } else { 0 }, e);
             } else {
-                ws_log!(Level::Info, "dropped connection from {} before its handshake: {}", c.peer, e.message);
+                ws_log!(
+                    Level::Info,
+                    "dropped connection from {} before its handshake: {}",
+                    c.peer,
+                    e.message
+                );
             }
         }
         if c.opened {
@@ -350,7 +431,12 @@ impl IoLoop {
     }
 
     fn client_has_data(&self) -> bool {
-        !self.carry.is_empty() || !self.shared.client_queue.is_empty() || self.conns.values().any(|c| c.out.iter().any(|ch| ch.payload.is_some()))
+        !self.carry.is_empty()
+            || !self.shared.client_queue.is_empty()
+            || self
+                .conns
+                .values()
+                .any(|c| c.out.iter().any(|ch| ch.payload.is_some()))
     }
 
     fn arm(&mut self, id: u64) {
@@ -375,7 +461,9 @@ impl IoLoop {
             }
             self.timers.pop();
             let shared = self.shared.clone();
-            let Some(c) = self.conns.get_mut(&id) else { continue };
+            let Some(c) = self.conns.get_mut(&id) else {
+                continue;
+            };
             if c.armed != Some(t) {
                 continue;
             }
@@ -394,7 +482,9 @@ impl IoLoop {
             match cmd {
                 Command::RxFlow(id, enable) => {
                     let shared = self.shared.clone();
-                    let Some(c) = self.conns.get_mut(&id) else { continue };
+                    let Some(c) = self.conns.get_mut(&id) else {
+                        continue;
+                    };
                     c.rx_paused = !enable;
                     if enable {
                         c.read_hint = true;
@@ -426,7 +516,10 @@ impl IoLoop {
     fn ready(&mut self, sink: &mut Sink, scratch: &mut [u8]) {
         while let Ok(qid) = self.shared.ready.try_recv() {
             if self.is_client() {
-                self.shared.client_queue.scheduled.store(false, Ordering::SeqCst);
+                self.shared
+                    .client_queue
+                    .scheduled
+                    .store(false, Ordering::SeqCst);
                 let open = self.shared.client_conn.load(Ordering::Acquire);
                 if open != 0 && self.conns.contains_key(&open) {
                     self.service(open, sink, scratch);
@@ -438,7 +531,9 @@ impl IoLoop {
                 }
                 continue;
             }
-            let Some(c) = self.conns.get_mut(&qid) else { continue };
+            let Some(c) = self.conns.get_mut(&qid) else {
+                continue;
+            };
             c.queue.scheduled.store(false, Ordering::SeqCst);
             if c.queue.slow.load(Ordering::Acquire) && c.close_sent.is_none() {
                 self.disconnect_slow(qid, sink);
@@ -451,12 +546,24 @@ impl IoLoop {
     /// it is closed with 1008 without waiting for its queue.
     fn disconnect_slow(&mut self, id: u64, sink: &mut Sink) {
         let shared = self.shared.clone();
-        let Some(c) = self.conns.get_mut(&id) else { return };
-        ws_log!(Level::Warn, "connection {id} ({}) is too slow: disconnecting it (1008)", c.peer);
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        ws_log!(
+            Level::Warn,
+            "connection {id} ({}) is too slow: disconnecting it (1008)",
+            c.peer
+        );
         shared.conns_write().remove(&id);
         let partial = c.out.front().is_some_and(|ch| ch.off > 0);
         let keep = usize::from(partial);
-        let dropped = c.out.iter().skip(keep).filter(|ch| ch.payload.is_some()).count() as u64 + c.queue.clear();
+        let dropped = c
+            .out
+            .iter()
+            .skip(keep)
+            .filter(|ch| ch.payload.is_some())
+            .count() as u64
+            + c.queue.clear();
         let kept: Vec<Chunk> = c.out.drain(..).take(keep).collect();
         c.out.extend(kept);
         shared.dropped(dropped);
@@ -474,7 +581,9 @@ impl IoLoop {
         }
         let ids: Vec<u64> = self.conns.keys().copied().collect();
         for id in ids {
-            let Some(c) = self.conns.get_mut(&id) else { continue };
+            let Some(c) = self.conns.get_mut(&id) else {
+                continue;
+            };
             if c.opened {
                 if c.close_sent.is_none() {
                     c.close_requested = Some((1001, "going away".into()));
@@ -490,7 +599,9 @@ impl IoLoop {
     }
 
     fn shutdown_done(&mut self) -> bool {
-        let Some(deadline) = self.shutdown else { return false };
+        let Some(deadline) = self.shutdown else {
+            return false;
+        };
         if Instant::now() >= deadline {
             return true;
         }
@@ -506,7 +617,11 @@ impl IoLoop {
         let shutting = self.shutdown.get_or_insert(Instant::now());
         let _ = shutting;
         for id in ids {
-            self.teardown(id, End::Timeout("context destroyed before the connection closed"), sink);
+            self.teardown(
+                id,
+                End::Timeout("context destroyed before the connection closed"),
+                sink,
+            );
         }
         let mut unsent = self.carry.len() as u64;
         self.carry.clear();
@@ -516,8 +631,13 @@ impl IoLoop {
         }
         self.shared.dropped(unsent);
         let dropped_by_teardown = self.shared.stats.messages_queued.swap(0, Ordering::SeqCst);
-        self.shared.stats.messages_dropped.fetch_add(dropped_by_teardown, Ordering::Relaxed);
-        self.shared.unsent.store(unsent + dropped_by_teardown, Ordering::SeqCst);
+        self.shared
+            .stats
+            .messages_dropped
+            .fetch_add(dropped_by_teardown, Ordering::Relaxed);
+        self.shared
+            .unsent
+            .store(unsent + dropped_by_teardown, Ordering::SeqCst);
         self.shared.notify_flushed();
         self.reconnect_at = None;
     }

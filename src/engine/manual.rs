@@ -80,12 +80,14 @@ impl ManualEvents {
 
     /// Whether the I/O thread should stop reading until the application catches up.
     pub fn backlog_full(&self) -> bool {
-        self.pending.load(Ordering::SeqCst) >= BACKLOG_EVENTS || self.pending_bytes.load(Ordering::SeqCst) >= BACKLOG_BYTES
+        self.pending.load(Ordering::SeqCst) >= BACKLOG_EVENTS
+            || self.pending_bytes.load(Ordering::SeqCst) >= BACKLOG_BYTES
     }
 
     /// Whether the backlog has come down enough to read again.
     pub fn backlog_low(&self) -> bool {
-        self.pending.load(Ordering::SeqCst) < BACKLOG_EVENTS / 2 && self.pending_bytes.load(Ordering::SeqCst) < BACKLOG_BYTES / 2
+        self.pending.load(Ordering::SeqCst) < BACKLOG_EVENTS / 2
+            && self.pending_bytes.load(Ordering::SeqCst) < BACKLOG_BYTES / 2
     }
 
     /// Runs up to `max` held events (0 = all) on this thread. Connections whose on_receive asked
@@ -94,7 +96,10 @@ impl ManualEvents {
         let mut guard = match self.handler.try_lock() {
             Ok(g) => g,
             Err(std::sync::TryLockError::WouldBlock) => {
-                return Err(Error::new(ErrorKind::InvalidArgument, "ws_dispatch is already running (called from a callback or two threads)"))
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    "ws_dispatch is already running (called from a callback or two threads)",
+                ))
             }
             Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
         };

@@ -21,7 +21,9 @@ mod stats;
 mod stream;
 mod tls;
 
-pub use config::{Config, Dispatch, Mode, SlowPolicy, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_QUEUE_CAPACITY};
+pub use config::{
+    Config, Dispatch, Mode, SlowPolicy, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_QUEUE_CAPACITY,
+};
 pub use context::Context;
 pub use error::{Error, ErrorKind, Result};
 pub use event::{Event, Handler, MsgKind};

@@ -57,12 +57,21 @@ fn utf8_prefix(data: &[u8]) -> Option<usize> {
 impl Parser {
     /// A parser for a server (`expect_masked`) or client connection.
     pub fn new(expect_masked: bool, max_message: usize) -> Self {
-        Parser { expect_masked, max_message, fragments: None, utf8_valid: 0, done: Vec::new() }
+        Parser {
+            expect_masked,
+            max_message,
+            fragments: None,
+            utf8_valid: 0,
+            done: Vec::new(),
+        }
     }
 
     /// Parses the first frame in `buf`. Answers how many bytes it used (0 when the frame is not
     /// complete yet) and what the frame means (None for a fragment that completes nothing).
-    pub fn next<'a>(&'a mut self, buf: &'a mut [u8]) -> Result<(usize, Option<Incoming<'a>>), Violation> {
+    pub fn next<'a>(
+        &'a mut self,
+        buf: &'a mut [u8],
+    ) -> Result<(usize, Option<Incoming<'a>>), Violation> {
         if !self.done.is_empty() {
             self.done = Vec::new();
         }
@@ -78,7 +87,14 @@ impl Parser {
         let op = b0 & 0x0f;
         let masked = b1 & 0x80 != 0;
         if masked != self.expect_masked {
-            return Err(violation(1002, if masked { "masked frame from server" } else { "unmasked frame from client" }));
+            return Err(violation(
+                1002,
+                if masked {
+                    "masked frame from server"
+                } else {
+                    "unmasked frame from client"
+                },
+            ));
         }
         let (len, mut pos) = match b1 & 0x7f {
             126 => {
@@ -113,7 +129,10 @@ impl Parser {
         } else {
             match op {
                 opcode::CONTINUATION if self.fragments.is_none() => {
-                    return Err(violation(1002, "continuation frame without a message to continue"))
+                    return Err(violation(
+                        1002,
+                        "continuation frame without a message to continue",
+                    ))
                 }
                 opcode::TEXT | opcode::BINARY if self.fragments.is_some() => {
                     return Err(violation(1002, "new message inside a fragmented message"))
@@ -163,27 +182,44 @@ impl Parser {
                 if !valid_close_code(code) {
                     return Err(violation(1002, "invalid close code"));
                 }
-                let reason = std::str::from_utf8(&payload[2..]).map_err(|_| violation(1007, "close reason is not UTF-8"))?;
+                let reason = std::str::from_utf8(&payload[2..])
+                    .map_err(|_| violation(1007, "close reason is not UTF-8"))?;
                 Ok(Incoming::Close(code, reason))
             }
         }
     }
 
-    fn data<'a>(&'a mut self, op: u8, fin: bool, payload: &'a [u8]) -> Result<Option<Incoming<'a>>, Violation> {
+    fn data<'a>(
+        &'a mut self,
+        op: u8,
+        fin: bool,
+        payload: &'a [u8],
+    ) -> Result<Option<Incoming<'a>>, Violation> {
         if op != opcode::CONTINUATION && fin {
             // The common case: a whole message in one frame, delivered from the read buffer.
-            let kind = if op == opcode::TEXT { MsgKind::Text } else { MsgKind::Binary };
+            let kind = if op == opcode::TEXT {
+                MsgKind::Text
+            } else {
+                MsgKind::Binary
+            };
             if kind == MsgKind::Text && std::str::from_utf8(payload).is_err() {
                 return Err(violation(1007, "text message is not valid UTF-8"));
             }
             return Ok(Some(Incoming::Message(kind, payload)));
         }
         if op != opcode::CONTINUATION {
-            let kind = if op == opcode::TEXT { MsgKind::Text } else { MsgKind::Binary };
+            let kind = if op == opcode::TEXT {
+                MsgKind::Text
+            } else {
+                MsgKind::Binary
+            };
             self.fragments = Some((kind, Vec::with_capacity(payload.len())));
             self.utf8_valid = 0;
         }
-        let (kind, buf) = self.fragments.as_mut().expect("a fragmented message is in progress");
+        let (kind, buf) = self
+            .fragments
+            .as_mut()
+            .expect("a fragmented message is in progress");
         buf.extend_from_slice(payload);
         if *kind == MsgKind::Text {
             match utf8_prefix(&buf[self.utf8_valid..]) {
@@ -191,13 +227,19 @@ impl Parser {
                 None => return Err(violation(1007, "text message is not valid UTF-8")),
             }
             if fin && self.utf8_valid != buf.len() {
-                return Err(violation(1007, "text message ends inside a UTF-8 character"));
+                return Err(violation(
+                    1007,
+                    "text message ends inside a UTF-8 character",
+                ));
             }
         }
         if !fin {
             return Ok(None);
         }
-        let (kind, buf) = self.fragments.take().expect("a fragmented message is in progress");
+        let (kind, buf) = self
+            .fragments
+            .take()
+            .expect("a fragmented message is in progress");
         self.done = buf;
         Ok(Some(Incoming::Message(kind, self.done.as_slice())))
     }
@@ -241,10 +283,18 @@ mod tests {
     #[test]
     fn fragments_with_interleaved_ping() {
         let mut p = Parser::new(true, 100);
-        let mut a = frame(false, opcode::TEXT, "h\u{e9}".as_bytes()[..2].as_ref(), true);
+        let mut a = frame(
+            false,
+            opcode::TEXT,
+            "h\u{e9}".as_bytes()[..2].as_ref(),
+            true,
+        );
         assert!(matches!(p.next(&mut a).unwrap(), (_, None)));
         let mut ping = frame(true, opcode::PING, b"p", true);
-        assert!(matches!(p.next(&mut ping).unwrap(), (_, Some(Incoming::Ping(b"p")))));
+        assert!(matches!(
+            p.next(&mut ping).unwrap(),
+            (_, Some(Incoming::Ping(b"p")))
+        ));
         let mut c = frame(true, opcode::CONTINUATION, &"h\u{e9}".as_bytes()[2..], true);
         match p.next(&mut c).unwrap() {
             (_, Some(Incoming::Message(MsgKind::Text, d))) => assert_eq!(d, "h\u{e9}".as_bytes()),
@@ -257,14 +307,47 @@ mod tests {
     #[test]
     fn violations() {
         let mut p = Parser::new(true, 4);
-        assert_eq!(p.next(&mut frame(true, opcode::TEXT, b"hello", true)).unwrap_err().code, 1009);
-        assert_eq!(p.next(&mut frame(true, opcode::TEXT, b"hi", false)).unwrap_err().code, 1002);
-        assert_eq!(p.next(&mut frame(true, opcode::TEXT, &[0xff], true)).unwrap_err().code, 1007);
-        assert_eq!(p.next(&mut frame(false, opcode::PING, b"", true)).unwrap_err().code, 1002);
-        assert_eq!(p.next(&mut frame(true, 3, b"", true)).unwrap_err().code, 1002);
-        assert_eq!(p.next(&mut frame(true, opcode::CLOSE, &[3, 0xed], true)).unwrap_err().code, 1002);
+        assert_eq!(
+            p.next(&mut frame(true, opcode::TEXT, b"hello", true))
+                .unwrap_err()
+                .code,
+            1009
+        );
+        assert_eq!(
+            p.next(&mut frame(true, opcode::TEXT, b"hi", false))
+                .unwrap_err()
+                .code,
+            1002
+        );
+        assert_eq!(
+            p.next(&mut frame(true, opcode::TEXT, &[0xff], true))
+                .unwrap_err()
+                .code,
+            1007
+        );
+        assert_eq!(
+            p.next(&mut frame(false, opcode::PING, b"", true))
+                .unwrap_err()
+                .code,
+            1002
+        );
+        assert_eq!(
+            p.next(&mut frame(true, 3, b"", true)).unwrap_err().code,
+            1002
+        );
+        assert_eq!(
+            p.next(&mut frame(true, opcode::CLOSE, &[3, 0xed], true))
+                .unwrap_err()
+                .code,
+            1002
+        );
         let mut bad = frame(false, opcode::TEXT, &[0xce], true);
         assert!(p.next(&mut bad).is_ok());
-        assert_eq!(p.next(&mut frame(false, opcode::CONTINUATION, &[0x41], true)).unwrap_err().code, 1007);
+        assert_eq!(
+            p.next(&mut frame(false, opcode::CONTINUATION, &[0x41], true))
+                .unwrap_err()
+                .code,
+            1007
+        );
     }
 }

@@ -61,7 +61,12 @@ pub struct Shared {
 
 impl Shared {
     /// Shared state around a waker registered with the I/O thread's poll.
-    pub fn new(config: Config, waker: mio::Waker, local_port: u16, manual: Option<ManualEvents>) -> Self {
+    pub fn new(
+        config: Config,
+        waker: mio::Waker,
+        local_port: u16,
+        manual: Option<ManualEvents>,
+    ) -> Self {
         let (commands_tx, commands) = unbounded();
         let (ready_tx, ready) = unbounded();
         let cap = config.queue_capacity;
@@ -140,7 +145,11 @@ impl Shared {
             if now >= deadline {
                 break false;
             }
-            guard = self.flush_cv.wait_timeout(guard, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+            guard = self
+                .flush_cv
+                .wait_timeout(guard, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         };
         drop(guard);
         self.flush_waiters.fetch_sub(1, Ordering::SeqCst);
@@ -149,7 +158,9 @@ impl Shared {
 
     /// Called by the I/O thread when the queued count may have reached zero.
     pub fn notify_flushed(&self) {
-        if self.flush_waiters.load(Ordering::SeqCst) > 0 && self.stats.messages_queued.load(Ordering::SeqCst) == 0 {
+        if self.flush_waiters.load(Ordering::SeqCst) > 0
+            && self.stats.messages_queued.load(Ordering::SeqCst) == 0
+        {
             let _g = self.flush_lock.lock().unwrap_or_else(|e| e.into_inner());
             self.flush_cv.notify_all();
         }

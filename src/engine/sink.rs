@@ -77,6 +77,9 @@ impl Sink {
 
     /// Whether manual dispatch is so far behind that reading must wait.
     pub fn backlog_full(&self) -> bool {
-        self.shared.manual.as_ref().is_some_and(|m| m.backlog_full())
+        self.shared
+            .manual
+            .as_ref()
+            .is_some_and(|m| m.backlog_full())
     }
 }

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use super::errors::{guard, guard_value, str_arg};
 use super::options::Options;
-use super::types::{ws_callbacks, ws_conn_id, ws_context, ws_msg_type, ws_options, ws_stats, ws_status, RawMsgType};
+use super::types::{
+    ws_callbacks, ws_conn_id, ws_context, ws_msg_type, ws_options, ws_stats, ws_status, RawMsgType,
+};
 use crate::engine::{Context, Error, Handler, MsgKind};
 
 static LIVE: Mutex<Option<HashSet<usize>>> = Mutex::new(None);
@@ -76,7 +78,8 @@ impl Handler for CHandler {
                     MsgKind::Binary => ws_msg_type::WS_MSG_BINARY,
                 };
                 // SAFETY: as above; `data` outlives the call.
-                self.call(|ctx, user| unsafe { f(ctx, conn, data.as_ptr(), data.len(), t, user) }) != 0
+                self.call(|ctx, user| unsafe { f(ctx, conn, data.as_ptr(), data.len(), t, user) })
+                    != 0
             }
             None => false,
         }
@@ -111,7 +114,9 @@ fn msg_kind(t: RawMsgType) -> Result<MsgKind, Error> {
     match t {
         x if x == ws_msg_type::WS_MSG_TEXT as RawMsgType => Ok(MsgKind::Text),
         x if x == ws_msg_type::WS_MSG_BINARY as RawMsgType => Ok(MsgKind::Binary),
-        _ => Err(Error::invalid(format!("message type {t} is neither WS_MSG_TEXT nor WS_MSG_BINARY"))),
+        _ => Err(Error::invalid(format!(
+            "message type {t} is neither WS_MSG_TEXT nor WS_MSG_BINARY"
+        ))),
     }
 }
 
@@ -142,12 +147,22 @@ pub extern "C" fn ws_context_create(o: *const ws_options, out: *mut *mut ws_cont
         let ctx = Box::new(Context::create(opts.config.clone())?);
         let ptr = Box::into_raw(ctx);
         let (cbs, user) = opts.callbacks.unwrap_or((
-            ws_callbacks { on_connect: None, on_receive: None, on_writable: None, on_close: None, on_error: None },
+            ws_callbacks {
+                on_connect: None,
+                on_receive: None,
+                on_writable: None,
+                on_close: None,
+                on_error: None,
+            },
             0,
         ));
         live().get_or_insert_with(HashSet::new).insert(ptr as usize);
         // SAFETY: `ptr` was just made from a Box and is not freed before ws_context_destroy.
-        if let Err(e) = unsafe { &*ptr }.start(Box::new(CHandler { ctx: ptr as usize, cbs, user })) {
+        if let Err(e) = unsafe { &*ptr }.start(Box::new(CHandler {
+            ctx: ptr as usize,
+            cbs,
+            user,
+        })) {
             live().as_mut().map(|s| s.remove(&(ptr as usize)));
             // SAFETY: not published to the caller; reclaim it.
             drop(unsafe { Box::from_raw(ptr) });
@@ -164,33 +179,57 @@ pub extern "C" fn ws_context_create(o: *const ws_options, out: *mut *mut ws_cont
 /// names one client. Text must be valid UTF-8. A full queue answers WS_ERR_QUEUE_FULL and
 /// queues nothing.
 #[no_mangle]
-pub extern "C" fn ws_send(c: *mut ws_context, conn: ws_conn_id, data: *const c_void, len: usize, type_: RawMsgType) -> ws_status {
-    guard("ws_send", || engine(c, "ws_send")?.send(conn, payload(data, len)?, msg_kind(type_)?))
+pub extern "C" fn ws_send(
+    c: *mut ws_context,
+    conn: ws_conn_id,
+    data: *const c_void,
+    len: usize,
+    type_: RawMsgType,
+) -> ws_status {
+    guard("ws_send", || {
+        engine(c, "ws_send")?.send(conn, payload(data, len)?, msg_kind(type_)?)
+    })
 }
 
 /// Server: queues the message for every open connection, framed once and shared; a subscriber
 /// whose queue is full is handled by the slow policy. Client: same as ws_send(c, 0, ...).
 #[no_mangle]
-pub extern "C" fn ws_broadcast(c: *mut ws_context, data: *const c_void, len: usize, type_: RawMsgType) -> ws_status {
-    guard("ws_broadcast", || engine(c, "ws_broadcast")?.broadcast(payload(data, len)?, msg_kind(type_)?))
+pub extern "C" fn ws_broadcast(
+    c: *mut ws_context,
+    data: *const c_void,
+    len: usize,
+    type_: RawMsgType,
+) -> ws_status {
+    guard("ws_broadcast", || {
+        engine(c, "ws_broadcast")?.broadcast(payload(data, len)?, msg_kind(type_)?)
+    })
 }
 
 /// Asks for one on_writable call for `conn` (client: 0 or the current id) when its queue has room.
 #[no_mangle]
 pub extern "C" fn ws_request_writable(c: *mut ws_context, conn: ws_conn_id) -> ws_status {
-    guard("ws_request_writable", || engine(c, "ws_request_writable")?.request_writable(conn))
+    guard("ws_request_writable", || {
+        engine(c, "ws_request_writable")?.request_writable(conn)
+    })
 }
 
 /// Pauses (enable 0) or resumes reading from `conn`: TCP backpressure towards the peer.
 #[no_mangle]
 pub extern "C" fn ws_rx_flow(c: *mut ws_context, conn: ws_conn_id, enable: c_int) -> ws_status {
-    guard("ws_rx_flow", || engine(c, "ws_rx_flow")?.rx_flow(conn, enable != 0))
+    guard("ws_rx_flow", || {
+        engine(c, "ws_rx_flow")?.rx_flow(conn, enable != 0)
+    })
 }
 
 /// Starts the closing handshake of `conn` with `code` (1000, 1001, ... or 3000-4999) and `reason`
 /// (NULL = none, at most 123 bytes of UTF-8). Messages queued before it are written first.
 #[no_mangle]
-pub extern "C" fn ws_close_connection(c: *mut ws_context, conn: ws_conn_id, code: u16, reason: *const c_char) -> ws_status {
+pub extern "C" fn ws_close_connection(
+    c: *mut ws_context,
+    conn: ws_conn_id,
+    code: u16,
+    reason: *const c_char,
+) -> ws_status {
     guard("ws_close_connection", || {
         let r = if reason.is_null() {
             ""
@@ -207,7 +246,11 @@ pub extern "C" fn ws_close_connection(c: *mut ws_context, conn: ws_conn_id, code
 #[no_mangle]
 pub extern "C" fn ws_flush(c: *mut ws_context, timeout_ms: u32) -> ws_status {
     guard("ws_flush", || {
-        let t = if IN_CALLBACK.with(|d| d.get()) > 0 { 0 } else { timeout_ms };
+        let t = if IN_CALLBACK.with(|d| d.get()) > 0 {
+            0
+        } else {
+            timeout_ms
+        };
         engine(c, "ws_flush")?.flush(Duration::from_millis(t.into()))
     })
 }
@@ -217,17 +260,25 @@ pub extern "C" fn ws_flush(c: *mut ws_context, timeout_ms: u32) -> ws_status {
 /// many messages were still queued (they are counted as dropped). Refused inside a callback and
 /// for a pointer that is not a live context.
 #[no_mangle]
-pub extern "C" fn ws_context_destroy(c: *mut ws_context, drain_timeout_ms: u32, unsent_out: *mut u64) -> ws_status {
+pub extern "C" fn ws_context_destroy(
+    c: *mut ws_context,
+    drain_timeout_ms: u32,
+    unsent_out: *mut u64,
+) -> ws_status {
     guard("ws_context_destroy", || {
         if c.is_null() {
             return Err(Error::invalid("ws_context_destroy: context is NULL"));
         }
         if IN_CALLBACK.with(|d| d.get()) > 0 {
-            return Err(Error::invalid("ws_context_destroy cannot be called from inside a callback"));
+            return Err(Error::invalid(
+                "ws_context_destroy cannot be called from inside a callback",
+            ));
         }
         let removed = live().as_mut().is_some_and(|s| s.remove(&(c as usize)));
         if !removed {
-            return Err(Error::invalid("ws_context_destroy: not a live context (already destroyed?)"));
+            return Err(Error::invalid(
+                "ws_context_destroy: not a live context (already destroyed?)",
+            ));
         }
         // SAFETY: `c` was live, so it came from Box::into_raw in ws_context_create; it is now
         // unregistered, so this is the only place that frees it.
@@ -245,7 +296,9 @@ pub extern "C" fn ws_context_destroy(c: *mut ws_context, drain_timeout_ms: u32, 
 /// The bound port of a server (useful with port 0); a client's configured port; 0 for NULL.
 #[no_mangle]
 pub extern "C" fn ws_local_port(c: *const ws_context) -> u16 {
-    guard_value(0, || engine(c, "ws_local_port").map_or(0, |e| e.local_port()))
+    guard_value(0, || {
+        engine(c, "ws_local_port").map_or(0, |e| e.local_port())
+    })
 }
 
 /// Copies the counters into `out`, writing only the fields that fit in `out->struct_size`.
@@ -259,7 +312,9 @@ pub extern "C" fn ws_get_stats(c: *const ws_context, out: *mut ws_stats) -> ws_s
         // SAFETY: `out` points to at least `struct_size` writable bytes (the caller's obligation).
         let size = unsafe { (*out).struct_size } as usize;
         if size < std::mem::size_of::<u32>() {
-            return Err(Error::invalid("ws_get_stats: struct_size is not set (use sizeof(ws_stats))"));
+            return Err(Error::invalid(
+                "ws_get_stats: struct_size is not set (use sizeof(ws_stats))",
+            ));
         }
         let full = ws_stats {
             struct_size: size.min(std::mem::size_of::<ws_stats>()) as u32,
@@ -277,7 +332,9 @@ pub extern "C" fn ws_get_stats(c: *const ws_context, out: *mut ws_stats) -> ws_s
         };
         let n = size.min(std::mem::size_of::<ws_stats>());
         // SAFETY: copies `n` bytes, within both `full` and the caller's buffer.
-        unsafe { std::ptr::copy_nonoverlapping(&full as *const ws_stats as *const u8, out as *mut u8, n) };
+        unsafe {
+            std::ptr::copy_nonoverlapping(&full as *const ws_stats as *const u8, out as *mut u8, n)
+        };
         Ok(())
     })
 }
@@ -286,11 +343,18 @@ pub extern "C" fn ws_get_stats(c: *const ws_context, out: *mut ws_stats) -> ws_s
 /// -1 otherwise. Owned by the context: do not close it.
 #[no_mangle]
 pub extern "C" fn ws_event_fd(c: *const ws_context) -> c_int {
-    guard_value(-1, || engine(c, "ws_event_fd").ok().and_then(|e| e.event_fd()).unwrap_or(-1))
+    guard_value(-1, || {
+        engine(c, "ws_event_fd")
+            .ok()
+            .and_then(|e| e.event_fd())
+            .unwrap_or(-1)
+    })
 }
 
 /// WS_DISPATCH_MANUAL: runs up to `max_events` pending callbacks (0 = all) on this thread.
 #[no_mangle]
 pub extern "C" fn ws_dispatch(c: *mut ws_context, max_events: u32) -> ws_status {
-    guard("ws_dispatch", || engine(c, "ws_dispatch")?.dispatch(max_events as usize))
+    guard("ws_dispatch", || {
+        engine(c, "ws_dispatch")?.dispatch(max_events as usize)
+    })
 }

@@ -45,7 +45,10 @@ pub fn guard(name: &str, body: impl FnOnce() -> Result<(), Error>) -> ws_status 
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => ws_status::WS_OK,
         Ok(Err(e)) => fail(&e),
-        Err(panic) => fail(&Error::new(ErrorKind::Internal, format!("{name}: internal error: {}", panic_text(&panic)))),
+        Err(panic) => fail(&Error::new(
+            ErrorKind::Internal,
+            format!("{name}: internal error: {}", panic_text(&panic)),
+        )),
     }
 }
 
@@ -73,7 +76,9 @@ pub unsafe fn str_arg<'a>(p: *const c_char, what: &str) -> Result<&'a str, Error
     if p.is_null() {
         return Err(Error::invalid(format!("{what} is NULL")));
     }
-    CStr::from_ptr(p).to_str().map_err(|_| Error::invalid(format!("{what} is not valid UTF-8")))
+    CStr::from_ptr(p)
+        .to_str()
+        .map_err(|_| Error::invalid(format!("{what} is not valid UTF-8")))
 }
 
 static STATUS_TEXT: [(ws_status, &CStr); 10] = [
@@ -108,9 +113,10 @@ pub extern "C" fn ws_last_error() -> *const c_char {
 /// The library version, e.g. "1.0.0" (a static string).
 #[no_mangle]
 pub extern "C" fn ws_version() -> *const c_char {
-    static VERSION: &CStr = match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
-        Ok(v) => v,
-        Err(_) => c"unknown",
-    };
+    static VERSION: &CStr =
+        match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+            Ok(v) => v,
+            Err(_) => c"unknown",
+        };
     VERSION.as_ptr()
 }

@@ -37,7 +37,10 @@ pub extern "C" fn ws_set_log_handler(fn_: ws_log_fn, user: *mut c_void, min: Raw
         match fn_ {
             None => log::set_handler(None, min),
             Some(func) => {
-                let h = CHandler { func, user: user as usize };
+                let h = CHandler {
+                    func,
+                    user: user as usize,
+                };
                 log::set_handler(
                     Some(Box::new(move |level: Level, msg: &str| {
                         let text = CString::new(msg.replace('\0', " ")).unwrap_or_default();

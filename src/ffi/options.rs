@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::errors::{guard, guard_value, str_arg};
-use super::types::{ws_callbacks, ws_mode, ws_options, ws_status, RawDispatchMode, RawMode, RawSlowPolicy};
+use super::types::{
+    ws_callbacks, ws_mode, ws_options, ws_status, RawDispatchMode, RawMode, RawSlowPolicy,
+};
 use crate::engine::{Config, Dispatch, Error, Mode, SlowPolicy};
 
 /// What a `ws_options` pointer really points to.
@@ -26,7 +28,11 @@ fn mode_of(raw: RawMode) -> Option<Mode> {
 }
 
 /// Borrows the builder behind `o` and runs `f` on it.
-fn with_options(o: *mut ws_options, name: &str, f: impl FnOnce(&mut Options) -> Result<(), Error>) -> ws_status {
+fn with_options(
+    o: *mut ws_options,
+    name: &str,
+    f: impl FnOnce(&mut Options) -> Result<(), Error>,
+) -> ws_status {
     guard(name, || {
         if o.is_null() {
             return Err(Error::invalid(format!("{name}: options is NULL")));
@@ -42,14 +48,20 @@ fn require_mode(opts: &Options, mode: Mode, what: &str) -> Result<(), Error> {
     if opts.config.mode == mode {
         Ok(())
     } else {
-        let m = if mode == Mode::Client { "client" } else { "server" };
+        let m = if mode == Mode::Client {
+            "client"
+        } else {
+            "server"
+        };
         Err(Error::invalid(format!("{what} applies to {m} mode only")))
     }
 }
 
 /// Checks an HTTP token (header names, subprotocol names): visible ASCII without separators.
 fn is_token(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b))
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b))
 }
 
 fn path_arg(p: *const c_char, what: &str) -> Result<PathBuf, Error> {
@@ -66,9 +78,14 @@ fn path_arg(p: *const c_char, what: &str) -> Result<PathBuf, Error> {
 #[no_mangle]
 pub extern "C" fn ws_options_new(mode: RawMode) -> *mut ws_options {
     guard_value(std::ptr::null_mut(), || match mode_of(mode) {
-        Some(m) => Box::into_raw(Box::new(Options { config: Config::new(m), callbacks: None })) as *mut ws_options,
+        Some(m) => Box::into_raw(Box::new(Options {
+            config: Config::new(m),
+            callbacks: None,
+        })) as *mut ws_options,
         None => {
-            super::errors::set_last_error("ws_options_new: mode is neither WS_MODE_CLIENT nor WS_MODE_SERVER");
+            super::errors::set_last_error(
+                "ws_options_new: mode is neither WS_MODE_CLIENT nor WS_MODE_SERVER",
+            );
             std::ptr::null_mut()
         }
     })
@@ -104,9 +121,15 @@ pub extern "C" fn ws_options_set_address(o: *mut ws_options, host: *const c_char
 #[no_mangle]
 pub extern "C" fn ws_options_set_port(o: *mut ws_options, port: c_int) -> ws_status {
     with_options(o, "ws_options_set_port", |opts| {
-        let low = if opts.config.mode == Mode::Server { 0 } else { 1 };
+        let low = if opts.config.mode == Mode::Server {
+            0
+        } else {
+            1
+        };
         if port < low || port > 65535 {
-            return Err(Error::invalid(format!("port {port} is out of range {low}..65535")));
+            return Err(Error::invalid(format!(
+                "port {port} is out of range {low}..65535"
+            )));
         }
         opts.config.port = port as u16;
         Ok(())
@@ -120,7 +143,9 @@ pub extern "C" fn ws_options_set_path(o: *mut ws_options, path: *const c_char) -
         // SAFETY: NULL or a NUL-terminated string.
         let p = unsafe { str_arg(path, "path")? };
         if !p.starts_with('/') || p.bytes().any(|b| b <= b' ' || b == 0x7f) {
-            return Err(Error::invalid(format!("path {p:?} must start with '/' and contain no spaces or control characters")));
+            return Err(Error::invalid(format!(
+                "path {p:?} must start with '/' and contain no spaces or control characters"
+            )));
         }
         opts.config.path = p.to_string();
         Ok(())
@@ -143,7 +168,9 @@ pub extern "C" fn ws_options_set_protocol(o: *mut ws_options, name: *const c_cha
         } else if is_token(n) {
             opts.config.protocol = Some(n.to_string());
         } else {
-            return Err(Error::invalid(format!("protocol {n:?} is not a valid token")));
+            return Err(Error::invalid(format!(
+                "protocol {n:?} is not a valid token"
+            )));
         }
         Ok(())
     })
@@ -152,17 +179,32 @@ pub extern "C" fn ws_options_set_protocol(o: *mut ws_options, name: *const c_cha
 /// Client: adds a header to the opening handshake (e.g. Authorization). Headers the protocol
 /// itself sets (Host, Upgrade, Connection, Sec-WebSocket-*) are refused.
 #[no_mangle]
-pub extern "C" fn ws_options_add_header(o: *mut ws_options, name: *const c_char, value: *const c_char) -> ws_status {
+pub extern "C" fn ws_options_add_header(
+    o: *mut ws_options,
+    name: *const c_char,
+    value: *const c_char,
+) -> ws_status {
     with_options(o, "ws_options_add_header", |opts| {
         require_mode(opts, Mode::Client, "ws_options_add_header")?;
         // SAFETY: NULL or NUL-terminated strings.
-        let (n, v) = unsafe { (str_arg(name, "header name")?, str_arg(value, "header value")?) };
+        let (n, v) = unsafe {
+            (
+                str_arg(name, "header name")?,
+                str_arg(value, "header value")?,
+            )
+        };
         if !is_token(n) {
-            return Err(Error::invalid(format!("header name {n:?} is not a valid token")));
+            return Err(Error::invalid(format!(
+                "header name {n:?} is not a valid token"
+            )));
         }
         let lower = n.to_ascii_lowercase();
-        if ["host", "upgrade", "connection", "content-length"].contains(&lower.as_str()) || lower.starts_with("sec-websocket-") {
-            return Err(Error::invalid(format!("header {n} is set by the protocol itself")));
+        if ["host", "upgrade", "connection", "content-length"].contains(&lower.as_str())
+            || lower.starts_with("sec-websocket-")
+        {
+            return Err(Error::invalid(format!(
+                "header {n} is set by the protocol itself"
+            )));
         }
         if v.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
             return Err(Error::invalid("header value contains CR or LF"));
@@ -223,7 +265,9 @@ pub extern "C" fn ws_options_set_allow_self_signed(o: *mut ws_options, allow: c_
 pub extern "C" fn ws_options_set_max_message_size(o: *mut ws_options, bytes: usize) -> ws_status {
     with_options(o, "ws_options_set_max_message_size", |opts| {
         if bytes == 0 || bytes > (1 << 31) {
-            return Err(Error::invalid(format!("max_message_size {bytes} is out of range 1..2147483648")));
+            return Err(Error::invalid(format!(
+                "max_message_size {bytes} is out of range 1..2147483648"
+            )));
         }
         opts.config.max_message_size = bytes;
         Ok(())
@@ -235,7 +279,9 @@ pub extern "C" fn ws_options_set_max_message_size(o: *mut ws_options, bytes: usi
 pub extern "C" fn ws_options_set_queue_capacity(o: *mut ws_options, messages: usize) -> ws_status {
     with_options(o, "ws_options_set_queue_capacity", |opts| {
         if messages == 0 || messages > (1 << 30) {
-            return Err(Error::invalid(format!("queue_capacity {messages} is out of range 1..1073741824")));
+            return Err(Error::invalid(format!(
+                "queue_capacity {messages} is out of range 1..1073741824"
+            )));
         }
         opts.config.queue_capacity = messages;
         Ok(())
@@ -265,11 +311,17 @@ pub extern "C" fn ws_options_set_pong_timeout_ms(o: *mut ws_options, ms: u32) ->
 
 /// Client reconnect delays: exponential from min_ms to max_ms, with jitter; default 100 .. 30000.
 #[no_mangle]
-pub extern "C" fn ws_options_set_reconnect_backoff_ms(o: *mut ws_options, min_ms: u32, max_ms: u32) -> ws_status {
+pub extern "C" fn ws_options_set_reconnect_backoff_ms(
+    o: *mut ws_options,
+    min_ms: u32,
+    max_ms: u32,
+) -> ws_status {
     with_options(o, "ws_options_set_reconnect_backoff_ms", |opts| {
         require_mode(opts, Mode::Client, "ws_options_set_reconnect_backoff_ms")?;
         if min_ms == 0 || max_ms < min_ms {
-            return Err(Error::invalid(format!("reconnect backoff {min_ms}..{max_ms} needs 0 < min <= max")));
+            return Err(Error::invalid(format!(
+                "reconnect backoff {min_ms}..{max_ms} needs 0 < min <= max"
+            )));
         }
         opts.config.backoff_min = Duration::from_millis(min_ms.into());
         opts.config.backoff_max = Duration::from_millis(max_ms.into());
@@ -311,7 +363,11 @@ pub extern "C" fn ws_options_set_slow_policy(o: *mut ws_options, p: RawSlowPolic
         opts.config.slow_policy = match p {
             0 => SlowPolicy::Disconnect,
             1 => SlowPolicy::DropOldest,
-            _ => return Err(Error::invalid(format!("slow policy {p} is not a ws_slow_policy"))),
+            _ => {
+                return Err(Error::invalid(format!(
+                    "slow policy {p} is not a ws_slow_policy"
+                )))
+            }
         };
         Ok(())
     })
@@ -323,7 +379,11 @@ pub extern "C" fn ws_options_set_slow_policy(o: *mut ws_options, p: RawSlowPolic
 pub extern "C" fn ws_options_set_index_html(o: *mut ws_options, path: *const c_char) -> ws_status {
     with_options(o, "ws_options_set_index_html", |opts| {
         require_mode(opts, Mode::Server, "ws_options_set_index_html")?;
-        opts.config.index_html = if path.is_null() { None } else { Some(path_arg(path, "index_html")?) };
+        opts.config.index_html = if path.is_null() {
+            None
+        } else {
+            Some(path_arg(path, "index_html")?)
+        };
         Ok(())
     })
 }
@@ -335,7 +395,11 @@ pub extern "C" fn ws_options_set_dispatch(o: *mut ws_options, d: RawDispatchMode
         opts.config.dispatch = match d {
             0 => Dispatch::Thread,
             1 => Dispatch::Manual,
-            _ => return Err(Error::invalid(format!("dispatch mode {d} is not a ws_dispatch_mode"))),
+            _ => {
+                return Err(Error::invalid(format!(
+                    "dispatch mode {d} is not a ws_dispatch_mode"
+                )))
+            }
         };
         Ok(())
     })
@@ -343,7 +407,11 @@ pub extern "C" fn ws_options_set_dispatch(o: *mut ws_options, d: RawDispatchMode
 
 /// Copies the callback table (members may be NULL) and the user pointer passed to each callback.
 #[no_mangle]
-pub extern "C" fn ws_options_set_callbacks(o: *mut ws_options, cbs: *const ws_callbacks, user: *mut c_void) -> ws_status {
+pub extern "C" fn ws_options_set_callbacks(
+    o: *mut ws_options,
+    cbs: *const ws_callbacks,
+    user: *mut c_void,
+) -> ws_status {
     with_options(o, "ws_options_set_callbacks", |opts| {
         if cbs.is_null() {
             return Err(Error::invalid("callbacks is NULL"));

@@ -115,7 +115,8 @@ pub type RawLogLevel = c_int;
 pub type RawStatus = c_int;
 
 /// Called once a connection is open (client: after each successful handshake).
-pub type ws_on_connect_fn = Option<unsafe extern "C" fn(ctx: *mut ws_context, conn: ws_conn_id, user: *mut c_void)>;
+pub type ws_on_connect_fn =
+    Option<unsafe extern "C" fn(ctx: *mut ws_context, conn: ws_conn_id, user: *mut c_void)>;
 /// Called with each complete message; `data` is valid only during the call. Return 0 to go on
 /// reading this connection, non-zero to pause reading it (as `ws_rx_flow(ctx, conn, 0)`).
 pub type ws_on_receive_fn = Option<
@@ -129,10 +130,17 @@ pub type ws_on_receive_fn = Option<
     ) -> c_int,
 >;
 /// Called once after `ws_request_writable` when the connection's queue has room.
-pub type ws_on_writable_fn = Option<unsafe extern "C" fn(ctx: *mut ws_context, conn: ws_conn_id, user: *mut c_void)>;
+pub type ws_on_writable_fn =
+    Option<unsafe extern "C" fn(ctx: *mut ws_context, conn: ws_conn_id, user: *mut c_void)>;
 /// Called once when a connection ends, with the close code (1006 when no close frame came).
 pub type ws_on_close_fn = Option<
-    unsafe extern "C" fn(ctx: *mut ws_context, conn: ws_conn_id, code: u16, reason: *const c_char, user: *mut c_void),
+    unsafe extern "C" fn(
+        ctx: *mut ws_context,
+        conn: ws_conn_id,
+        code: u16,
+        reason: *const c_char,
+        user: *mut c_void,
+    ),
 >;
 /// Called when something fails (conn is 0 when no connection is concerned).
 pub type ws_on_error_fn = Option<
@@ -193,4 +201,5 @@ pub struct ws_stats {
 }
 
 /// The log handler's signature.
-pub type ws_log_fn = Option<unsafe extern "C" fn(lvl: ws_log_level, msg: *const c_char, user: *mut c_void)>;
+pub type ws_log_fn =
+    Option<unsafe extern "C" fn(lvl: ws_log_level, msg: *const c_char, user: *mut c_void)>;

@@ -22,7 +22,12 @@ pub struct Log {
 pub struct Recorder(pub Arc<(Mutex<Log>, Condvar)>);
 
 impl Recorder {
-    pub fn wait<T>(&self, what: &str, timeout: Duration, mut f: impl FnMut(&Log) -> Option<T>) -> T {
+    pub fn wait<T>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut f: impl FnMut(&Log) -> Option<T>,
+    ) -> T {
         let deadline = Instant::now() + timeout;
         let (m, cv) = &*self.0;
         let mut g = m.lock().unwrap();
@@ -54,14 +59,16 @@ impl Handler for RecHandler {
         self.0.update(|l| l.connects.push(conn));
     }
     fn on_receive(&mut self, conn: u64, data: &[u8], kind: MsgKind) -> bool {
-        self.0.update(|l| l.messages.push((conn, data.to_vec(), kind)));
+        self.0
+            .update(|l| l.messages.push((conn, data.to_vec(), kind)));
         false
     }
     fn on_writable(&mut self, conn: u64) {
         self.0.update(|l| l.writable.push(conn));
     }
     fn on_close(&mut self, conn: u64, code: u16, reason: &str) {
-        self.0.update(|l| l.closes.push((conn, code, reason.to_string())));
+        self.0
+            .update(|l| l.closes.push((conn, code, reason.to_string())));
     }
     fn on_error(&mut self, conn: u64, err: &Error) {
         let e = err.clone();
