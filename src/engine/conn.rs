@@ -58,8 +58,6 @@ pub enum End {
     Eof,
     /// A socket error.
     Io(io::Error),
-    /// The peer broke the protocol; a close frame with this code was attempted.
-    Violation(Violation),
     /// A deadline passed.
     Timeout(&'static str),
     /// The opening handshake failed.
@@ -122,6 +120,8 @@ pub struct Conn {
     pub just_opened: bool,
     ping_count: u64,
     is_server: bool,
+    /// The protocol violation that is closing this connection, if any.
+    violation: Option<Violation>,
 }
 
 impl Conn {
@@ -162,6 +162,7 @@ impl Conn {
             just_opened: false,
             ping_count: 0,
             is_server: c.mode == Mode::Server,
+            violation: None,
         }
     }
 
@@ -434,7 +435,10 @@ impl Conn {
     fn frames(&mut self, buf: &mut [u8], sink: &mut Sink, shared: &Shared) -> Result<usize, End> {
         let mut pos = 0;
         while pos < buf.len() && !self.rx_paused {
-            if self.close_received.is_some() || self.phase != Phase::Open {
+            if self.close_received.is_some()
+                || self.violation.is_some()
+                || self.phase != Phase::Open
+            {
                 return Ok(buf.len());
             }
             enum Next {
@@ -444,7 +448,10 @@ impl Conn {
                 Close(u16, String),
             }
             let next = match self.parser.next(&mut buf[pos..]) {
-                Err(v) => return Err(self.fail(v)),
+                Err(v) => {
+                    self.fail(v);
+                    return Ok(buf.len());
+                }
                 Ok((0, _)) => break,
                 Ok((used, ev)) => {
                     pos += used;
@@ -504,13 +511,14 @@ impl Conn {
         Ok(pos)
     }
 
-    /// Answers a protocol violation: a close frame with its code, then the connection ends.
-    fn fail(&mut self, v: Violation) -> End {
+    /// Answers a protocol violation: a close frame with its code goes out, further input is
+    /// ignored, and the connection ends once the frame is written (see `linger`).
+    fn fail(&mut self, v: Violation) {
         if self.close_sent.is_none() {
             let payload = frame::close_payload(v.code, v.reason);
             self.send_close_now(v.code, &payload);
         }
-        End::Violation(v)
+        self.violation = Some(v);
     }
 
     fn send_close_now(&mut self, code: u16, payload: &[u8]) {
@@ -638,18 +646,27 @@ impl Conn {
         if let Some((code, reason)) = &self.close_received {
             return (*code, reason.clone());
         }
-        match end {
-            End::Violation(v) => (v.code, v.reason.to_string()),
-            _ => match self.close_sent {
-                Some(code) if matches!(end, End::Done | End::Eof) => (code, String::new()),
-                _ => (1006, String::new()),
-            },
+        if let Some(v) = &self.violation {
+            return (v.code, v.reason.to_string());
+        }
+        match self.close_sent {
+            Some(code) if matches!(end, End::Done | End::Eof) => (code, String::new()),
+            _ => (1006, String::new()),
         }
     }
 
     /// The error to report for `end`, if it is one.
     pub fn error_of(&self, end: &End) -> Option<Error> {
         let peer = self.peer;
+        if let Some(v) = &self.violation {
+            return Some(Error::new(
+                ErrorKind::Io,
+                format!(
+                    "{peer} broke the protocol: {} (closed with {})",
+                    v.reason, v.code
+                ),
+            ));
+        }
         match end {
             End::Eof
                 if self.close_sent.is_none()
@@ -663,13 +680,6 @@ impl Conn {
             }
             End::Eof | End::Done => None,
             End::Io(e) => Some(Error::io(&format!("connection with {peer}"), e)),
-            End::Violation(v) => Some(Error::new(
-                ErrorKind::Io,
-                format!(
-                    "{peer} broke the protocol: {} (closed with {})",
-                    v.reason, v.code
-                ),
-            )),
             End::Timeout(what) => Some(Error::new(ErrorKind::Timeout, format!("{peer}: {what}"))),
             End::Handshake(why) => Some(Error::new(
                 ErrorKind::Io,

@@ -373,8 +373,7 @@ impl IoLoop {
             let mut carried: VecDeque<Chunk> = std::mem::take(&mut self.carry);
             carried.extend(c.out.drain(..));
             c.out = carried;
-            if let Some(d) = self.shutdown {
-                let _ = d;
+            if self.shutdown.is_some() {
                 c.close_requested = Some((1001, "going away".into()));
             }
         }
@@ -613,9 +612,10 @@ impl IoLoop {
 
     /// Final teardown: whatever is still queued anywhere is counted as unsent (and dropped).
     fn abandon_all(&mut self, sink: &mut Sink) {
+        let stats = &self.shared.stats;
+        let dropped_before = stats.messages_dropped.load(Ordering::SeqCst);
+        self.shutdown.get_or_insert_with(Instant::now);
         let ids: Vec<u64> = self.conns.keys().copied().collect();
-        let shutting = self.shutdown.get_or_insert(Instant::now());
-        let _ = shutting;
         for id in ids {
             self.teardown(
                 id,
@@ -623,22 +623,12 @@ impl IoLoop {
                 sink,
             );
         }
-        let mut unsent = self.carry.len() as u64;
-        self.carry.clear();
-        unsent += self.shared.client_queue.clear();
-        if !self.is_client() {
-            // Server queues were emptied (and counted) by teardown; count those here too.
-        }
-        self.shared.dropped(unsent);
-        let dropped_by_teardown = self.shared.stats.messages_queued.swap(0, Ordering::SeqCst);
-        self.shared
-            .stats
-            .messages_dropped
-            .fetch_add(dropped_by_teardown, Ordering::Relaxed);
-        self.shared
-            .unsent
-            .store(unsent + dropped_by_teardown, Ordering::SeqCst);
-        self.shared.notify_flushed();
         self.reconnect_at = None;
+        let leftover = self.carry.len() as u64 + self.shared.client_queue.clear();
+        self.carry.clear();
+        self.shared.dropped(leftover);
+        let unsent = self.shared.stats.messages_dropped.load(Ordering::SeqCst) - dropped_before;
+        self.shared.unsent.store(unsent, Ordering::SeqCst);
+        self.shared.notify_flushed();
     }
 }
