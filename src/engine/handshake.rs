@@ -244,7 +244,7 @@ mod tests {
             matches!(server_reply(&req("Sec-WebSocket-Protocol: a, log\r\n"), "/ws", p, false), ServerReply::Accept(r) if String::from_utf8_lossy(&r).contains("Protocol: log"))
         );
         assert!(
-            matches!(server_reply(&req(""), "/ws", p, false), ServerReply::Accept(r) if !String::from_utf8_lossy(&r).contains("Protocol"))
+            matches!(server_reply(&req(""), "/ws", p, false), ServerReply::Accept(r) if !String::from_utf8_lossy(&r).contains("Sec-WebSocket-Protocol"))
         );
         assert!(matches!(
             server_reply(&req("Sec-WebSocket-Protocol: other\r\n"), "/ws", p, false),
