@@ -39,6 +39,20 @@ pub fn fail(err: &Error) -> ws_status {
     status_of(err.kind)
 }
 
+/// Routes panic messages to the log handler instead of stderr (the library never prints);
+/// installed once, by the first entry point that could start engine work.
+pub fn quiet_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            crate::engine::log::emit(
+                crate::engine::log::Level::Error,
+                &format!("ws_api internal error: {info}"),
+            );
+        }))
+    });
+}
+
 /// Runs an entry point's body: errors become a status plus `ws_last_error`, a panic becomes
 /// `WS_ERR_INTERNAL` instead of unwinding into C.
 pub fn guard(name: &str, body: impl FnOnce() -> Result<(), Error>) -> ws_status {

@@ -77,6 +77,7 @@ fn path_arg(p: *const c_char, what: &str) -> Result<PathBuf, Error> {
 /// mode outside the enum. Free it with `ws_options_free` (a context does not keep it).
 #[no_mangle]
 pub extern "C" fn ws_options_new(mode: RawMode) -> *mut ws_options {
+    super::errors::quiet_panics();
     guard_value(std::ptr::null_mut(), || match mode_of(mode) {
         Some(m) => Box::into_raw(Box::new(Options {
             config: Config::new(m),
