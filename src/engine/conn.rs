@@ -30,7 +30,7 @@ const BATCH_FRAMES: usize = 1024;
 /// Bytes taken from the queue into the write batch at most.
 const BATCH_BYTES: usize = 1 << 20;
 /// Buffers handed to one writev.
-const IOV: usize = 64;
+const IOV: usize = 512;
 /// Reads per wake-up before other connections get their turn.
 const READ_BUDGET: usize = 16;
 
@@ -98,6 +98,10 @@ pub struct Conn {
     pub rx_paused: bool,
     /// The socket may have unread bytes (edge-triggered readiness was seen and not exhausted).
     pub read_hint: bool,
+    /// The last read stopped at its budget with bytes possibly left: read again soon.
+    pub more_to_read: bool,
+    /// The last read stopped because manual dispatch is behind.
+    pub held_back: bool,
     /// The socket accepted the last write in full.
     pub writable: bool,
     /// Close code we sent, if any.
@@ -147,6 +151,8 @@ impl Conn {
             parser: Parser::new(c.mode == Mode::Server, c.max_message_size),
             rx_paused: false,
             read_hint: true,
+            more_to_read: false,
+            held_back: false,
             writable: phase != Phase::Connecting,
             close_sent: None,
             close_received: None,
@@ -248,6 +254,19 @@ impl Conn {
             .collect()
     }
 
+    /// At destroy with no time left: writes a close frame ahead of the unsent data if the socket
+    /// takes it now. The unsent data stays in the batch for the caller to account for.
+    pub fn last_word(&mut self, code: u16, reason: &str, shared: &Shared) {
+        if !self.opened || self.close_sent.is_some() || self.out.front().is_some_and(|c| c.off > 0)
+        {
+            return;
+        }
+        let data = self.take_unsent_data();
+        self.send_close_now(code, &frame::close_payload(code, reason));
+        let _ = self.write(shared);
+        self.out.extend(data);
+    }
+
     /// Starts the client's opening handshake once TCP is connected.
     pub fn start_client_handshake(&mut self, shared: &Shared) {
         let c = &shared.config;
@@ -272,8 +291,14 @@ impl Conn {
         sink: &mut Sink,
         shared: &Shared,
     ) -> Result<(), End> {
+        self.more_to_read = false;
+        self.held_back = false;
         for _ in 0..READ_BUDGET {
-            if self.rx_paused || !self.read_hint || sink.backlog_full() {
+            if self.rx_paused || !self.read_hint {
+                return Ok(());
+            }
+            if sink.backlog_full() {
+                self.held_back = true;
                 return Ok(());
             }
             let n = match self.stream.read(scratch) {
@@ -296,6 +321,7 @@ impl Conn {
                 self.consume_inbuf(sink, shared)?;
             }
         }
+        self.more_to_read = self.read_hint && !self.rx_paused;
         Ok(())
     }
 

@@ -30,7 +30,7 @@ use crate::ws_log;
 /// The waker's token.
 pub const WAKER: Token = Token(0);
 const LISTENER: Token = Token(1);
-const SCRATCH: usize = 64 * 1024;
+const SCRATCH: usize = 256 * 1024;
 
 fn token(id: u64) -> Token {
     Token(id as usize + 1)
@@ -158,6 +158,12 @@ impl IoLoop {
             self.shared.woken();
             self.commands(sink, scratch);
             self.ready(sink, scratch);
+            if !self.starved.is_empty()
+                && self.shared.manual.as_ref().is_some_and(|m| m.backlog_low())
+            {
+                // Dispatch caught up before it could see that reading was held back.
+                self.to_read.append(&mut self.starved);
+            }
             for id in std::mem::take(&mut self.to_read) {
                 self.service(id, sink, scratch);
             }
@@ -342,15 +348,15 @@ impl IoLoop {
         let Some(c) = self.conns.get_mut(&id) else {
             return;
         };
-        if c.read_hint && !c.rx_paused {
-            if sink.backlog_full() {
-                if let Some(m) = &shared.manual {
-                    m.starving.store(true, Ordering::Release);
-                }
-                self.starved.push(id);
-            } else {
-                self.to_read.push(id);
+        if c.held_back {
+            c.held_back = false;
+            if let Some(m) = &shared.manual {
+                m.starving.store(true, Ordering::Release);
             }
+            self.starved.push(id);
+        } else if c.more_to_read {
+            c.more_to_read = false;
+            self.to_read.push(id);
         }
         if c.opened
             && c.queue.want_writable.load(Ordering::SeqCst)
@@ -616,6 +622,10 @@ impl IoLoop {
         let dropped_before = stats.messages_dropped.load(Ordering::SeqCst);
         self.shutdown.get_or_insert_with(Instant::now);
         let ids: Vec<u64> = self.conns.keys().copied().collect();
+        let shared = self.shared.clone();
+        for c in self.conns.values_mut() {
+            c.last_word(1001, "going away", &shared);
+        }
         for id in ids {
             self.teardown(
                 id,
