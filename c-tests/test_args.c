@@ -57,7 +57,6 @@ options_values (void)
 {
   ws_options *srv = ws_options_new (WS_MODE_SERVER);
   ws_options *cli = ws_options_new (WS_MODE_CLIENT);
-  char long_reason[200];
 
   CHECK (srv != NULL);
   CHECK (cli != NULL);
@@ -115,11 +114,6 @@ options_values (void)
   CHECK_FAILS (ws_options_set_max_connections (cli, 10), INVALID);
   CHECK_FAILS (ws_options_set_slow_policy (cli, WS_SLOW_DISCONNECT), INVALID);
   CHECK_FAILS (ws_options_set_index_html (cli, "/dev/null"), INVALID);
-
-  /* A reason too long for a close frame is checked later; see connection_ids.  */
-  memset (long_reason, 'r', sizeof long_reason - 1);
-  long_reason[sizeof long_reason - 1] = '\0';
-  (void) long_reason;
 
   ws_options_free (srv);
   ws_options_free (cli);
