@@ -126,6 +126,8 @@ pub struct Conn {
     is_server: bool,
     /// The protocol violation that is closing this connection, if any.
     violation: Option<Violation>,
+    /// Client: data frames an earlier connection did not write; they go first once this one opens.
+    pub carry: VecDeque<Chunk>,
 }
 
 impl Conn {
@@ -169,6 +171,7 @@ impl Conn {
             ping_count: 0,
             is_server: c.mode == Mode::Server,
             violation: None,
+            carry: VecDeque::new(),
         }
     }
 
@@ -242,16 +245,23 @@ impl Conn {
         );
     }
 
-    /// Data chunks of the batch not yet (fully) written, in order, rewound to their start.
+    /// Data chunks not yet (fully) written, in order, rewound to their start: what an earlier
+    /// connection handed over, then the batch.
     pub fn take_unsent_data(&mut self) -> Vec<Chunk> {
-        self.out
-            .drain(..)
-            .filter(|c| c.payload.is_some())
+        let carried = self.carry.drain(..);
+        let batch = self.out.drain(..).filter(|c| c.payload.is_some());
+        carried
+            .chain(batch)
             .map(|mut c| {
                 c.off = 0;
                 c
             })
             .collect()
+    }
+
+    /// Whether any accepted message is still held by this connection.
+    pub fn has_unsent_data(&self) -> bool {
+        !self.carry.is_empty() || self.out.iter().any(|c| c.payload.is_some())
     }
 
     /// At destroy with no time left: writes a close frame ahead of the unsent data if the socket
@@ -367,6 +377,10 @@ impl Conn {
         self.handshake_deadline = None;
         self.opened = true;
         self.just_opened = true;
+        for c in self.carry.drain(..) {
+            self.out_bytes += c.data.len();
+            self.out.push_back(c);
+        }
         if !shared.config.ping_interval.is_zero() {
             self.next_ping = Some(Instant::now() + shared.config.ping_interval);
         }

@@ -249,6 +249,12 @@ impl IoLoop {
             Interest::READABLE | Interest::WRITABLE,
         ) {
             sink.error(0, Error::io("register connection", &e));
+            if self.is_client() {
+                for ch in conn.take_unsent_data().into_iter().rev() {
+                    self.carry.push_front(ch);
+                }
+                self.schedule_reconnect();
+            }
             return;
         }
         self.conns.insert(id, conn);
@@ -284,7 +290,7 @@ impl IoLoop {
                 let _ = stream.set_nodelay(true);
                 let id = self.next_id;
                 self.next_id += 1;
-                let conn = Conn::new(
+                let mut conn = Conn::new(
                     id,
                     Stream::Plain(stream),
                     addr,
@@ -292,6 +298,8 @@ impl IoLoop {
                     self.shared.client_queue.clone(),
                     &self.shared,
                 );
+                // What the previous connection did not write goes first once this one opens.
+                conn.carry = std::mem::take(&mut self.carry);
                 self.add(conn, sink);
             }
             Err(e) => {
@@ -375,10 +383,6 @@ impl IoLoop {
         }
         self.backoff.reset();
         if let Some(c) = self.conns.get_mut(&id) {
-            // What the previous connection did not write goes first, in order.
-            let mut carried: VecDeque<Chunk> = std::mem::take(&mut self.carry);
-            carried.extend(c.out.drain(..));
-            c.out = carried;
             if self.shutdown.is_some() {
                 c.close_requested = Some((1001, "going away".into()));
             }
@@ -438,10 +442,7 @@ impl IoLoop {
     fn client_has_data(&self) -> bool {
         !self.carry.is_empty()
             || !self.shared.client_queue.is_empty()
-            || self
-                .conns
-                .values()
-                .any(|c| c.out.iter().any(|ch| ch.payload.is_some()))
+            || self.conns.values().any(|c| c.has_unsent_data())
     }
 
     fn arm(&mut self, id: u64) {

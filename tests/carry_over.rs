@@ -1,0 +1,97 @@
+//! A client whose connection dies while its socket is full: what it had not yet handed to the
+//! kernel goes out on the next connection, before anything queued later, with no gap and no
+//! duplicate (what the kernel had already taken is the one inherent loss of TCP).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use common::*;
+use ws_api::engine::MsgKind;
+
+/// Accepts one client, completes its handshake, never reads again.
+fn mute_server(l: &TcpListener) -> std::net::TcpStream {
+    let (mut s, _) = l.accept().unwrap();
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut b).unwrap();
+        head.push(b[0]);
+    }
+    let text = String::from_utf8(head).unwrap();
+    let key = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
+        .unwrap()
+        .trim()
+        .to_string();
+    let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+    write!(s, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n").unwrap();
+    s
+}
+
+#[test]
+fn unsent_frames_survive_a_dropped_connection_in_order() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (cli, crec) = client(port, |c| c.ping_interval = Duration::ZERO);
+    let mut mute = mute_server(&l);
+    crec.wait("connect", T, |log| log.connects.first().copied());
+    let payload = vec![b'x'; 4000];
+    let n = 5000u32;
+    for i in 0..n {
+        let mut m = i.to_be_bytes().to_vec();
+        m.extend_from_slice(&payload);
+        cli.send(0, &m, MsgKind::Binary).unwrap();
+    }
+    // Wait until the socket is full: the queue stops shrinking.
+    let deadline = Instant::now() + T;
+    let mut last = u64::MAX;
+    loop {
+        std::thread::sleep(Duration::from_millis(50));
+        let q = cli.stats().messages_queued;
+        if q == last && q > 0 {
+            break;
+        }
+        last = q;
+        assert!(Instant::now() < deadline, "client never blocked");
+    }
+    // Going away: a close frame, then the mute server vanishes.
+    mute.write_all(&[0x88, 0x02, 0x03, 0xe9]).unwrap();
+    drop(mute);
+    drop(l);
+    crec.wait("close", T, |log| log.closes.first().map(|c| c.1));
+    let (srv, srec) = server(|c| c.port = port);
+    let first = srec.wait(
+        "first message on the new connection",
+        Duration::from_secs(30),
+        |log| {
+            log.messages
+                .first()
+                .map(|m| u32::from_be_bytes(m.1[..4].try_into().unwrap()))
+        },
+    );
+    let need = (n - first) as usize;
+    srec.wait("the rest", Duration::from_secs(30), |log| {
+        (log.messages.len() >= need).then_some(())
+    });
+    srec.with(|log| {
+        assert_eq!(log.messages.len(), need, "no duplicates");
+        for (k, m) in log.messages.iter().enumerate() {
+            assert_eq!(
+                u32::from_be_bytes(m.1[..4].try_into().unwrap()),
+                first + k as u32,
+                "in order, no gap"
+            );
+        }
+    });
+    assert!(
+        first > 0,
+        "the mute server's kernel buffers took some messages"
+    );
+    assert_eq!(cli.stats().messages_queued, 0);
+    cli.shutdown(Duration::from_secs(1));
+    srv.shutdown(Duration::from_secs(1));
+}
