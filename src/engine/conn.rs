@@ -128,6 +128,8 @@ pub struct Conn {
     violation: Option<Violation>,
     /// Client: data frames an earlier connection did not write; they go first once this one opens.
     pub carry: VecDeque<Chunk>,
+    /// Data frames taken out of the batch because a close frame went ahead of them.
+    withheld: Vec<Chunk>,
 }
 
 impl Conn {
@@ -172,6 +174,7 @@ impl Conn {
             is_server: c.mode == Mode::Server,
             violation: None,
             carry: VecDeque::new(),
+            withheld: Vec::new(),
         }
     }
 
@@ -250,8 +253,10 @@ impl Conn {
     pub fn take_unsent_data(&mut self) -> Vec<Chunk> {
         let carried = self.carry.drain(..);
         let batch = self.out.drain(..).filter(|c| c.payload.is_some());
+        let withheld = self.withheld.drain(..);
         carried
             .chain(batch)
+            .chain(withheld)
             .map(|mut c| {
                 c.off = 0;
                 c
@@ -261,7 +266,9 @@ impl Conn {
 
     /// Whether any accepted message is still held by this connection.
     pub fn has_unsent_data(&self) -> bool {
-        !self.carry.is_empty() || self.out.iter().any(|c| c.payload.is_some())
+        !self.carry.is_empty()
+            || !self.withheld.is_empty()
+            || self.out.iter().any(|c| c.payload.is_some())
     }
 
     /// At destroy with no time left: writes a close frame ahead of the unsent data if the socket
@@ -561,7 +568,20 @@ impl Conn {
         self.violation = Some(v);
     }
 
+    /// Sends a close frame as soon as the frame being written is complete. Data frames still in
+    /// the batch must not follow a close frame: they are withheld (a client sends them on its
+    /// next connection, a server counts them as dropped).
     fn send_close_now(&mut self, code: u16, payload: &[u8]) {
+        let keep = usize::from(self.out.front().is_some_and(|c| c.off > 0));
+        let rest = self.out.split_off(keep.min(self.out.len()));
+        for c in rest {
+            if c.payload.is_some() {
+                self.out_bytes = self.out_bytes.saturating_sub(c.data.len());
+                self.withheld.push(c);
+            } else {
+                self.out.push_back(c);
+            }
+        }
         let mask = self.mask();
         self.push_control(frame::encode(opcode::CLOSE, payload, mask));
         self.close_sent = Some(code);
