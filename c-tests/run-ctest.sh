@@ -67,6 +67,10 @@ test -f "$destdir$pcdir/ws_api.pc" || {
   exit 1
 }
 
+# Under make (make check) the parent's jobserver is not ours: cmake --build and ctest get their
+# parallelism from --jobs alone.
+unset MAKEFLAGS MFLAGS MAKELEVEL
+
 echo "run-ctest.sh: ws_api.pc from $destdir$pcdir, build in $builddir, memcheck $memcheck"
 mkdir -p "$builddir"
 # pkg_check_modules caches what it found; the install it points at may have changed since.

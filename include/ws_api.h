@@ -351,6 +351,19 @@ enum ws_status ws_context_destroy(struct ws_context *c,
 uint16_t ws_local_port(const struct ws_context *c);
 
 /**
+ * Extension: the peer of an open connection (client: 0 or the current id names the server it
+ * is connected to). Writes the numeric address (e.g. "127.0.0.1" or "::1") as a NUL-terminated
+ * string into `ip` (`ip_len` bytes; 46 always suffice) and the port into `*port` (may be NULL).
+ * WS_ERR_NOT_CONNECTED for an unknown or closed connection, WS_ERR_INVALID_ARGUMENT when `ip`
+ * is NULL or too small.
+ */
+enum ws_status ws_peer_address(const struct ws_context *c,
+                               ws_conn_id conn,
+                               char *ip,
+                               size_t ip_len,
+                               uint16_t *port);
+
+/**
  * Copies the counters into `out`, writing only the fields that fit in `out->struct_size`.
  */
 enum ws_status ws_get_stats(const struct ws_context *c, struct ws_stats *out);

@@ -13,6 +13,15 @@ fn client_to_server_and_back() {
     let (cli, crec) = client(srv.local_port(), |_| {});
     let conn = srec.wait("server connect", T, |l| l.connects.first().copied());
     crec.wait("client connect", T, |l| l.connects.first().copied());
+    assert_eq!(
+        srv.peer_address(conn).unwrap().ip().to_string(),
+        "127.0.0.1"
+    );
+    assert_eq!(cli.peer_address(0).unwrap().port(), srv.local_port());
+    assert_eq!(
+        srv.peer_address(conn + 100).unwrap_err().kind,
+        ErrorKind::NotConnected
+    );
     cli.send(0, b"hello", MsgKind::Text).unwrap();
     cli.send(0, &[0, 1, 2, 0], MsgKind::Binary).unwrap();
     srec.wait("two messages", T, |l| (l.messages.len() == 2).then_some(()));

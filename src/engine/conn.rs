@@ -474,6 +474,7 @@ impl Conn {
         };
         handshake::check_response(&buf[..end], &self.key, shared.config.protocol.as_deref())
             .map_err(End::Handshake)?;
+        self.queue.set_peer(self.peer);
         shared.client_conn.store(self.id, Ordering::Release);
         self.opened_now(sink, shared);
         Ok(end + self.frames(&mut buf[end..], sink, shared)?)

@@ -296,6 +296,18 @@ impl Context {
         Ok(())
     }
 
+    /// The peer address of an open connection (client: the server it is connected to).
+    pub fn peer_address(&self, conn: u64) -> Result<SocketAddr> {
+        let id = self.known_conn(conn)?;
+        let (_, q) = self.queue_of(id)?;
+        q.peer().ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotConnected,
+                format!("connection {conn} has no peer address"),
+            )
+        })
+    }
+
     /// Pauses or resumes reading from `conn`.
     pub fn rx_flow(&self, conn: u64, enable: bool) -> Result<()> {
         let id = self.known_conn(conn)?;

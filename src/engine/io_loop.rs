@@ -229,6 +229,7 @@ impl IoLoop {
             let q = Arc::new(super::queue::OutQueue::new(
                 self.shared.config.queue_capacity,
             ));
+            q.set_peer(peer);
             let conn = Conn::new(
                 id,
                 Stream::Plain(stream),

@@ -2,7 +2,9 @@
 //! Callers push from any thread; the I/O thread pops. The channel is unbounded so that an idle
 //! connection costs no preallocated slots; a counter enforces the capacity.
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use bytes::Bytes;
 use crossbeam_channel::{unbounded, Receiver, Sender};
@@ -31,6 +33,8 @@ pub struct OutQueue {
     pub closed: AtomicBool,
     /// Set by a broadcast that found the queue full under the disconnect policy.
     pub slow: AtomicBool,
+    /// The peer of the connection this queue feeds (a client's: the current server address).
+    pub peer: Mutex<Option<SocketAddr>>,
 }
 
 impl OutQueue {
@@ -46,6 +50,7 @@ impl OutQueue {
             want_writable: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             slow: AtomicBool::new(false),
+            peer: Mutex::new(None),
         }
     }
 
@@ -80,6 +85,16 @@ impl OutQueue {
     /// Whether a push would succeed now.
     pub fn has_room(&self) -> bool {
         self.len() < self.cap
+    }
+
+    /// Records the peer address.
+    pub fn set_peer(&self, addr: SocketAddr) {
+        *self.peer.lock().unwrap_or_else(|e| e.into_inner()) = Some(addr);
+    }
+
+    /// The peer address, if known.
+    pub fn peer(&self) -> Option<SocketAddr> {
+        *self.peer.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Removes everything, answering how many messages there were.

@@ -301,6 +301,42 @@ pub extern "C" fn ws_local_port(c: *const ws_context) -> u16 {
     })
 }
 
+/// Extension: the peer of an open connection (client: 0 or the current id names the server it
+/// is connected to). Writes the numeric address (e.g. "127.0.0.1" or "::1") as a NUL-terminated
+/// string into `ip` (`ip_len` bytes; 46 always suffice) and the port into `*port` (may be NULL).
+/// WS_ERR_NOT_CONNECTED for an unknown or closed connection, WS_ERR_INVALID_ARGUMENT when `ip`
+/// is NULL or too small.
+#[no_mangle]
+pub extern "C" fn ws_peer_address(
+    c: *const ws_context,
+    conn: ws_conn_id,
+    ip: *mut c_char,
+    ip_len: usize,
+    port: *mut u16,
+) -> ws_status {
+    guard("ws_peer_address", || {
+        if ip.is_null() {
+            return Err(Error::invalid("ws_peer_address: ip is NULL"));
+        }
+        let addr = engine(c, "ws_peer_address")?.peer_address(conn)?;
+        let text = addr.ip().to_string();
+        if text.len() + 1 > ip_len {
+            return Err(Error::invalid(format!(
+                "ws_peer_address: ip_len {ip_len} is too small for {text}"
+            )));
+        }
+        // SAFETY: `ip` has `ip_len` writable bytes (the caller's obligation), checked to fit.
+        unsafe {
+            std::ptr::copy_nonoverlapping(text.as_ptr(), ip as *mut u8, text.len());
+            *ip.add(text.len()) = 0;
+            if !port.is_null() {
+                *port = addr.port();
+            }
+        }
+        Ok(())
+    })
+}
+
 /// Copies the counters into `out`, writing only the fields that fit in `out->struct_size`.
 #[no_mangle]
 pub extern "C" fn ws_get_stats(c: *const ws_context, out: *mut ws_stats) -> ws_status {
