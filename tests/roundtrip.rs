@@ -180,3 +180,14 @@ fn queue_full_then_writable() {
     cli.shutdown(Duration::from_secs(1));
     srv.shutdown(Duration::from_secs(1));
 }
+
+#[test]
+fn client_tries_every_address_of_a_name() {
+    // "localhost" may resolve to ::1 first; the server only listens on 127.0.0.1.
+    let (srv, srec) = server(|_| {});
+    let (cli, _crec) = client(srv.local_port(), |c| c.address = "localhost".into());
+    cli.send(0, b"via localhost", MsgKind::Text).unwrap();
+    srec.wait("message", T, |l| l.messages.first().map(|m| m.1.clone()));
+    cli.shutdown(Duration::from_secs(1));
+    srv.shutdown(Duration::from_secs(1));
+}

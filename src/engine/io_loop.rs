@@ -56,6 +56,9 @@ pub struct IoLoop {
     attempts: u64,
     /// Client: data frames that a dropped connection did not write, sent first on the next one.
     carry: VecDeque<Chunk>,
+    /// Client: the resolved addresses of the server and which to try next.
+    addrs: Vec<SocketAddr>,
+    addr_next: usize,
     shutdown: Option<Instant>,
 }
 
@@ -96,6 +99,8 @@ impl IoLoop {
             reconnect_at: None,
             attempts: 0,
             carry: VecDeque::new(),
+            addrs: Vec::new(),
+            addr_next: 0,
             shutdown: None,
         })
     }
@@ -262,17 +267,25 @@ impl IoLoop {
         self.arm(id);
     }
 
-    fn resolve(&self) -> std::result::Result<SocketAddr, Error> {
-        let c = &self.shared.config;
-        let mut addrs = (c.address.as_str(), c.port)
-            .to_socket_addrs()
-            .map_err(|e| Error::io(&format!("cannot resolve {}", c.address), &e))?;
-        addrs.next().ok_or_else(|| {
+    /// The next address to try: a host name may resolve to several (IPv6 and IPv4 for
+    /// "localhost"); each is tried in turn before the backoff delay applies.
+    fn next_address(&mut self) -> std::result::Result<SocketAddr, Error> {
+        if self.addr_next >= self.addrs.len() {
+            let c = &self.shared.config;
+            self.addrs = (c.address.as_str(), c.port)
+                .to_socket_addrs()
+                .map_err(|e| Error::io(&format!("cannot resolve {}", c.address), &e))?
+                .collect();
+            self.addr_next = 0;
+        }
+        let addr = self.addrs.get(self.addr_next).copied().ok_or_else(|| {
             Error::new(
                 ErrorKind::Io,
-                format!("{} resolves to no address", c.address),
+                format!("{} resolves to no address", self.shared.config.address),
             )
-        })
+        })?;
+        self.addr_next += 1;
+        Ok(addr)
     }
 
     fn connect(&mut self, sink: &mut Sink) {
@@ -281,7 +294,7 @@ impl IoLoop {
             self.shared.stats.reconnects.fetch_add(1, Ordering::Relaxed);
         }
         self.attempts += 1;
-        let attempt = self.resolve().and_then(|addr| {
+        let attempt = self.next_address().and_then(|addr| {
             TcpStream::connect(addr)
                 .map(|s| (s, addr))
                 .map_err(|e| Error::io(&format!("cannot connect to {addr}"), &e))
@@ -436,7 +449,13 @@ impl IoLoop {
             sink.close(id, code, &reason);
         }
         if self.is_client() && (self.shutdown.is_none() || self.client_has_data()) {
-            self.schedule_reconnect();
+            if c.opened || self.addr_next >= self.addrs.len() {
+                self.addr_next = usize::MAX;
+                self.schedule_reconnect();
+            } else {
+                // Another address of the same name is left: try it now.
+                self.reconnect_at = Some(Instant::now());
+            }
         }
     }
 
