@@ -1,8 +1,15 @@
 /* Shared helpers of the ws_api C tests (see common.h).  */
 
+/* memmem.  */
+#define _GNU_SOURCE
+
 #include "common.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +66,7 @@ test_scale_divisor (void)
 
   if (v != NULL && atoi (v) > 0)
     return (unsigned) atoi (v);
-  return test_under_valgrind () ? 20 : 1;
+  return test_under_valgrind () ? 5 : 1;
 }
 
 unsigned
@@ -217,13 +224,15 @@ rec_on_receive (ws_context *ctx, ws_conn_id conn, const uint8_t *data, size_t le
       m = &r->msgs[r->n_msgs++];
       m->conn = conn;
       m->type = type;
+      size_t n = r->keep_prefix != 0 && len > r->keep_prefix ? r->keep_prefix : len;
+
       m->len = len;
-      m->data = malloc (len + 1);
+      m->data = malloc (n + 1);
       if (m->data == NULL)
         FAIL ("out of memory");
-      if (len > 0)
-        memcpy (m->data, data, len);
-      m->data[len] = '\0';
+      if (n > 0)
+        memcpy (m->data, data, n);
+      m->data[n] = '\0';
     }
   pause = r->pause_on_receive;
   echo = r->echo;
@@ -401,4 +410,111 @@ fill_pattern (uint8_t *buf, size_t len, uint32_t seed)
       x = x * 1103515245u + 12345u;
       buf[i] = (uint8_t) (x >> 16);
     }
+}
+
+int
+raw_connect (uint16_t port)
+{
+  struct sockaddr_in a;
+  int fd = socket (AF_INET, SOCK_STREAM, 0);
+
+  CHECK (fd >= 0);
+  memset (&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_port = htons (port);
+  a.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  if (connect (fd, (struct sockaddr *) &a, sizeof a) != 0)
+    FAIL ("connect to 127.0.0.1:%u: %s", port, strerror (errno));
+  return fd;
+}
+
+void
+raw_write (int fd, const void *data, size_t len)
+{
+  const char *p = data;
+
+  while (len > 0)
+    {
+      ssize_t n = send (fd, p, len, MSG_NOSIGNAL);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        FAIL ("send: %s", strerror (errno));
+      p += n;
+      len -= (size_t) n;
+    }
+}
+
+size_t
+raw_read_until (int fd, char *buf, size_t cap, const char *needle, unsigned ms,
+                int *eof_seen)
+{
+  uint64_t end = test_now_ms () + (uint64_t) ms * test_time_factor ();
+  size_t got = 0;
+
+  *eof_seen = 0;
+  buf[0] = '\0';
+  while (got + 1 < cap)
+    {
+      struct pollfd p = { .fd = fd, .events = POLLIN };
+      uint64_t now = test_now_ms ();
+      ssize_t n;
+
+      /* memmem: the bytes may contain NULs (frames).  */
+      if (needle != NULL && memmem (buf, got, needle, strlen (needle)) != NULL)
+        break;
+      if (now >= end)
+        break;
+      if (poll (&p, 1, (int) (end - now)) <= 0)
+        continue;
+      n = recv (fd, buf + got, cap - 1 - got, 0);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          *eof_seen = 1;
+          break;
+        }
+      got += (size_t) n;
+      buf[got] = '\0';
+    }
+  return got;
+}
+
+int
+raw_handshake (int fd, const char *path)
+{
+  char req[512], resp[4096];
+  int len, eof, code = 0;
+
+  len = snprintf (req, sizeof req,
+                  "GET %s HTTP/1.1\r\n"
+                  "Host: 127.0.0.1\r\n"
+                  "Upgrade: websocket\r\n"
+                  "Connection: Upgrade\r\n"
+                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                  "Sec-WebSocket-Version: 13\r\n"
+                  "\r\n", path);
+  raw_write (fd, req, (size_t) len);
+  raw_read_until (fd, resp, sizeof resp, "\r\n\r\n", TEST_WAIT_MS, &eof);
+  if (sscanf (resp, "HTTP/1.1 %d", &code) != 1)
+    FAIL ("no HTTP status in the handshake answer: \"%.80s\"", resp);
+  return code;
+}
+
+uint16_t
+dead_port (int *fd)
+{
+  struct sockaddr_in a;
+  socklen_t alen = sizeof a;
+
+  *fd = socket (AF_INET, SOCK_STREAM, 0);
+  CHECK (*fd >= 0);
+  memset (&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  CHECK (bind (*fd, (struct sockaddr *) &a, sizeof a) == 0);
+  CHECK (getsockname (*fd, (struct sockaddr *) &a, &alen) == 0);
+  return ntohs (a.sin_port);
 }

@@ -116,7 +116,7 @@ typedef struct rec_msg
   ws_conn_id conn;
   ws_msg_type type;
   size_t len;
-  uint8_t *data;                /* malloc'ed copy, len + 1 bytes (NUL added) */
+  uint8_t *data;                /* malloc'ed copy (see keep_prefix), NUL added */
 } rec_msg;
 
 #define REC_MAX_CONNS 256
@@ -152,8 +152,10 @@ typedef struct recorder
   int bad_id;                   /* an id 0, reused, or a close for an unknown id */
   ws_conn_id max_id_seen;
 
-  /* Received messages when keep != 0.  */
+  /* Received messages when keep != 0; only the first keep_prefix bytes of each (0: all),
+     while rec_msg.len stays the real length.  */
   int keep;
+  size_t keep_prefix;
   rec_msg *msgs;
   size_t n_msgs, cap_msgs;
 
@@ -191,5 +193,21 @@ ws_stats stats_of (const ws_context *c);
 
 /* Fills BUF with a pattern depending on SEED and position (any byte value, NULs included).  */
 void fill_pattern (uint8_t *buf, size_t len, uint32_t seed);
+
+/* Plain TCP, to play a peer that misbehaves or speaks HTTP only.  */
+/* A blocking socket connected to 127.0.0.1:PORT; fails the test on error.  */
+int raw_connect (uint16_t port);
+/* Writes all of S; fails the test on error.  */
+void raw_write (int fd, const void *data, size_t len);
+/* Reads into BUF (NUL-terminated, at most CAP - 1 bytes) until NEEDLE appears, the peer
+   closes, or MS ms (times the valgrind factor) pass.  Answers the bytes read; *EOF_SEEN is set
+   when the peer closed (or reset) the connection.  */
+size_t raw_read_until (int fd, char *buf, size_t cap, const char *needle, unsigned ms,
+                       int *eof_seen);
+/* Sends a valid WebSocket opening handshake for PATH and reads the answer up to the blank
+   line; answers the HTTP status code (101 when accepted).  */
+int raw_handshake (int fd, const char *path);
+/* A loopback port nobody listens on (bound, never listening); close *FD at the end.  */
+uint16_t dead_port (int *fd);
 
 #endif /* WS_TESTS_COMMON_H */

@@ -154,6 +154,22 @@ context_create (void)
   CHECK (ws_context_create (o, &c) != WS_OK);
   ws_options_free (o);
 
+  /* TLS files that cannot be loaded: WS_ERR_TLS at create time for a server.  */
+  o = server_options (NULL);
+  CHECK_OK (ws_options_set_tls (o, 1));
+  CHECK_OK (ws_options_set_cert (o, "/nonexistent/cert.pem"));
+  CHECK_OK (ws_options_set_key (o, "/nonexistent/key.pem"));
+  CHECK_OK (ws_options_set_cacert (o, "/nonexistent/ca.pem"));
+  c = (ws_context *) 0x1;
+  CHECK_FAILS (ws_context_create (o, &c), WS_ERR_TLS);
+  CHECK (c == NULL);
+  ws_options_free (o);
+  o = client_options (NULL, 443);
+  CHECK_OK (ws_options_set_tls (o, 1));
+  CHECK_OK (ws_options_set_allow_self_signed (o, 1));
+  CHECK_OK (ws_options_set_tls (o, 0));
+  ws_options_free (o);
+
   CHECK_U64 (destroy_or_die (busy, 1000), 0);
 }
 
@@ -268,20 +284,11 @@ client_without_server (void)
 {
   recorder cli;
   ws_context *client;
-  struct sockaddr_in a;
-  socklen_t alen = sizeof a;
   int fd;
   uint16_t port;
 
   /* A port that was free a moment ago and that nobody listens on: bound, not listening.  */
-  fd = socket (AF_INET, SOCK_STREAM, 0);
-  CHECK (fd >= 0);
-  memset (&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  CHECK (bind (fd, (struct sockaddr *) &a, sizeof a) == 0);
-  CHECK (getsockname (fd, (struct sockaddr *) &a, &alen) == 0);
-  port = ntohs (a.sin_port);
+  port = dead_port (&fd);
 
   recorder_init (&cli, "client");
   client = start_client (&cli, port);

@@ -403,6 +403,13 @@ impl Conn {
         sink: &mut Sink,
         shared: &Shared,
     ) -> Result<usize, End> {
+        if !shared.config.tls && buf.first() == Some(&0x16) {
+            // A TLS ClientHello (record type 22) on a plain port: refuse now rather than let the
+            // client wait for a reply until the handshake timeout.
+            return Err(End::Handshake(
+                "TLS handshake received on a plain ws:// port".into(),
+            ));
+        }
         let Some(end) = self.head(buf)? else {
             return Ok(0);
         };
@@ -740,6 +747,10 @@ impl Conn {
                 ))
             }
             End::Eof | End::Done => None,
+            End::Io(e) if super::tls::is_failure(e) => Some(Error::new(
+                ErrorKind::Tls,
+                format!("TLS with {peer} failed: {e}"),
+            )),
             End::Io(e) => Some(Error::io(&format!("connection with {peer}"), e)),
             End::Timeout(what) => Some(Error::new(ErrorKind::Timeout, format!("{peer}: {what}"))),
             End::Handshake(why) => Some(Error::new(

@@ -41,7 +41,6 @@ pub struct IoLoop {
     shared: Arc<Shared>,
     poll: Poll,
     listener: Option<TcpListener>,
-    #[allow(dead_code)]
     tls: Option<TlsSetup>,
     conns: HashMap<u64, Conn>,
     next_id: u64,
@@ -155,6 +154,12 @@ impl IoLoop {
                             if ev.is_writable() || ev.is_error() {
                                 c.writable = true;
                             }
+                            if c.stream.is_tls() {
+                                // A TLS read can wait for writability and a write for
+                                // readability: any event retries both (see stream.rs).
+                                c.read_hint = true;
+                                c.writable = true;
+                            }
                             self.service(id, sink, scratch);
                         }
                     }
@@ -229,20 +234,23 @@ impl IoLoop {
                 continue;
             }
             let _ = stream.set_nodelay(true);
+            let stream = match Stream::new(stream, self.tls.as_ref()) {
+                Ok(s) => s,
+                Err(e) => {
+                    sink.error(
+                        0,
+                        Error::new(ErrorKind::Tls, format!("TLS for {peer}: {e}")),
+                    );
+                    continue;
+                }
+            };
             let id = self.next_id;
             self.next_id += 1;
             let q = Arc::new(super::queue::OutQueue::new(
                 self.shared.config.queue_capacity,
             ));
             q.set_peer(peer);
-            let conn = Conn::new(
-                id,
-                Stream::Plain(stream),
-                peer,
-                Phase::ServerHandshake,
-                q,
-                &self.shared,
-            );
+            let conn = Conn::new(id, stream, peer, Phase::ServerHandshake, q, &self.shared);
             self.add(conn, sink);
         }
     }
@@ -295,18 +303,20 @@ impl IoLoop {
         }
         self.attempts += 1;
         let attempt = self.next_address().and_then(|addr| {
-            TcpStream::connect(addr)
+            let s = TcpStream::connect(addr)
+                .map_err(|e| Error::io(&format!("cannot connect to {addr}"), &e))?;
+            let _ = s.set_nodelay(true);
+            Stream::new(s, self.tls.as_ref())
                 .map(|s| (s, addr))
-                .map_err(|e| Error::io(&format!("cannot connect to {addr}"), &e))
+                .map_err(|e| Error::new(ErrorKind::Tls, format!("TLS for {addr}: {e}")))
         });
         match attempt {
             Ok((stream, addr)) => {
-                let _ = stream.set_nodelay(true);
                 let id = self.next_id;
                 self.next_id += 1;
                 let mut conn = Conn::new(
                     id,
-                    Stream::Plain(stream),
+                    stream,
                     addr,
                     Phase::Connecting,
                     self.shared.client_queue.clone(),

@@ -1,30 +1,70 @@
-//! The byte stream under a connection. Plain TCP today; TLS is another variant with the same
-//! non-blocking read/write surface, so the connection code does not change with it.
+//! The byte stream under a connection: plain TCP or TLS, with the same non-blocking read/write
+//! surface, so the connection code does not depend on which it is.
+//!
+//! TLS runs over the non-blocking socket inside the event loop: the handshake is driven by the
+//! first reads and writes (each answering `WouldBlock` until it is complete), so a slow or silent
+//! peer never blocks the loop, and the connection's handshake deadline covers it.
+//!
+//! Readiness: a TLS read may need the socket writable (sending a handshake message or an alert)
+//! and a TLS write may need it readable. `WouldBlock` from a TLS stream therefore means "retry on
+//! the next event of either kind"; the I/O loop marks a TLS connection both readable and writable
+//! on every event it gets.
 
+use std::fmt;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::Shutdown;
 
 use mio::net::TcpStream;
+use openssl::ssl::{ErrorCode, SslStream};
+
+use super::tls::{self, TlsSetup};
+
+/// Largest batch handed to one SSL_write (coalescing many small frames into few TLS records).
+const TLS_WRITE_BATCH: usize = 64 * 1024;
 
 /// A connection's transport.
 #[derive(Debug)]
 pub enum Stream {
     /// Plain TCP.
     Plain(TcpStream),
+    /// TLS over TCP.
+    Tls(Box<TlsStream>),
 }
 
 impl Stream {
+    /// Wraps a new socket: plain, or a TLS session whose handshake starts with the first I/O.
+    pub fn new(tcp: TcpStream, tls: Option<&TlsSetup>) -> io::Result<Stream> {
+        match tls {
+            None => Ok(Stream::Plain(tcp)),
+            Some(t) => Ok(Stream::Tls(Box::new(TlsStream {
+                ssl: t.session(tcp)?,
+                handshaken: false,
+                wbuf: Vec::new(),
+                wpos: 0,
+                reported: 0,
+            }))),
+        }
+    }
+
+    /// Whether this is a TLS stream (whose reads and writes may wait for either readiness).
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Stream::Tls(_))
+    }
+
     /// The socket, for registering with the poll.
     pub fn tcp(&mut self) -> &mut TcpStream {
         match self {
             Stream::Plain(s) => s,
+            Stream::Tls(t) => t.ssl.get_mut(),
         }
     }
 
-    /// Reads what is available.
+    /// Reads what is available. `Ok(0)` is the end of the stream (for TLS: close_notify, or the
+    /// peer closing TCP without it once the handshake is done).
     pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Stream::Plain(s) => s.read(buf),
+            Stream::Tls(t) => t.read(buf),
         }
     }
 
@@ -32,11 +72,156 @@ impl Stream {
     pub fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         match self {
             Stream::Plain(s) => s.write_vectored(bufs),
+            Stream::Tls(t) => t.write_vectored(bufs),
         }
     }
 
     /// Sends FIN after the last write (the peer then sees EOF).
+    ///
+    /// TLS sends no close_notify alert: the WebSocket close frames, authenticated inside TLS,
+    /// already end the session, and a peer that closes its socket as soon as it has the close
+    /// frame would answer the alert arriving after it with a TCP reset. A close_notify from the
+    /// peer is understood, and so is its absence.
     pub fn shutdown_write(&mut self) {
         let _ = self.tcp().shutdown(Shutdown::Write);
+    }
+}
+
+/// A TLS session over a non-blocking socket.
+///
+/// Writes: OpenSSL requires a write that answered "want write" to be retried with the same bytes,
+/// and it has already encrypted (part of) them. So the batch handed to SSL_write is copied into
+/// `wbuf` and retried from there until it is all out. To keep the caller's queue from changing
+/// under it meanwhile, every byte of the batch but the last is reported written as soon as
+/// OpenSSL holds it; the last is reported only when the whole batch reached the socket. The
+/// caller's first unwritten chunk is thus always partly written, and it keeps calling until the
+/// batch is out. (The batch never ends on the first byte of a fresh buffer, for the same reason.)
+pub struct TlsStream {
+    ssl: SslStream<TcpStream>,
+    handshaken: bool,
+    /// The batch being written.
+    wbuf: Vec<u8>,
+    /// How much of `wbuf` OpenSSL has written to the socket.
+    wpos: usize,
+    /// How much of `wbuf` has been reported written to the caller.
+    reported: usize,
+}
+
+impl fmt::Debug for TlsStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsStream")
+            .field("socket", self.ssl.get_ref())
+            .field("handshaken", &self.handshaken)
+            .field("pending", &(self.wbuf.len() - self.wpos))
+            .finish()
+    }
+}
+
+fn would_block() -> io::Error {
+    io::ErrorKind::WouldBlock.into()
+}
+
+impl TlsStream {
+    fn failure(&self, e: &openssl::ssl::Error) -> io::Error {
+        tls::io_failure(tls::describe(e, self.ssl.ssl().verify_result()))
+    }
+
+    /// Advances the handshake; `Ok` once it is complete, `WouldBlock` while it waits for the peer.
+    fn handshake(&mut self) -> io::Result<()> {
+        if self.handshaken {
+            return Ok(());
+        }
+        match self.ssl.do_handshake() {
+            Ok(()) => {
+                self.handshaken = true;
+                Ok(())
+            }
+            Err(e) => match e.code() {
+                ErrorCode::WANT_READ | ErrorCode::WANT_WRITE => Err(would_block()),
+                _ if tls::is_unexpected_eof(&e) => Err(tls::io_failure(
+                    "the peer closed the connection during the TLS handshake (is it a TLS endpoint?)"
+                        .to_string(),
+                )),
+                _ => Err(self.failure(&e)),
+            },
+        }
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.handshake()?;
+        match self.ssl.ssl_read(buf) {
+            Ok(n) => Ok(n),
+            Err(e) => match e.code() {
+                ErrorCode::ZERO_RETURN => Ok(0),
+                ErrorCode::WANT_READ | ErrorCode::WANT_WRITE => Err(would_block()),
+                // A peer that closes TCP without close_notify is common (and harmless here:
+                // the WebSocket layer has its own close frame and reports a missing one).
+                _ if tls::is_unexpected_eof(&e) => Ok(0),
+                ErrorCode::SYSCALL => Err(e
+                    .into_io_error()
+                    .unwrap_or_else(|e| tls::io_failure(e.to_string()))),
+                _ => Err(self.failure(&e)),
+            },
+        }
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.handshake()?;
+        if self.wbuf.is_empty() {
+            let mut last: Option<(usize, usize)> = None; // (index of buffer, bytes taken from it)
+            for (i, b) in bufs.iter().enumerate() {
+                let take = b.len().min(TLS_WRITE_BATCH - self.wbuf.len());
+                if take == 0 {
+                    if b.is_empty() {
+                        continue;
+                    }
+                    break;
+                }
+                self.wbuf.extend_from_slice(&b[..take]);
+                last = Some((i, take));
+            }
+            if let Some((i, 1)) = last {
+                if i > 0 && self.wbuf.len() > 1 {
+                    // Do not end the batch on the first byte of a buffer (see the type's doc).
+                    self.wbuf.pop();
+                }
+            }
+            if self.wbuf.is_empty() {
+                return Ok(0);
+            }
+            self.wpos = 0;
+            self.reported = 0;
+        }
+        let len = self.wbuf.len();
+        while self.wpos < len {
+            match self.ssl.ssl_write(&self.wbuf[self.wpos..]) {
+                Ok(n) => self.wpos += n,
+                Err(e) => {
+                    return match e.code() {
+                        ErrorCode::WANT_READ | ErrorCode::WANT_WRITE => {
+                            let more = (len - 1).saturating_sub(self.reported);
+                            if more == 0 {
+                                Err(would_block())
+                            } else {
+                                self.reported += more;
+                                Ok(more)
+                            }
+                        }
+                        ErrorCode::SYSCALL if e.io_error().is_some() => Err(e
+                            .into_io_error()
+                            .unwrap_or_else(|e| tls::io_failure(e.to_string()))),
+                        _ => Err(self.failure(&e)),
+                    };
+                }
+            }
+        }
+        let n = len - self.reported;
+        self.wbuf.clear();
+        if self.wbuf.capacity() > 4 * TLS_WRITE_BATCH {
+            self.wbuf = Vec::new();
+        }
+        self.wpos = 0;
+        self.reported = 0;
+        Ok(n)
     }
 }

@@ -1,0 +1,215 @@
+// Real-browser test of examples/index.html served by examples/ws_log_server.
+//
+//   node browser-test.mjs --server PATH/ws_log_server --index PATH/index.html --out DIR
+//                         [--screenshot EXTRA.png] [--chromium /usr/bin/chromium]
+//
+// Headless Chromium (Debian's, driven by playwright-core) loads the page from the server,
+// connects over WebSocket, and the test asserts both directions: lines the server broadcasts
+// (written to its stdin) appear on the page, and a line typed on the page is printed by the
+// server. It also checks the filter, pause/resume, the subprotocol, and the reconnect after a
+// server restart on the same port. Every wait is for an event (a server output line, a page
+// state) with a time limit; nothing sleeps.
+
+import { mkdirSync, writeFileSync, copyFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { chromium } from "playwright-core";
+import { Proc, Report, assert, WAIT_MS } from "./lib.mjs";
+
+const { values: opt } = parseArgs({
+  options: {
+    server: { type: "string" },
+    index: { type: "string" },
+    out: { type: "string", default: "." },
+    screenshot: { type: "string" },
+    chromium: { type: "string", default: "/usr/bin/chromium" },
+  },
+});
+if (!opt.server || !opt.index) {
+  console.error("usage: node browser-test.mjs --server BIN --index FILE --out DIR [--screenshot FILE]");
+  process.exit(2);
+}
+mkdirSync(opt.out, { recursive: true });
+
+const PROTOCOL = "syslog";
+const report = new Report("browser");
+const ok = (what) => report.ok(what);
+
+// The server under test; `broadcast` writes a line to its stdin.
+class Server extends Proc {
+  constructor(port) {
+    super("ws_log_server", [opt.server, "--address", "127.0.0.1", "--port", String(port),
+                            "--protocol", PROTOCOL, "--index", opt.index, "--exit-on-eof"]);
+  }
+
+  get lines() {
+    return this.out;
+  }
+
+  broadcast(line) {
+    this.write(line);
+  }
+}
+
+let server;
+let browser;
+let page;
+const servers = [];
+
+async function main() {
+  server = new Server(0);
+  servers.push(server);
+  const { m } = await server.waitLine(/listening on ws:\/\/127\.0\.0\.1:\d+\/ port (\d+)$/, "listening");
+  const port = Number(m[1]);
+  assert(port > 0, "a port was bound");
+  ok(`ws_log_server listens on port ${port} (bound with port 0)`);
+
+  browser = await chromium.launch({
+    executablePath: opt.chromium,
+    headless: true,
+    timeout: 60000,
+    // A fresh profile comes from playwright (a new temporary user-data-dir per launch).
+    args: [
+      "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+      "--no-proxy-server",
+    ],
+  });
+  const context = await browser.newContext({ viewport: { width: 1100, height: 640 } });
+  page = await context.newPage();
+  const consoleErrors = [];
+  page.on("pageerror", (e) => consoleErrors.push(String(e)));
+  page.on("requestfailed", (r) => {
+    // Only the page itself should ever be requested: anything else means an external resource.
+    if (!r.url().startsWith(`http://127.0.0.1:${port}/`)) consoleErrors.push("request to " + r.url());
+  });
+  const requests = [];
+  page.on("request", (r) => requests.push(r.url()));
+
+  const connectedFrom = server.lines.length;
+  await page.goto(`http://127.0.0.1:${port}/?protocol=${PROTOCOL}`, { timeout: WAIT_MS });
+  assert(requests.every((u) => u.startsWith(`http://127.0.0.1:${port}/`)),
+         "the page loads nothing from elsewhere: " + requests.join(", "));
+  ok("the page is served by ws_log_server over plain HTTP, with no external resource");
+
+  await page.waitForSelector("#state[data-state=open]", { timeout: WAIT_MS });
+  const stateText = await page.textContent("#state-text");
+  assert(stateText.includes(PROTOCOL), `state shows the subprotocol: "${stateText}"`);
+  const url = await page.inputValue("#url");
+  assert(url === `ws://127.0.0.1:${port}/`, "URL derived from the page's location: " + url);
+  await server.waitLine(/#\d+ \* connected/, "browser connection", { from: connectedFrom });
+  ok(`the page connects to ${url} with subprotocol "${PROTOCOL}" (state: ${stateText})`);
+
+  // Server -> browser: lines written to the server's stdin are broadcast to the page.
+  const lines = [];
+  for (let i = 1; i <= 5; i++) {
+    lines.push(`<14>Nov 25 10:00:0${i} testhost app[42]: browser-test line ${i}`);
+  }
+  for (const l of lines) server.broadcast(l);
+  await page.waitForFunction((n) => document.querySelectorAll("#log .line.in").length >= n,
+                             lines.length, { timeout: WAIT_MS });
+  let shown = await page.$$eval("#log .line.in", (ns) => ns.map((n) => n.dataset.text));
+  assert(JSON.stringify(shown) === JSON.stringify(lines), "lines shown in order: " + JSON.stringify(shown));
+  ok(`${lines.length} lines broadcast by the server appear on the page, in order`);
+
+  // Auto-scroll: the newest line is in view.
+  const atBottom = await page.$eval("#log", (l) => l.scrollHeight - l.scrollTop - l.clientHeight < 4);
+  assert(atBottom, "log scrolled to the newest line");
+
+  // Filter: plain text, then a regular expression.
+  await page.fill("#filter", "LINE 3");
+  let visible = await page.$$eval("#log .line.in:not([hidden])", (ns) => ns.map((n) => n.dataset.text));
+  assert(visible.length === 1 && visible[0].endsWith("line 3"), "text filter: " + JSON.stringify(visible));
+  await page.fill("#filter", "/line [24]$/");
+  visible = await page.$$eval("#log .line.in:not([hidden])", (ns) => ns.map((n) => n.dataset.text));
+  assert(visible.length === 2 && visible[0].endsWith("line 2") && visible[1].endsWith("line 4"),
+         "regex filter: " + JSON.stringify(visible));
+  await page.fill("#filter", "");
+  visible = await page.$$eval("#log .line.in:not([hidden])", (ns) => ns.length);
+  assert(visible === lines.length, "empty filter shows every line");
+  ok("the filter box hides non-matching lines (text and /regex/) and shows all when cleared");
+
+  // Pause: a line arriving while paused is held, not shown, and appears on resume.
+  await page.click("#pause");
+  const before = await page.evaluate(() => window.wsLog.received);
+  server.broadcast("<12>Nov 25 10:00:09 testhost app[42]: arrived while paused");
+  await page.waitForFunction((n) => window.wsLog.received > n, before, { timeout: WAIT_MS });
+  let n = await page.$$eval("#log .line.in", (ns) => ns.length);
+  assert(n === lines.length, "no line added while paused");
+  const notice = await page.textContent("#notice");
+  assert(notice.includes("1 held"), "notice tells what is held: " + notice);
+  await page.click("#pause");
+  n = await page.$$eval("#log .line.in", (ns) => ns.length);
+  assert(n === lines.length + 1, "the held line is shown on resume");
+  ok("pause holds arriving lines (counted in the notice) and resume shows them");
+
+  // Browser -> server: a line typed on the page is printed by the server.
+  const sentFrom = server.lines.length;
+  const text = "hello from the browser";
+  await page.fill("#send-text", text);
+  await page.press("#send-text", "Enter");
+  const esc = text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  await server.waitLine(new RegExp(`^\\S+ 127\\.0\\.0\\.1:\\d+ #\\d+ < ${esc}$`), "line sent by the page", { from: sentFrom });
+  await page.waitForSelector("#log .line.out", { timeout: WAIT_MS });
+  ok("a line sent from the page is received and printed by the server (with peer address)");
+
+  // Reconnect: the server goes away, the page shows it and retries with backoff; the server
+  // comes back on the same port and the page reconnects by itself.
+  const r = await server.stop();
+  assert(r.code === 0, `server exited cleanly (${JSON.stringify(r)})`);
+  await page.waitForSelector("#state[data-state=waiting]", { timeout: WAIT_MS });
+  const waitingText = await page.textContent("#state-text");
+  server = new Server(port);
+  servers.push(server);
+  await server.waitLine(/listening on .* port (\d+)$/, "restarted server");
+  await page.waitForSelector("#state[data-state=open]", { timeout: 45000 });
+  await server.waitLine(/#\d+ \* connected/, "browser reconnection");
+  ok(`the page reconnects after a server restart (it showed "${waitingText}")`);
+
+  const after = [
+    "<13>Nov 25 10:01:00 testhost sshd[311]: Accepted publickey for admin from 127.0.0.1 port 50412",
+    "<12>Nov 25 10:01:01 testhost kernel: eth0: link is slow, falling back to 100 Mbps",
+    "<11>Nov 25 10:01:02 testhost app[42]: payment worker failed: connection refused",
+    "<14>Nov 25 10:01:03 testhost cron[977]: (root) CMD (run-parts /etc/cron.hourly)",
+    "<15>Nov 25 10:01:04 testhost app[42]: debug: 128 messages flushed in 3 ms",
+  ];
+  const count0 = await page.$$eval("#log .line.in", (ns) => ns.length);
+  for (const l of after) server.broadcast(l);
+  await page.waitForFunction((k) => document.querySelectorAll("#log .line.in").length >= k,
+                             count0 + after.length, { timeout: WAIT_MS });
+  shown = await page.$$eval("#log .line.in", (ns) => ns.slice(-5).map((n) => n.dataset.text));
+  assert(JSON.stringify(shown) === JSON.stringify(after), "lines after the restart: " + JSON.stringify(shown));
+  ok("lines broadcast after the restart appear on the page");
+
+  assert(consoleErrors.length === 0, "no page error: " + consoleErrors.join("; "));
+  ok("no script error and no failed request on the page");
+
+  const shot = join(opt.out, "samples-page.png");
+  await page.screenshot({ path: shot });
+  if (opt.screenshot) copyFileSync(shot, opt.screenshot);
+  console.log(`screenshot: ${shot}${opt.screenshot ? " and " + opt.screenshot : ""}`);
+
+  await browser.close();
+  browser = null;
+  const r2 = await server.stop();
+  assert(r2.code === 0, `server exited cleanly at the end (${JSON.stringify(r2)})`);
+  ok("ws_log_server stops cleanly at the end of its input (exit status 0)");
+}
+
+try {
+  await main();
+} catch (e) {
+  report.fail(e.message);
+  if (page) {
+    try {
+      await page.screenshot({ path: join(opt.out, "failure.png") });
+      console.log("failure screenshot: " + join(opt.out, "failure.png"));
+    } catch (_) { /* the browser may be gone */ }
+  }
+} finally {
+  if (browser) await browser.close().catch(() => {});
+  for (const s of servers) s.kill();
+  const log = servers.map((s, i) => `--- server run ${i + 1}\n` + s.log.join("\n")).join("\n");
+  writeFileSync(join(opt.out, "server.log"), log + "\n");
+}
+process.exit(report.end());

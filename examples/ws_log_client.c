@@ -1,0 +1,696 @@
+/* ws_log_client: a WebSocket log client on ws_api.h.
+
+   It sends every line read from standard input (or N generated test
+   lines with --count) to a WebSocket server, prints every message the
+   server sends back (so it is also a subscriber: --subscribe only
+   listens), shows connection state changes and backpressure, survives
+   server restarts (the library reconnects with backoff and keeps what
+   was queued), and prints its counters at exit.
+
+   Run `ws_log_client --help` for the options.
+
+   Output: messages received on standard output, one per line,
+   "TIMESTAMP < TEXT" (or just TEXT with --raw); state changes, waits and
+   counters on standard error, "TIMESTAMP * ...".  */
+
+#define _GNU_SOURCE 1
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ws_api.h>
+
+#define PROGRAM "ws_log_client"
+
+struct client
+{
+  pthread_mutex_t lock;
+  unsigned long long received;
+  unsigned long long max_receive;       /* 0: no limit */
+  int quiet;
+  int raw;
+};
+
+static int wake_pipe[2] = { -1, -1 };
+static volatile sig_atomic_t stop_requested;
+/* Set by on_receive (I/O thread) when --max-receive is reached.  */
+static atomic_int receive_done;
+/* Set before the context is destroyed: a close then is the end, not a
+   reason to reconnect.  */
+static atomic_int stopping;
+
+/* Wakes the main loop: from a signal handler or a callback.  A full pipe
+   already holds a wake-up, so a failed write loses nothing.  */
+static void
+wake (char why)
+{
+  ssize_t n = write (wake_pipe[1], &why, 1);
+  (void) n;
+}
+
+static void
+on_signal (int sig)
+{
+  (void) sig;
+  stop_requested = 1;
+  wake ('s');
+}
+
+static void
+print_timestamp (FILE *f)
+{
+  struct timespec ts;
+  struct tm tm;
+  char date[32], zone[8];
+
+  clock_gettime (CLOCK_REALTIME, &ts);
+  localtime_r (&ts.tv_sec, &tm);
+  strftime (date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+  strftime (zone, sizeof zone, "%z", &tm);
+  fprintf (f, "%s.%03ld%s ", date, ts.tv_nsec / 1000000L, zone);
+}
+
+/* A state line on standard error (the data stays alone on stdout).  */
+static void
+note (const char *fmt, ...)
+{
+  va_list ap;
+
+  flockfile (stderr);
+  print_timestamp (stderr);
+  fputs ("* ", stderr);
+  va_start (ap, fmt);
+  vfprintf (stderr, fmt, ap);
+  va_end (ap);
+  fputc ('\n', stderr);
+  funlockfile (stderr);
+}
+
+static void
+on_connect (ws_context *ctx, ws_conn_id conn, void *user)
+{
+  struct client *c = user;
+  char ip[48];                  /* 46 always suffice (INET6_ADDRSTRLEN) */
+  uint16_t port = 0;
+
+  if (c->quiet)
+    return;
+  if (ws_peer_address (ctx, conn, ip, sizeof ip, &port) == WS_OK)
+    note ("connected to %s port %u (connection #%" PRIu64 ")", ip,
+          (unsigned) port, conn);
+  else
+    note ("connected (connection #%" PRIu64 ")", conn);
+}
+
+static int
+on_receive (ws_context *ctx, ws_conn_id conn, const uint8_t *data, size_t len,
+            ws_msg_type type, void *user)
+{
+  struct client *c = user;
+  unsigned long long n;
+  size_t i;
+
+  (void) ctx;
+  (void) conn;
+  pthread_mutex_lock (&c->lock);
+  n = ++c->received;
+  pthread_mutex_unlock (&c->lock);
+
+  flockfile (stdout);
+  if (!c->raw)
+    {
+      print_timestamp (stdout);
+      fputs ("< ", stdout);
+    }
+  if (type == WS_MSG_BINARY)
+    fprintf (stdout, "(binary, %zu bytes) ", len);
+  /* Control characters escaped: one message is one line.  */
+  for (i = 0; i < len; i++)
+    {
+      if (data[i] == '\\')
+        fputs ("\\\\", stdout);
+      else if (data[i] < 0x20 || data[i] == 0x7f)
+        fprintf (stdout, "\\x%02x", data[i]);
+      else
+        fputc (data[i], stdout);
+    }
+  fputc ('\n', stdout);
+  funlockfile (stdout);
+
+  if (c->max_receive && n == c->max_receive)
+    {
+      receive_done = 1;
+      wake ('m');
+    }
+  return 0;
+}
+
+static void
+on_writable (ws_context *ctx, ws_conn_id conn, void *user)
+{
+  (void) ctx;
+  (void) conn;
+  (void) user;
+  wake ('w');
+}
+
+static void
+on_close (ws_context *ctx, ws_conn_id conn, uint16_t code, const char *reason,
+          void *user)
+{
+  struct client *c = user;
+
+  (void) ctx;
+  if (c->quiet)
+    return;
+  note ("disconnected (connection #%" PRIu64 ", code %u%s%s%s)%s", conn,
+        (unsigned) code, reason && *reason ? " \"" : "",
+        reason && *reason ? reason : "", reason && *reason ? "\"" : "",
+        stopping ? ""
+        : ": reconnecting with backoff, unsent lines stay queued");
+}
+
+static void
+on_error (ws_context *ctx, ws_conn_id conn, ws_status status,
+          const char *message, void *user)
+{
+  struct client *c = user;
+
+  (void) ctx;
+  if (!c->quiet)
+    note ("error (connection #%" PRIu64 "): %s: %s", conn,
+          ws_strerror (status), message ? message : "");
+}
+
+static void
+usage (FILE *f)
+{
+  fprintf (f,
+"Usage: " PROGRAM " [OPTION]...\n"
+"A WebSocket log client: sends each line of standard input (or N generated\n"
+"test lines) to a server and prints what the server sends.  It reconnects\n"
+"by itself when the server goes away and sends what was queued meanwhile.\n"
+"\n"
+"  -a, --address=HOST     server host name or address (default 127.0.0.1)\n"
+"  -p, --port=PORT        server port (default 8080)\n"
+"  -P, --path=PATH        request path (default /)\n"
+"  -r, --protocol=NAME    Sec-WebSocket-Protocol to ask for (default: none)\n"
+"  -H, --header='N: V'    extra handshake header (repeatable)\n"
+"  -t, --tls              connect with TLS (wss://)\n"
+"      --cacert=FILE      trust the server certificates this CA signed\n"
+"      --insecure         accept a server certificate that cannot be\n"
+"                         verified (self-signed)\n"
+"  -c, --cert=FILE        PEM client certificate\n"
+"  -k, --key=FILE         PEM key of the client certificate\n"
+"  -n, --count=N          send N generated syslog-style test lines instead\n"
+"                         of reading standard input\n"
+"  -i, --interval=MS      wait MS milliseconds between lines (default 0)\n"
+"      --queue=N          messages the send queue holds (default 65536)\n"
+"  -s, --subscribe        send nothing: print what the server sends\n"
+"  -m, --max-receive=N    stop after receiving N messages\n"
+"      --drain=MS         at exit, wait up to MS for queued lines to be\n"
+"                         sent (default 5000)\n"
+"      --raw              print received messages without a timestamp\n"
+"  -q, --quiet            no connection state lines\n"
+"  -h, --help             print this help and exit\n"
+"\n"
+"Exit status: 0 when every line was sent (and, with --max-receive, that\n"
+"many messages arrived), 1 when lines were left unsent or another\n"
+"failure happened, 2 for a usage error.  Ctrl-C stops reading and\n"
+"drains the queue like the end of input.\n"
+"\n"
+"Examples:\n"
+"  logger -s hello 2>&1 | " PROGRAM " -p 8080\n"
+"  " PROGRAM " -p 8080 --count 1000            # 1000 test lines\n"
+"  " PROGRAM " -p 8080 --subscribe             # print live lines\n");
+}
+
+static int
+parse_count (const char *arg, const char *what, unsigned long long *out)
+{
+  char *end;
+
+  errno = 0;
+  *out = strtoull (arg, &end, 10);
+  if (errno || end == arg || *end || arg[0] == '-')
+    {
+      fprintf (stderr, PROGRAM ": invalid %s: %s\n", what, arg);
+      return -1;
+    }
+  return 0;
+}
+
+/* Waits for a wake-up byte for up to TIMEOUT_MS (-1: forever) and
+   returns it, 0 on timeout.  */
+static char
+wait_wake (int timeout_ms)
+{
+  struct pollfd pfd = { .fd = wake_pipe[0], .events = POLLIN };
+  char why = 0;
+
+  if (poll (&pfd, 1, timeout_ms) > 0 && read (wake_pipe[0], &why, 1) != 1)
+    why = 0;
+  return why;
+}
+
+/* Queues one line, waiting through backpressure: a full queue answers
+   WS_ERR_QUEUE_FULL and queues nothing, so we ask for on_writable and
+   retry when it fires.  Returns 0 when queued, -1 when it cannot be
+   (stop requested while waiting, or a hard error).  */
+static int
+send_line (ws_context *ctx, const char *line, size_t len,
+           unsigned long long *waits)
+{
+  ws_msg_type type = WS_MSG_TEXT;
+
+  for (;;)
+    {
+      ws_status st = ws_send (ctx, 0, line, len, type);
+
+      if (st == WS_OK)
+        return 0;
+      if (st == WS_ERR_INVALID_ARGUMENT && type == WS_MSG_TEXT)
+        {
+          /* Not UTF-8: a text frame cannot carry it, binary can.  */
+          note ("line is not UTF-8: sending it as binary");
+          type = WS_MSG_BINARY;
+          continue;
+        }
+      if (st != WS_ERR_QUEUE_FULL)
+        {
+          fprintf (stderr, PROGRAM ": ws_send: %s (%s)\n", ws_strerror (st),
+                   ws_last_error ());
+          return -1;
+        }
+      if (*waits == 0 || (*waits & (*waits - 1)) == 0)
+        note ("backpressure: send queue full, waiting for room (wait %llu)",
+              *waits + 1);
+      (*waits)++;
+      st = ws_request_writable (ctx, 0);
+      /* NOT_CONNECTED: no connection to become writable; the retry after
+         a short pause is all that can be done until one exists.  */
+      if (st != WS_OK && st != WS_ERR_NOT_CONNECTED)
+        {
+          fprintf (stderr, PROGRAM ": ws_request_writable: %s\n",
+                   ws_strerror (st));
+          return -1;
+        }
+      /* on_writable wakes us; the timeout only covers a connection
+         that dropped meanwhile (its on_writable will never come).  */
+      wait_wake (st == WS_OK ? 1000 : 100);
+      if (stop_requested)
+        return -1;
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+  static const struct option longopts[] = {
+    { "address", required_argument, NULL, 'a' },
+    { "port", required_argument, NULL, 'p' },
+    { "path", required_argument, NULL, 'P' },
+    { "protocol", required_argument, NULL, 'r' },
+    { "header", required_argument, NULL, 'H' },
+    { "tls", no_argument, NULL, 't' },
+    { "cacert", required_argument, NULL, 'C' },
+    { "insecure", no_argument, NULL, 'I' },
+    { "cert", required_argument, NULL, 'c' },
+    { "key", required_argument, NULL, 'k' },
+    { "count", required_argument, NULL, 'n' },
+    { "interval", required_argument, NULL, 'i' },
+    { "queue", required_argument, NULL, 'Q' },
+    { "subscribe", no_argument, NULL, 's' },
+    { "max-receive", required_argument, NULL, 'm' },
+    { "drain", required_argument, NULL, 'D' },
+    { "raw", no_argument, NULL, 'R' },
+    { "quiet", no_argument, NULL, 'q' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 }
+  };
+  const char *address = "127.0.0.1", *path = "/", *protocol = NULL;
+  const char *cert = NULL, *key = NULL, *cacert = NULL;
+  const char **headers = NULL;
+  size_t nheaders = 0;
+  int tls = 0, insecure = 0, subscribe = 0, use_count = 0, opt, rc = 0;
+  unsigned long long port = 8080, count = 0, interval = 0, queue = 0;
+  unsigned long long drain = 5000, sent = 0, waits = 0;
+  struct client c;
+  ws_callbacks cbs;
+  ws_options *o;
+  ws_context *ctx;
+  ws_status st;
+  ws_stats stats;
+  uint64_t unsent = 0;
+  struct sigaction sa;
+  size_t i;
+
+  memset (&c, 0, sizeof c);
+  pthread_mutex_init (&c.lock, NULL);
+
+  while ((opt = getopt_long (argc, argv, "a:p:P:r:H:tc:k:n:i:sm:qh", longopts,
+                             NULL)) != -1)
+    switch (opt)
+      {
+      case 'a': address = optarg; break;
+      case 'p':
+        if (parse_count (optarg, "port", &port) < 0 || port < 1 || port > 65535)
+          {
+            fprintf (stderr, PROGRAM ": port must be 1..65535\n");
+            return 2;
+          }
+        break;
+      case 'P': path = optarg; break;
+      case 'r': protocol = optarg; break;
+      case 'H':
+        {
+          const char **h = realloc (headers, (nheaders + 1) * sizeof *h);
+          if (!h)
+            {
+              fprintf (stderr, PROGRAM ": out of memory\n");
+              return 1;
+            }
+          headers = h;
+          headers[nheaders++] = optarg;
+        }
+        break;
+      case 't': tls = 1; break;
+      case 'C': cacert = optarg; tls = 1; break;
+      case 'I': insecure = 1; tls = 1; break;
+      case 'c': cert = optarg; break;
+      case 'k': key = optarg; break;
+      case 'n':
+        if (parse_count (optarg, "count", &count) < 0)
+          return 2;
+        use_count = 1;
+        break;
+      case 'i':
+        if (parse_count (optarg, "interval", &interval) < 0
+            || interval > 3600000)
+          return 2;
+        break;
+      case 'Q':
+        if (parse_count (optarg, "queue size", &queue) < 0 || queue == 0)
+          return 2;
+        break;
+      case 's': subscribe = 1; break;
+      case 'm':
+        if (parse_count (optarg, "message count", &c.max_receive) < 0)
+          return 2;
+        break;
+      case 'D':
+        if (parse_count (optarg, "drain time", &drain) < 0
+            || drain > UINT32_MAX)
+          return 2;
+        break;
+      case 'R': c.raw = 1; break;
+      case 'q': c.quiet = 1; break;
+      case 'h': usage (stdout); return 0;
+      default:
+        fprintf (stderr, "Try '" PROGRAM " --help'.\n");
+        return 2;
+      }
+  if (optind < argc)
+    {
+      fprintf (stderr, PROGRAM ": unexpected argument: %s\n", argv[optind]);
+      return 2;
+    }
+  if (subscribe && use_count)
+    {
+      fprintf (stderr, PROGRAM ": --subscribe sends nothing: no --count\n");
+      return 2;
+    }
+  if ((cert == NULL) != (key == NULL))
+    {
+      fprintf (stderr, PROGRAM ": --cert and --key go together\n");
+      return 2;
+    }
+
+  setvbuf (stdout, NULL, _IOLBF, 0);
+  if (pipe2 (wake_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+    {
+      perror (PROGRAM ": pipe");
+      return 1;
+    }
+  memset (&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset (&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction (SIGINT, &sa, NULL);
+  sigaction (SIGTERM, &sa, NULL);
+
+  memset (&cbs, 0, sizeof cbs);
+  cbs.on_connect = on_connect;
+  cbs.on_receive = on_receive;
+  cbs.on_writable = on_writable;
+  cbs.on_close = on_close;
+  cbs.on_error = on_error;
+
+  o = ws_options_new (WS_MODE_CLIENT);
+  if (!o)
+    {
+      fprintf (stderr, PROGRAM ": ws_options_new failed\n");
+      return 1;
+    }
+  st = WS_OK;
+  for (i = 0; i < nheaders && st == WS_OK; i++)
+    {
+      char name[256];
+      const char *colon = strchr (headers[i], ':');
+      const char *value;
+      size_t n;
+
+      if (!colon || colon == headers[i]
+          || (n = (size_t) (colon - headers[i])) >= sizeof name)
+        {
+          fprintf (stderr, PROGRAM ": --header wants 'Name: value': %s\n",
+                   headers[i]);
+          ws_options_free (o);
+          return 2;
+        }
+      memcpy (name, headers[i], n);
+      name[n] = '\0';
+      for (value = colon + 1; *value == ' ' || *value == '\t'; value++)
+        ;
+      st = ws_options_add_header (o, name, value);
+    }
+  if (st != WS_OK
+      || (st = ws_options_set_address (o, address)) != WS_OK
+      || (st = ws_options_set_port (o, (int) port)) != WS_OK
+      || (st = ws_options_set_path (o, path)) != WS_OK
+      || (st = ws_options_set_protocol (o, protocol)) != WS_OK
+      || (tls && (st = ws_options_set_tls (o, 1)) != WS_OK)
+      || (cacert && (st = ws_options_set_cacert (o, cacert)) != WS_OK)
+      || (insecure && (st = ws_options_set_allow_self_signed (o, 1)) != WS_OK)
+      || (cert && ((st = ws_options_set_cert (o, cert)) != WS_OK
+                   || (st = ws_options_set_key (o, key)) != WS_OK))
+      || (queue && (st = ws_options_set_queue_capacity (o, queue)) != WS_OK)
+      || (st = ws_options_set_callbacks (o, &cbs, &c)) != WS_OK)
+    {
+      fprintf (stderr, PROGRAM ": %s (%s)\n", ws_strerror (st),
+               ws_last_error ());
+      ws_options_free (o);
+      return 2;
+    }
+  free (headers);
+  st = ws_context_create (o, &ctx);
+  ws_options_free (o);
+  if (st != WS_OK)
+    {
+      fprintf (stderr, PROGRAM ": %s (%s)\n", ws_strerror (st),
+               ws_last_error ());
+      return 1;
+    }
+  if (!c.quiet)
+    note ("connecting to %s://%s:%llu%s", tls ? "wss" : "ws", address, port,
+          path);
+
+  if (subscribe)
+    {
+      /* Nothing to send: wait for Ctrl-C or --max-receive.  */
+      while (!stop_requested && !receive_done)
+        wait_wake (-1);
+    }
+  else if (use_count)
+    {
+      char host[64], line[256];
+      unsigned long long n;
+
+      if (gethostname (host, sizeof host) != 0)
+        snprintf (host, sizeof host, "localhost");
+      host[sizeof host - 1] = '\0';
+      for (n = 1; n <= count && !stop_requested && !receive_done; n++)
+        {
+          time_t now = time (NULL);
+          struct tm tm;
+          char stamp[32];
+          int len;
+
+          localtime_r (&now, &tm);
+          strftime (stamp, sizeof stamp, "%b %e %H:%M:%S", &tm);
+          /* <14>: facility user, severity info, as logger(1) sends.  */
+          len = snprintf (line, sizeof line,
+                          "<14>%s %s " PROGRAM "[%ld]: test line %llu of %llu",
+                          stamp, host, (long) getpid (), n, count);
+          if (send_line (ctx, line, (size_t) len, &waits) < 0)
+            break;
+          sent++;
+          if (interval && n < count)
+            {
+              /* Pacing, not synchronisation: a wake-up is a signal.  */
+              struct timespec end, now_ts;
+              clock_gettime (CLOCK_MONOTONIC, &end);
+              end.tv_sec += (time_t) (interval / 1000);
+              end.tv_nsec += (long) (interval % 1000) * 1000000L;
+              if (end.tv_nsec >= 1000000000L)
+                {
+                  end.tv_sec++;
+                  end.tv_nsec -= 1000000000L;
+                }
+              while (!stop_requested)
+                {
+                  long left;
+                  clock_gettime (CLOCK_MONOTONIC, &now_ts);
+                  left = (long) (end.tv_sec - now_ts.tv_sec) * 1000
+                         + (end.tv_nsec - now_ts.tv_nsec) / 1000000L;
+                  if (left <= 0)
+                    break;
+                  wait_wake ((int) left);
+                }
+            }
+        }
+    }
+  else
+    {
+      char *buf = NULL;
+      size_t len = 0, cap = 0;
+      struct pollfd pfd[2];
+      int eof = 0;
+
+      pfd[0].fd = wake_pipe[0];
+      pfd[0].events = POLLIN;
+      pfd[1].fd = STDIN_FILENO;
+      pfd[1].events = POLLIN;
+      /* read(2), not stdio: poll must see every byte not yet handled, so
+         Ctrl-C is noticed while standard input is idle.  */
+      while (!stop_requested && !eof && !receive_done)
+        {
+          ssize_t n;
+          char *start, *nl;
+
+          if (poll (pfd, 2, -1) < 0)
+            {
+              if (errno == EINTR)
+                continue;
+              perror (PROGRAM ": poll");
+              rc = 1;
+              break;
+            }
+          if (pfd[0].revents)
+            {
+              char why;
+              while (read (wake_pipe[0], &why, 1) == 1)
+                ;
+              continue;
+            }
+          if (!pfd[1].revents)
+            continue;
+          if (cap - len < 65536)
+            {
+              size_t ncap = cap ? cap * 2 : 131072;
+              char *p = realloc (buf, ncap);
+              if (!p)
+                {
+                  fprintf (stderr, PROGRAM ": out of memory reading stdin\n");
+                  rc = 1;
+                  break;
+                }
+              buf = p;
+              cap = ncap;
+            }
+          n = read (STDIN_FILENO, buf + len, cap - len);
+          if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+          if (n <= 0)
+            {
+              eof = 1;
+              /* A last line without a newline is a line too.  */
+              if (len)
+                {
+                  if (send_line (ctx, buf, len, &waits) < 0)
+                    break;
+                  sent++;
+                }
+              break;
+            }
+          len += (size_t) n;
+          start = buf;
+          while ((nl = memchr (start, '\n', len - (size_t) (start - buf))))
+            {
+              size_t l = (size_t) (nl - start);
+              if (l && start[l - 1] == '\r')
+                l--;
+              if (send_line (ctx, start, l, &waits) < 0)
+                {
+                  stop_requested = 1;
+                  break;
+                }
+              sent++;
+              start = nl + 1;
+            }
+          len -= (size_t) (start - buf);
+          memmove (buf, start, len);
+        }
+      free (buf);
+    }
+
+  if (!subscribe && !c.quiet)
+    note ("%llu lines queued; waiting up to %llu ms for them to be sent",
+          sent, drain);
+  if (!subscribe)
+    ws_flush (ctx, (uint32_t) drain);
+  /* --max-receive: the answers may still be on their way.  */
+  while (c.max_receive && !receive_done && !stop_requested)
+    wait_wake (-1);
+  memset (&stats, 0, sizeof stats);
+  stats.struct_size = sizeof stats;
+  ws_get_stats (ctx, &stats);
+  stopping = 1;
+  st = ws_context_destroy (ctx, 1000, &unsent);
+  if (st != WS_OK)
+    {
+      fprintf (stderr, PROGRAM ": ws_context_destroy: %s\n", ws_strerror (st));
+      rc = 1;
+    }
+  note ("stats: lines queued %llu, messages sent %" PRIu64 " (%" PRIu64
+        " bytes), received %" PRIu64 ", connections %" PRIu64
+        ", reconnects %" PRIu64 ", backpressure waits %llu, errors %" PRIu64
+        ", unsent at exit %" PRIu64,
+        sent, stats.messages_sent, stats.bytes_sent, stats.messages_received,
+        stats.connections_total, stats.reconnects, waits, stats.errors,
+        unsent);
+  if (unsent)
+    {
+      fprintf (stderr, PROGRAM ": %" PRIu64 " lines were never sent\n",
+               unsent);
+      rc = 1;
+    }
+  if (use_count && sent < count)
+    rc = 1;
+  if (c.max_receive && c.received < c.max_receive)
+    rc = 1;
+  pthread_mutex_destroy (&c.lock);
+  return rc;
+}

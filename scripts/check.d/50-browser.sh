@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# check.d/50-browser.sh: the samples (examples/) built against the installed library, their
+# command-line behaviour, and a real-browser test of examples/index.html.
+#
+# apt: chromium
+#
+# Node.js and npm come with the machine (CI's base image); playwright-core (pinned in
+# examples/test/package-lock.json) is installed into examples/test/node_modules and drives
+# Debian's /usr/bin/chromium, so no browser is downloaded.
+#
+# Environment (set by scripts/check.sh): WS_API_SRC, WS_API_PREFIX, PKG_CONFIG_PATH, WS_API_OUT.
+# WS_UPDATE_SCREENSHOT=1 also copies the page's screenshot to docs/samples-page.png.
+set -euo pipefail
+
+src=${WS_API_SRC:?WS_API_SRC is not set}
+out=${WS_API_OUT:?WS_API_OUT is not set}
+: "${WS_API_PREFIX:?WS_API_PREFIX is not set}"
+export PKG_CONFIG_PATH=${PKG_CONFIG_PATH:-$WS_API_PREFIX/lib/pkgconfig}
+
+chromium_bin=${CHROMIUM:-/usr/bin/chromium}
+for tool in make cc pkg-config node npm; do
+  command -v "$tool" >/dev/null || { echo "error: $tool not found" >&2; exit 1; }
+done
+test -x "$chromium_bin" || { echo "error: $chromium_bin not found (apt-get install chromium)" >&2; exit 1; }
+
+echo "== building examples against $WS_API_PREFIX"
+build=$out/build
+mkdir -p "$build"
+# Out of the source tree, so make distcheck never sees built programs.
+make -C "$build" -f "$src/examples/Makefile"
+
+echo "== command-line tests"
+node "$src/examples/test/cli-test.mjs" --bin "$build" --out "$out/cli"
+
+echo "== browser test"
+(cd "$src/examples/test" && npm ci --no-audit --no-fund --loglevel=error)
+shot_args=()
+if test "${WS_UPDATE_SCREENSHOT:-0}" = 1; then
+  shot_args=(--screenshot "$src/docs/samples-page.png")
+fi
+timeout --kill-after=10 240 node "$src/examples/test/browser-test.mjs" \
+  --server "$build/ws_log_server" --index "$src/examples/index.html" \
+  --out "$out" --chromium "$chromium_bin" "${shot_args[@]}"
