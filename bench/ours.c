@@ -59,9 +59,13 @@ on_close (ws_context *ctx, ws_conn_id conn, uint16_t code, const char *reason, v
 static void
 on_error (ws_context *ctx, ws_conn_id conn, ws_status status, const char *message, void *user)
 {
+  static atomic_int n;
+
   (void) ctx; (void) user;
-  fprintf (stderr, "ours: on_error conn %llu: %s: %s\n", (unsigned long long) conn,
-           ws_strerror (status), message ? message : "");
+  /* The first few only: a run with thousands of connections must not flood the log.  */
+  if (atomic_fetch_add (&n, 1) < 5)
+    fprintf (stderr, "ours: on_error conn %llu: %s: %s\n", (unsigned long long) conn,
+             ws_strerror (status), message ? message : "");
 }
 
 /* The sink is one server context: one I/O thread calls this, so only the hand-over to the main

@@ -189,7 +189,7 @@ run_sink (void)
               /* EOF or error: the sender is done (or gone).  */
               epoll_ctl (ep, EPOLL_CTL_DEL, fds[k], NULL);
               close (fds[k]);
-              if (--open_conns == 0 && args.count && total < args.count)
+              if (--open_conns == 0 && nconn == args.conns && args.count && total < args.count)
                 bench_die ("senders closed after %llu of %llu messages",
                            (unsigned long long) total, (unsigned long long) args.count);
               break;
@@ -530,6 +530,12 @@ run_sub (void)
                                (unsigned long long) args.count);
                   if (args.count && c->p.messages >= args.count)
                     {
+                      /* A polite goodbye (close 1000), so servers log no error.  */
+                      static const uint8_t bye[] = { 0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8 };
+
+                      /* The server may be gone already: nothing to report then.  */
+                      if (args.handshake && write (c->fd, bye, sizeof bye) < 0)
+                        c->st = SUB_DONE;
                       epoll_ctl (ep, EPOLL_CTL_DEL, c->fd, NULL);
                       close (c->fd);
                       c->st = SUB_DONE;

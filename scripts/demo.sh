@@ -84,7 +84,7 @@ if test $do_install = 1; then
   pkgs=(build-essential autoconf automake libtool pkg-config libssl-dev bsdutils python3)
   # syslog-ng (and its headers, for the module) only when the module is part of the tree.
   if have_module_source; then
-    pkgs+=(syslog-ng-core syslog-ng-dev)
+    pkgs+=(syslog-ng-core syslog-ng-dev bison)
   fi
   ws_apt_install "${pkgs[@]}" || ws_die "could not install: ${pkgs[*]} (run as root, or install them first)"
   command -v cargo >/dev/null || ws_die "cargo not found: install the Rust toolchain (https://rustup.rs)"
@@ -147,13 +147,14 @@ trap 'echo; echo "demo: stopping (Ctrl-C)"; cleanup; exit 0' INT TERM
 # start NAME COMMAND...: runs COMMAND in the background with stdout and stderr going to a
 # fifo; the caller reads it on file descriptor ${fd[NAME]} (see await and print_rest), and
 # ${pid[NAME]} is its process.
+# With START_STDIN=FILE, COMMAND reads that file (a fifo) instead of /dev/null.
 declare -A fd pid
 start () {
   local name=$1 f
   shift
   f=$tmp/$name.fifo
   mkfifo "$f"
-  "$@" > "$f" 2>&1 &
+  "$@" < "${START_STDIN:-/dev/null}" > "$f" 2>&1 &
   pids+=($!)
   pid[$name]=$!
   exec {fd[$name]}< "$f"
@@ -195,8 +196,8 @@ produce () {
   sev=(5 4 6 3 7 6)
   while test "$n" = 0 || test $i -le "$n"; do
     printf '%s|demo line %d: %s\n' "${sev[$((i % 6))]}" "$i" "${msgs[$((i % 6))]}"
+    test $i = "$n" || sleep "${DEMO_INTERVAL:-0.5}"
     i=$((i + 1))
-    sleep "${DEMO_INTERVAL:-0.5}"
   done
 }
 
@@ -215,14 +216,17 @@ if test $interactive = 0; then
 fi
 
 syslog_ng_path () {
-  local sng moddir conf sock
+  local sng moddir sysmoddir version conf sock
   sng=$(command -v syslog-ng)
+  # Our module's directory first, then syslog-ng's own (the unix-dgram source lives there).
+  sysmoddir=$("$sng" --version | sed -n 's/^Module-Directory: *//p')
+  version=$("$sng" --version | sed -n 's/^Config version: *//p')
   moddir=$(find "$prefix" -name 'libwebsocket*.so' -printf '%h\n' 2>/dev/null | head -n 1)
   port=${port:-$(free_port)}
   sock=$tmp/log.sock
   conf=$tmp/syslog-ng.conf
   cat > "$conf" <<EOF
-@version: current
+@version: ${version:-3.35}
 # A unix-dgram source for logger(1), and a websocket() destination in server mode that
 # subscribers (ws_log_client --subscribe, a browser) connect to.
 source s_demo { unix-dgram("$sock"); };
@@ -235,7 +239,7 @@ EOF
   ws_section "syslog-ng -> websocket() destination (server mode, port $port) -> subscriber"
   echo "syslog-ng config ($conf):"
   sed 's/^/    /' "$conf"
-  start syslog-ng "$sng" -F -e -f "$conf" --module-path="$moddir:$(dirname "$("$sng" --version | sed -n 's/^Module-Directory: *//p')/x")" \
+  start syslog-ng "$sng" -F -e -f "$conf" --module-path="$moddir${sysmoddir:+:$sysmoddir}" \
     -R "$tmp/syslog-ng.persist" -p "$tmp/syslog-ng.pid" -c "$tmp/syslog-ng.ctl"
   await syslog-ng 'syslog-ng starting up' 30
   print_rest syslog-ng
@@ -247,6 +251,7 @@ EOF
     logger -u "$sock" -p "user.$(sev_name "$sev")" -t demo "$text"
   done &
   pids+=($!)
+  pid[producer]=$!
 }
 
 sev_name () {
@@ -263,12 +268,17 @@ samples_path () {
   await subscriber 'connected to' 30
   print_rest subscriber
   banner "ws://127.0.0.1:$port/" "http://127.0.0.1:$port/"
-  # The producer: ws_log_client reading lines from a pipe; it drains its queue at the end.
-  { produce "$lines" | while IFS='|' read -r sev text; do
-      printf '<%d>%s %s demo[%d]: %s\n' $((8 + sev)) "$(LC_ALL=C date '+%b %e %H:%M:%S')" \
-        "$(hostname)" $$ "$text"
-    done | "$client_bin" --port "$port" 2>&1 | sed -u 's/^/[sender] /'; } &
+  # The sender: ws_log_client reading syslog-style lines from a fifo; at the end of its input
+  # it waits until its queue is sent, prints its counters and exits (1 if any line is unsent).
+  mkfifo "$tmp/lines"
+  produce "$lines" | while IFS='|' read -r sev text; do
+    printf '<%d>%s %s demo[%d]: %s\n' $((8 + sev)) "$(LC_ALL=C date '+%b %e %H:%M:%S')" \
+      "$(uname -n)" $$ "$text"
+  done > "$tmp/lines" &
   pids+=($!)
+  pid[producer]=$!
+  START_STDIN=$tmp/lines start sender "$client_bin" --port "$port"
+  print_rest sender
 }
 
 banner () {
@@ -305,7 +315,13 @@ if test $interactive = 1; then
   exit 0
 fi
 
-# Bounded run: the subscriber exits once it printed $count lines (or its timeout hit).
+# Bounded run: every line produced, then sent (the sender's status says nothing is left
+# unsent), then received by the subscriber (it exits once it printed $count lines, or fails
+# when its timeout hits).
+wait "${pid[producer]}" || true
+if test -n "${pid[sender]:-}" && ! wait "${pid[sender]}"; then
+  ws_die "the sender did not send every line (see above)"
+fi
 if wait "${pid[subscriber]}"; then
   echo
   echo "demo: the subscriber received all $count lines: done"

@@ -101,7 +101,6 @@ fn peer_that_stops_reading_bounded_memory_then_writable() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (srv, cnt) = counting_server(|c| c.queue_capacity = 32);
     let mut raw = Raw::open(srv.local_port());
-    raw.small_rcvbuf();
     cnt.wait("connect", T, |c| (c.connects == 1).then_some(()));
     let id = 1;
     let rss_before = rss_kib();

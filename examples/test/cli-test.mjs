@@ -8,6 +8,7 @@
 // send while the server was down and delivers it after the restart, backpressure is shown,
 // and the echo server returns every message.
 
+import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -142,6 +143,38 @@ const tests = {
     s.proc.kill("SIGINT");
     const r = await s.wait();
     assert(r.code === 0, "exit status 0 on SIGINT: " + JSON.stringify(r));
+  },
+
+  async "TLS: ws_log_server --cert/--key serves wss://, ws_log_client --cacert verifies it"() {
+    // A throw-away CA and a server certificate for 127.0.0.1, made here with the openssl CLI.
+    const dir = join(opt.out, "tls");
+    mkdirSync(dir, { recursive: true });
+    const ossl = (...args) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+    const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+    ossl("req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+         "-subj", "/CN=ws_api samples test CA");
+    ossl("req", ...ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1");
+    writeFileSync(join(dir, "ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
+    ossl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+         "-days", "2", "-extfile", "ext", "-out", "server.pem");
+
+    const s = start("ws_log_server", ["--address", "127.0.0.1", "--port", "0", "--exit-on-eof",
+                                      "--cert", join(dir, "server.pem"), "--key", join(dir, "server.key")]);
+    const { m } = await s.waitLine(/listening on wss:\/\/127\.0\.0\.1:\d+\/ port (\d+)$/, "wss listening");
+    const c = start("ws_log_client", ["--port", m[1], "--cacert", join(dir, "ca.pem"), "--count", "3"],
+                    { stdin: "ignore" });
+    const rc = await c.wait();
+    assert(rc.code === 0, "client over TLS exits 0: " + c.err.join(" | "));
+    await s.waitLine(/< .*test line 3 of 3$/, "third line over TLS");
+    assert(received(s).length === 3, "3 lines over TLS");
+    // Without the CA the certificate cannot be verified: the client must refuse it.
+    const bad = start("ws_log_client", ["--port", m[1], "--tls", "--count", "1", "--drain", "1500"],
+                      { stdin: "ignore" });
+    await bad.waitLine(/error .*TLS/, "verification failure reported", { stream: "err" });
+    const rb = await bad.wait();
+    assert(rb.code === 1, "unverified server: the line stays unsent, exit 1: " + JSON.stringify(rb));
+    assert(received(s).length === 3, "nothing arrived from the refusing client");
+    await s.stop();
   },
 
   async "ws_log_server refuses a port in use at once (status 1)"() {

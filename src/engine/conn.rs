@@ -109,7 +109,7 @@ pub struct Conn {
     /// Close frame we received, if any.
     pub close_received: Option<(u16, String)>,
     /// A close we will send once the queue is written (application or shutdown).
-    pub close_requested: Option<(u16, String)>,
+    close_requested: Option<(u16, String)>,
     shut_after_write: bool,
     handshake_deadline: Option<Instant>,
     close_deadline: Option<Instant>,
@@ -269,6 +269,17 @@ impl Conn {
         !self.carry.is_empty()
             || !self.withheld.is_empty()
             || self.out.iter().any(|c| c.payload.is_some())
+    }
+
+    /// Asks for a closing handshake after what is queued is written. A peer that does not read
+    /// can block that forever, so the connection ends after `within` whatever happens.
+    pub fn request_close(&mut self, code: u16, reason: &str, within: Duration) {
+        if self.close_sent.is_some() || self.close_requested.is_some() {
+            return;
+        }
+        self.close_requested = Some((code, reason.to_string()));
+        let limit = Instant::now() + within;
+        self.close_deadline = Some(self.close_deadline.map_or(limit, |d| d.min(limit)));
     }
 
     /// At destroy with no time left: writes a close frame ahead of the unsent data if the socket
@@ -643,7 +654,9 @@ impl Conn {
                         let mask = self.mask();
                         self.push_control(frame::encode(opcode::CLOSE, &payload, mask));
                         self.close_sent = Some(code);
-                        self.close_deadline = Some(Instant::now() + CLOSE_TIMEOUT);
+                        let limit = Instant::now() + CLOSE_TIMEOUT;
+                        self.close_deadline =
+                            Some(self.close_deadline.map_or(limit, |d| d.min(limit)));
                         self.next_ping = None;
                     }
                 }
@@ -717,7 +730,11 @@ impl Conn {
         if let Some(v) = &self.violation {
             return (v.code, v.reason.to_string());
         }
-        match self.close_sent {
+        // A close we sent, or one we could not send because the peer stopped reading.
+        match self
+            .close_sent
+            .or(self.close_requested.as_ref().map(|r| r.0))
+        {
             Some(code) if matches!(end, End::Done | End::Eof) => (code, String::new()),
             _ => (1006, String::new()),
         }

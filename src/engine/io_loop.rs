@@ -16,7 +16,7 @@ use mio::{Events, Interest, Poll, Token};
 
 use super::backoff::Backoff;
 use super::config::Mode;
-use super::conn::{Chunk, Conn, End, Phase};
+use super::conn::{Chunk, Conn, End, Phase, CLOSE_TIMEOUT};
 use super::error::{Error, ErrorKind, Result};
 use super::event::Handler;
 use super::handshake;
@@ -407,8 +407,12 @@ impl IoLoop {
         }
         self.backoff.reset();
         if let Some(c) = self.conns.get_mut(&id) {
-            if self.shutdown.is_some() {
-                c.close_requested = Some((1001, "going away".into()));
+            if let Some(d) = self.shutdown {
+                c.request_close(
+                    1001,
+                    "going away",
+                    d.saturating_duration_since(Instant::now()),
+                );
             }
         }
     }
@@ -534,7 +538,7 @@ impl IoLoop {
                 Command::Close(id, code, reason) => {
                     if let Some(c) = self.conns.get_mut(&id) {
                         if c.close_sent.is_none() {
-                            c.close_requested = Some((code, reason));
+                            c.request_close(code, &reason, self.shared.config.handshake_timeout);
                         }
                         self.service(id, sink, scratch);
                     }
@@ -604,7 +608,7 @@ impl IoLoop {
         c.out.extend(kept);
         shared.dropped(dropped);
         let _ = sink;
-        c.close_requested = Some((1008, "subscriber too slow".into()));
+        c.request_close(1008, "subscriber too slow", CLOSE_TIMEOUT);
         c.queue.slow.store(false, Ordering::Release);
     }
 
@@ -622,7 +626,11 @@ impl IoLoop {
             };
             if c.opened {
                 if c.close_sent.is_none() {
-                    c.close_requested = Some((1001, "going away".into()));
+                    c.request_close(
+                        1001,
+                        "going away",
+                        deadline.saturating_duration_since(Instant::now()),
+                    );
                 }
                 self.service(id, sink, scratch);
             } else if !self.is_client() {

@@ -83,6 +83,15 @@ enum Kind {
     Server,
 }
 
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Client => "client",
+            Kind::Server => "server",
+        }
+    }
+}
+
 /// One live endpoint behind a handle.
 struct Handle {
     kind: Kind,
@@ -117,9 +126,11 @@ fn new_handle_number() -> Result<c_int, String> {
 fn lookup(h: c_int, kind: Kind) -> Result<Arc<Handle>, String> {
     match registry().get(&h) {
         Some(e) if e.kind == kind => Ok(e.clone()),
-        Some(e) => {
-            Err(format!("handle {h} is a {:?} handle, not a {kind:?} one", e.kind).to_lowercase())
-        }
+        Some(e) => Err(format!(
+            "handle {h} is a {} handle, not a {} one",
+            e.kind.name(),
+            kind.name()
+        )),
         None => Err(format!(
             "handle {h} is unknown (never created or already closed)"
         )),
@@ -409,14 +420,12 @@ fn writer_loop(pipe: Arc<Pipe>, slot: Arc<Slot>, out: File) {
             }
             std::mem::take(&mut st.queue)
         };
-        let mut written = 0;
         let mut failure = None;
         for line in &batch {
             if let Err(e) = out.write_all(line) {
                 failure = Some(e);
                 break;
             }
-            written += line.len();
         }
         if failure.is_none() {
             if let Err(e) = out.flush() {
@@ -428,19 +437,12 @@ fn writer_loop(pipe: Arc<Pipe>, slot: Arc<Slot>, out: File) {
         let paused = {
             let mut st = pipe.lock();
             st.bytes -= total;
-            if let Some(e) = &failure {
+            if failure.is_some() {
                 // The reader closed its end (EPIPE) or the pipe failed: nobody can get the
                 // lines any more. Discard them from now on and let the clients go on.
                 st.broken = true;
                 st.bytes -= st.queue.iter().map(Vec::len).sum::<usize>();
                 st.queue.clear();
-                log::emit(
-                    Level::Warn,
-                    &format!(
-                        "ws_api legacy server: received-messages pipe failed after {written} of \
-                         {total} bytes ({e}); received messages are discarded from now on"
-                    ),
-                );
             }
             if st.broken || st.bytes <= PIPE_LOW_WATER {
                 std::mem::take(&mut st.paused)
@@ -448,8 +450,16 @@ fn writer_loop(pipe: Arc<Pipe>, slot: Arc<Slot>, out: File) {
                 BTreeSet::new()
             }
         };
-        if failure.is_some() {
+        if let Some(e) = failure {
             discard_pending_sigpipe();
+            // Logged outside the lock: the application's log handler may take its time.
+            log::emit(
+                Level::Warn,
+                &format!(
+                    "ws_api legacy server: the received-messages pipe failed ({e}); received \
+                     messages are discarded from now on"
+                ),
+            );
             // Nothing more can be written: drop the buffered remainder with the file.
             let _ = out.into_parts();
             resume(&slot, paused);
@@ -642,10 +652,16 @@ pub extern "C" fn websocket_client_disconnect(service_pid: c_int) {
         let deadline = Instant::now() + Duration::from_millis(LEGACY_DRAIN_MS.into());
         // A timeout leaves the rest to the destroy below, which counts it as dropped.
         let _ = ws_flush(c.0, LEGACY_DRAIN_MS);
-        // WS_ERR_NOT_CONNECTED when there is no connection now: nothing to close.
-        let _ = ws_close_connection(c.0, 0, 1000, std::ptr::null());
-        let left = deadline.saturating_duration_since(Instant::now());
-        let drain = left.max(Duration::from_millis(CLOSE_GRACE_MS));
+        // WS_ERR_NOT_CONNECTED when there is no open connection: nothing to close, and nothing
+        // to wait for (a connection attempt in progress is simply abandoned).
+        let closing = ws_close_connection(c.0, 0, 1000, std::ptr::null()) == ws_status::WS_OK;
+        let drain = if closing {
+            deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(CLOSE_GRACE_MS))
+        } else {
+            Duration::ZERO
+        };
         let mut unsent = 0u64;
         let _ = ws_context_destroy(
             c.0,
@@ -667,23 +683,28 @@ pub extern "C" fn websocket_client_disconnect(service_pid: c_int) {
 // ------------------------------------------------------------------------------------------
 // Server
 
-/// Creates a server context listening on all interfaces: IPv6 and IPv4 (`::`, dual stack) where
-/// the system allows it, else IPv4 (`0.0.0.0`).
+/// Whether an IPv6 wildcard socket also accepts IPv4 here (Linux: `net.ipv6.bindv6only` is 0,
+/// the default; std does not set IPV6_V6ONLY).
+fn dual_stack_default() -> bool {
+    std::fs::read_to_string("/proc/sys/net/ipv6/bindv6only").is_ok_and(|v| v.trim() == "0")
+}
+
+/// Creates a server context listening on all interfaces: on `::` (IPv6 and IPv4) where that is
+/// dual stack, else, or when IPv6 cannot be bound at all, on `0.0.0.0` (IPv4).
 fn create_listening(o: &Opts) -> Result<CtxPtr, String> {
-    check(ws_options_set_address(o.0, c"::".as_ptr()), "address")?;
-    match o.create() {
-        Ok(c) => Ok(c),
-        Err(v6) => {
-            check(ws_options_set_address(o.0, c"0.0.0.0".as_ptr()), "address")?;
-            o.create().map_err(|v4| {
-                if v4 == v6 {
-                    v4
-                } else {
-                    format!("{v4} (on ::, {v6})")
-                }
-            })
+    if dual_stack_default() {
+        check(ws_options_set_address(o.0, c"::".as_ptr()), "address")?;
+        let mut ctx: *mut ws_context = std::ptr::null_mut();
+        match ws_context_create(o.0, &mut ctx) {
+            ws_status::WS_OK => return Ok(CtxPtr(ctx)),
+            // A port in use is in use on IPv4 too; anything else (no IPv6 here) may not be.
+            // The IPv4 attempt below reports the failure if it fails too.
+            ws_status::WS_ERR_IO => {}
+            _ => return Err(format!("cannot create the context: {}", last_error())),
         }
     }
+    check(ws_options_set_address(o.0, c"0.0.0.0".as_ptr()), "address")?;
+    o.create()
 }
 
 /// 2016 `websocket_server_create`: binds `port` (0: any free port, see `ws_legacy_local_port`)
@@ -867,4 +888,69 @@ pub extern "C" fn ws_legacy_local_port(service_pid: c_int) -> c_int {
         let c = slot.ok_or_else(|| format!("handle {service_pid} is shutting down"))?;
         Ok(c_int::from(ws_local_port(c.0)))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn handles_are_positive_and_never_reused() {
+        let a = new_handle_number().unwrap();
+        let b = new_handle_number().unwrap();
+        assert!(a > 0 && b > a);
+    }
+
+    #[test]
+    fn pipe_pauses_above_high_water_and_writer_resumes_and_ends() {
+        let pipe = Arc::new(Pipe::default());
+        let slot: Arc<Slot> = Arc::new(RwLock::new(None));
+        let line = vec![b'x'; 1000];
+        let mut n = 0;
+        // Below the high-water mark nothing pauses; the first push above it pauses its sender.
+        while !pipe.push(7, &line) {
+            n += 1;
+            assert!(n * 1001 <= PIPE_HIGH_WATER, "never paused");
+        }
+        assert_eq!(n, PIPE_HIGH_WATER / 1001);
+        assert!(pipe.lock().paused.contains(&7));
+
+        let (r, w) = make_pipe().unwrap();
+        let writer = {
+            let (p, s) = (pipe.clone(), slot.clone());
+            std::thread::spawn(move || writer_loop(p, s, File::from(w)))
+        };
+        pipe.close_input();
+        let mut got = Vec::new();
+        File::from(r).read_to_end(&mut got).unwrap();
+        writer.join().unwrap();
+        // Every line, in order, then end of file; the paused connection was released.
+        assert_eq!(got.len(), (n + 1) * 1001);
+        assert!(got
+            .chunks(1001)
+            .all(|c| c[..1000] == line[..] && c[1000] == b'\n'));
+        let st = pipe.lock();
+        assert!(st.done && st.paused.is_empty() && st.bytes == 0);
+    }
+
+    #[test]
+    fn pipe_with_reader_gone_discards_without_sigpipe() {
+        let pipe = Arc::new(Pipe::default());
+        let slot: Arc<Slot> = Arc::new(RwLock::new(None));
+        let (r, w) = make_pipe().unwrap();
+        drop(r);
+        let writer = {
+            let (p, s) = (pipe.clone(), slot.clone());
+            std::thread::spawn(move || writer_loop(p, s, File::from(w)))
+        };
+        assert!(!pipe.push(1, b"lost"));
+        assert!(pipe.wait_done(Duration::from_secs(10)));
+        // Input after the failure is discarded, never paused.
+        assert!(!pipe.push(1, &vec![b'y'; PIPE_HIGH_WATER + 1]));
+        pipe.close_input();
+        writer.join().unwrap();
+        let st = pipe.lock();
+        assert!(st.broken && st.queue.is_empty() && st.bytes == 0);
+    }
 }

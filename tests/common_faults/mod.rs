@@ -161,13 +161,11 @@ impl Raw {
     /// Asserts that nothing but EOF follows (the server closed TCP).
     pub fn expect_eof(&mut self) {
         let mut tmp = [0u8; 4096];
-        loop {
-            match self.s.read(&mut tmp) {
-                Ok(0) => return,
-                Ok(n) => panic!("bytes after the close: {:?}", &tmp[..n]),
-                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return,
-                Err(e) => panic!("waiting for EOF: {e}"),
-            }
+        match self.s.read(&mut tmp) {
+            Ok(0) => {}
+            Ok(n) => panic!("bytes after the close: {:?}", &tmp[..n]),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {}
+            Err(e) => panic!("waiting for EOF: {e}"),
         }
     }
 
