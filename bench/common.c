@@ -189,36 +189,46 @@ bench_lat_report (struct bench_lat *l)
           l->n, pct (l, 0.50), pct (l, 0.99), pct (l, 0.999), pct (l, 1.0));
 }
 
+static long
+status_kb (const char *key)
+{
+  FILE *f = fopen ("/proc/self/status", "r");
+  char line[256];
+  size_t kl = strlen (key);
+  long kb = -1;
+
+  if (!f)
+    return -1;
+  while (fgets (line, sizeof line, f))
+    if (strncmp (line, key, kl) == 0)
+      {
+        kb = strtol (line + kl, NULL, 10);
+        break;
+      }
+  fclose (f);
+  return kb;
+}
+
+long
+bench_rss_kb (void)
+{
+  return status_kb ("VmRSS:");
+}
+
 void
 bench_report_usage (void)
 {
   struct rusage ru;
 
   getrusage (RUSAGE_SELF, &ru);
+  /* VmHWM, not ru_maxrss: Linux carries ru_maxrss over execve, so a program started by a large
+     harness would report the harness's peak.  */
   printf ("cpu_s=%.3f\nmaxrss_kb=%ld\n",
           (double) ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6
           + (double) ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6,
-          ru.ru_maxrss);
+          status_kb ("VmHWM:"));
 }
 
-long
-bench_rss_kb (void)
-{
-  FILE *f = fopen ("/proc/self/status", "r");
-  char line[256];
-  long kb = -1;
-
-  if (!f)
-    return -1;
-  while (fgets (line, sizeof line, f))
-    if (strncmp (line, "VmRSS:", 6) == 0)
-      {
-        kb = strtol (line + 6, NULL, 10);
-        break;
-      }
-  fclose (f);
-  return kb;
-}
 
 void
 bench_sleep_until (uint64_t ns)

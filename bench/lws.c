@@ -38,6 +38,8 @@ struct pss
   uint64_t sent;       /* send: messages written; bcast: ring tail */
   uint64_t target;     /* send: this connection's share */
   uint64_t first_ns;   /* send (paced): first due time */
+  uint8_t stamp[16];   /* sink: the first bytes of the current message */
+  size_t stamp_len;
   lws_sorted_usec_list_t sul;
 };
 
@@ -58,9 +60,9 @@ wtype (void)
 static int
 sink_cb (struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
+  struct pss *p = user;
   uint64_t now;
 
-  (void) user;
   switch (reason)
     {
     case LWS_CALLBACK_ESTABLISHED:
@@ -71,15 +73,28 @@ sink_cb (struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
       if (!first_ns)
         first_ns = now;
       received_bytes += len;
-      if (args.latency && lws_is_first_fragment (wsi))
+      /* A message may arrive in several pieces (read boundaries, fragments): its stamp is
+         gathered from the first bytes, the latency taken when the message is complete (as the
+         other programs do).  */
+      if (args.latency && p->stamp_len < sizeof p->stamp)
         {
-          uint64_t t = bench_read_stamp (in, len);
+          size_t k = sizeof p->stamp - p->stamp_len;
 
-          bench_lat_add (&lat, now > t ? now - t : 0);
+          if (k > len)
+            k = len;
+          memcpy (p->stamp + p->stamp_len, in, k);
+          p->stamp_len += k;
         }
       if (lws_is_final_fragment (wsi) && lws_remaining_packet_payload (wsi) == 0)
         {
           last_ns = now;
+          if (args.latency)
+            {
+              uint64_t t = bench_read_stamp (p->stamp, p->stamp_len);
+
+              bench_lat_add (&lat, now > t ? now - t : 0);
+            }
+          p->stamp_len = 0;
           if (++received == args.count)
             done = 1;
         }
@@ -114,7 +129,9 @@ send_cb (struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
     {
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
       p->wsi = wsi;
-      established++;
+      /* The clock starts when every connection is up, as for the other programs.  */
+      if (++established == args.conns)
+        start_ns = bench_now_ns ();
       if (args.rate)
         p->first_ns = bench_now_ns () + 1000000;
       lws_callback_on_writable (wsi);
@@ -291,6 +308,7 @@ main (int argc, char **argv)
   if (strcmp (args.mode, "sink") == 0)
     {
       protocols[0].callback = sink_cb;
+      protocols[0].per_session_data_size = sizeof (struct pss);
       server = 1;
     }
   else if (strcmp (args.mode, "send") == 0)
@@ -362,7 +380,6 @@ main (int argc, char **argv)
           if (!wsi)
             bench_die ("lws_client_connect_via_info failed");
         }
-      printf ("start_ns=%llu\n", (unsigned long long) start_ns);
     }
 
   while (!done && !failed && !atomic_load (&stdin_closed))
@@ -380,7 +397,8 @@ main (int argc, char **argv)
         failed = 1;
     }
   else if (strcmp (args.mode, "send") == 0)
-    printf ("sent=%llu\nend_ns=%llu\n", (unsigned long long) args.count,
+    printf ("start_ns=%llu\nsent=%llu\nend_ns=%llu\n", (unsigned long long) start_ns,
+            (unsigned long long) args.count,
             (unsigned long long) bench_now_ns ());
   else
     printf ("start_ns=%llu\nsent=%llu\nend_ns=%llu\n", (unsigned long long) start_ns,

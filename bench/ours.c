@@ -173,7 +173,20 @@ struct sender
   pthread_mutex_t mu;
   pthread_cond_t cv;
   int writable;               /* on_writable arrived since the last request */
+  int up;                     /* on_connect arrived */
 };
+
+static void
+sender_on_connect (ws_context *ctx, ws_conn_id conn, void *user)
+{
+  struct sender *s = user;
+
+  (void) ctx; (void) conn;
+  pthread_mutex_lock (&s->mu);
+  s->up = 1;
+  pthread_cond_signal (&s->cv);
+  pthread_mutex_unlock (&s->mu);
+}
 
 static void
 sender_on_writable (ws_context *ctx, ws_conn_id conn, void *user)
@@ -257,7 +270,7 @@ run_send (void)
   snprintf (port, sizeof port, "%d", args.port);
   for (i = 0; i < args.conns; i++)
     {
-      ws_callbacks cbs = { NULL, NULL, sender_on_writable, NULL, on_error };
+      ws_callbacks cbs = { sender_on_connect, NULL, sender_on_writable, NULL, on_error };
       ws_options *o = ws_options_new (WS_MODE_CLIENT);
 
       pthread_mutex_init (&s[i].mu, NULL);
@@ -269,6 +282,15 @@ run_send (void)
       check (ws_options_set_callbacks (o, &cbs, &s[i]), "set_callbacks");
       check (ws_context_create (o, &s[i].ctx), "context_create");
       ws_options_free (o);
+    }
+  /* The clock starts when every connection is up (ws_send would queue before that, but the
+     other programs cannot, and connecting is scenario 5's business).  */
+  for (i = 0; i < args.conns; i++)
+    {
+      pthread_mutex_lock (&s[i].mu);
+      while (!s[i].up)
+        pthread_cond_wait (&s[i].cv, &s[i].mu);
+      pthread_mutex_unlock (&s[i].mu);
     }
   start = bench_now_ns ();
   if (!args.rate)
@@ -307,12 +329,13 @@ run_bcast (void)
   ws_stats st;
   uint8_t *msg = bench_xmalloc (args.size);
   uint64_t i, start, end, unsent = 0, waits = 0;
-  /* Broadcasting stays this far ahead of the slowest subscriber: well below the queue capacity
-     so that the slow-subscriber policy (which would drop or disconnect) never triggers.  */
-  uint64_t window = 16384;
+  /* The producer keeps at most `window` messages queued over all subscribers (checked every
+     1024 broadcasts), so no single queue can reach `cap` and the slow-subscriber policy (which
+     would drop or disconnect, as it should) never triggers.  */
+  const uint64_t cap = 1u << 20, window = 1u << 19;
 
   bench_fill_payload (msg, args.size);
-  check (ws_options_set_queue_capacity (o, 65536), "set_queue_capacity");
+  check (ws_options_set_queue_capacity (o, cap), "set_queue_capacity");
   check (ws_options_set_callbacks (o, &cbs, NULL), "set_callbacks");
   check (ws_context_create (o, &ctx), "context_create");
   ws_options_free (o);
@@ -335,7 +358,7 @@ run_bcast (void)
         for (;;)
           {
             ws_get_stats (ctx, &st);
-            if (st.messages_queued < window * (uint64_t) args.conns)
+            if (st.messages_queued < window)
               break;
             waits++;
             usleep (50);

@@ -78,10 +78,12 @@ class Proc:
                                                                 self.p.poll()))
 
     def close_stdin(self):
-        try:
-            self.p.stdin.close()
-        except OSError:
-            pass
+        if self.p.stdin:
+            try:
+                self.p.stdin.close()
+            except OSError:
+                pass
+            self.p.stdin = None
 
     def finish(self, timeout):
         """Waits for the program to end; answers its key=value results."""

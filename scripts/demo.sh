@@ -23,6 +23,7 @@
 # is), --prefix DIR (use ws_api already installed there; implies --no-build), --help.
 set -euo pipefail
 
+# shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 root=$WS_ROOT
 cd "$root"
@@ -126,6 +127,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/ws-demo.XXXXXX")
 pids=()
 printers=()
 
+# shellcheck disable=SC2317  # run by the traps
 cleanup () {
   local pid
   trap - EXIT INT TERM
@@ -150,14 +152,15 @@ trap 'echo; echo "demo: stopping (Ctrl-C)"; cleanup; exit 0' INT TERM
 # With START_STDIN=FILE, COMMAND reads that file (a fifo) instead of /dev/null.
 declare -A fd pid
 start () {
-  local name=$1 f
+  local name=$1 f newfd
   shift
   f=$tmp/$name.fifo
   mkfifo "$f"
   "$@" < "${START_STDIN:-/dev/null}" > "$f" 2>&1 &
   pids+=($!)
   pid[$name]=$!
-  exec {fd[$name]}< "$f"
+  exec {newfd}< "$f"
+  fd[$name]=$newfd
 }
 
 # await NAME REGEX SECONDS: prints NAME's lines until one matches REGEX (it is left in
@@ -180,10 +183,10 @@ await () {
 
 # print_rest NAME: prints the rest of NAME's output, prefixed, in the background.
 print_rest () {
-  local name=$1
-  sed -u "s/^/[$name] /" <&"${fd[$name]}" &
+  local name=$1 oldfd=${fd[$1]}
+  sed -u "s/^/[$name] /" <&"$oldfd" &
   printers+=($!)
-  exec {fd[$name]}<&-
+  exec {oldfd}<&-
 }
 
 # The lines the demo sends: syslog-looking, with a few severities so the page shows colours.

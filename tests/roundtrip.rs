@@ -191,3 +191,24 @@ fn client_tries_every_address_of_a_name() {
     cli.shutdown(Duration::from_secs(1));
     srv.shutdown(Duration::from_secs(1));
 }
+
+#[test]
+fn destroy_does_not_wait_for_an_attempt_with_nothing_to_send() {
+    // The listener's backlog completes TCP, but nobody ever answers the WebSocket handshake.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let (cli, crec) = client(silent.local_addr().unwrap().port(), |_| {});
+    let t0 = std::time::Instant::now();
+    assert_eq!(cli.shutdown(Duration::from_secs(5)), 0);
+    assert!(
+        t0.elapsed() < Duration::from_secs(4),
+        "destroy waited for a hopeless attempt: {:?}",
+        t0.elapsed()
+    );
+    crec.with(|l| {
+        assert!(
+            l.errors.is_empty(),
+            "no error for an attempt cut short: {:?}",
+            l.errors
+        )
+    });
+}

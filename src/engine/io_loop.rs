@@ -649,10 +649,11 @@ impl IoLoop {
         if Instant::now() >= deadline {
             return true;
         }
-        if !self.conns.is_empty() {
-            return false;
+        if self.is_client() && !self.client_has_data() {
+            // Nothing left to deliver: a connection attempt still under way is not worth waiting for.
+            return !self.conns.values().any(|c| c.opened);
         }
-        !self.is_client() || !self.client_has_data()
+        self.conns.is_empty() && (!self.is_client() || !self.client_has_data())
     }
 
     /// Final teardown: whatever is still queued anywhere is counted as unsent (and dropped).
@@ -666,11 +667,14 @@ impl IoLoop {
             c.last_word(1001, "going away", &shared);
         }
         for id in ids {
-            self.teardown(
-                id,
-                End::Timeout("context destroyed before the connection closed"),
-                sink,
-            );
+            let opened = self.conns.get(&id).is_some_and(|c| c.opened);
+            let end = if opened {
+                End::Timeout("context destroyed before the connection closed")
+            } else {
+                // An attempt cut short by destroy is no error of anybody's.
+                End::Done
+            };
+            self.teardown(id, end, sink);
         }
         self.reconnect_at = None;
         let leftover = self.carry.len() as u64 + self.shared.client_queue.clear();

@@ -1,0 +1,55 @@
+/*
+ * websocket-parser.c: keywords of the websocket() source and destination. The lexer treats
+ * '-' and '_' alike, so "allow-self-signed" and "allow_self_signed" are the same keyword.
+ */
+
+#include "websocket-parser.h"
+#include "websocket-grammar.h"
+
+extern int websocket_debug;
+
+int websocket_parse(CfgLexer *lexer, LogDriver **instance, gpointer arg);
+
+static CfgLexerKeyword websocket_keywords[] =
+{
+  { "websocket", KW_WEBSOCKET },
+  { "mode", KW_MODE },
+  { "address", KW_ADDRESS },
+  { "port", KW_PORT },
+  { "path", KW_PATH },
+  { "protocol", KW_PROTOCOL },
+  { "headers", KW_HEADERS },
+  { "ssl", KW_SSL },
+  { "tls", KW_TLS },
+  { "cert", KW_CERT },
+  { "key", KW_KEY },
+  { "cacert", KW_CACERT },
+  { "allow_self_signed", KW_ALLOW_SELF_SIGNED },
+  { "template", KW_TEMPLATE },
+  { "message_type", KW_MESSAGE_TYPE },
+  { "no_subscriber", KW_NO_SUBSCRIBER },
+  { "ping_interval", KW_PING_INTERVAL },
+  { "pong_timeout", KW_PONG_TIMEOUT },
+  { "handshake_timeout", KW_HANDSHAKE_TIMEOUT },
+  { "reconnect_backoff", KW_RECONNECT_BACKOFF },
+  { "max_message_size", KW_MAX_MESSAGE_SIZE },
+  { "queue_capacity", KW_QUEUE_CAPACITY },
+  { "max_connections", KW_MAX_CONNECTIONS },
+  { "slow_policy", KW_SLOW_POLICY },
+  { "index_html", KW_INDEX_HTML },
+  { "drain_timeout", KW_DRAIN_TIMEOUT },
+  { NULL }
+};
+
+CfgParser websocket_parser =
+{
+#if SYSLOG_NG_ENABLE_DEBUG
+  .debug_flag = &websocket_debug,
+#endif
+  .name = "websocket",
+  .keywords = websocket_keywords,
+  .parse = (gint (*)(CfgLexer *, gpointer *, gpointer)) websocket_parse,
+  .cleanup = (void (*)(gpointer)) log_pipe_unref,
+};
+
+CFG_PARSER_IMPLEMENT_LEXER_BINDING(websocket_, WEBSOCKET_, LogDriver **)

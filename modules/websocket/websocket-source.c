@@ -1,0 +1,335 @@
+/*
+ * websocket-source.c: the websocket() source, a LogThreadedSourceDriver.
+ *
+ * The engine runs in WS_DISPATCH_MANUAL mode: its callbacks wait in the engine until this
+ * driver's worker thread calls ws_dispatch, so every message is posted from syslog-ng's own
+ * source thread. Each WebSocket message becomes one log message (newlines inside it are kept;
+ * trailing CR/LF characters are removed), with the peer's address as SOURCEIP / HOST_FROM.
+ *
+ * Flow control: callbacks are dispatched one at a time and only while the source's window has
+ * room. When a message fills the window, reading from every connection is paused (ws_rx_flow)
+ * so the engine's pending events stay bounded and TCP pushes back on the clients; when
+ * syslog-ng frees the window (the wakeup callback) reading resumes. Nothing is dropped.
+ */
+
+#include "websocket-source.h"
+#include "messages.h"
+#include "logmsg/logmsg.h"
+#include "msg-format.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+typedef struct _WebsocketSourceDriver
+{
+  LogThreadedSourceDriver super;
+  WebsocketOptions options;
+  gchar *persist_key;
+  WebsocketBinding *binding;
+  int wake_fd;
+  gint exit_requested;          /* atomic */
+  gboolean reading_paused;      /* worker thread only */
+} WebsocketSourceDriver;
+
+WebsocketOptions *
+websocket_sd_get_options(LogDriver *s)
+{
+  return &((WebsocketSourceDriver *) s)->options;
+}
+
+gboolean
+websocket_sd_check(LogDriver *s, GError **error)
+{
+  WebsocketSourceDriver *self = (WebsocketSourceDriver *) s;
+
+  return websocket_options_validate(&self->options, TRUE, error);
+}
+
+static void
+_wake(WebsocketSourceDriver *self)
+{
+  uint64_t one = 1;
+
+  /* A full eventfd counter (EAGAIN) is already a pending wakeup. */
+  if (write(self->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+    msg_error("websocket: cannot wake the source thread", evt_tag_error("error"));
+}
+
+/* Pauses or resumes reading from every connection; the binding's lock is held. */
+static void
+_set_reading_locked(WebsocketSourceDriver *self, gboolean enable)
+{
+  GHashTableIter it;
+  gpointer key, value;
+
+  g_hash_table_iter_init(&it, self->binding->peers);
+  while (g_hash_table_iter_next(&it, &key, &value))
+    {
+      WebsocketPeer *peer = value;
+
+      if (peer->paused == !enable)
+        continue;
+      ws_rx_flow(self->binding->ctx, *(ws_conn_id *) key, enable);
+      peer->paused = !enable;
+    }
+  self->reading_paused = !enable;
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Engine callbacks: run by ws_dispatch on the worker thread, the binding's lock held. */
+
+static int
+_on_receive(gpointer owner, ws_conn_id conn, const uint8_t *data, size_t len, ws_msg_type type)
+{
+  WebsocketSourceDriver *self = owner;
+  WebsocketPeer *peer = g_hash_table_lookup(self->binding->peers, &conn);
+  LogMessage *msg;
+
+  while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+    len--;
+
+  msg = msg_format_parse(&self->super.worker_options.parse_options, data, len);
+  if (peer && peer->addr)
+    log_msg_set_saddr(msg, peer->addr);
+  log_threaded_source_post(&self->super, msg);
+
+  if (!log_threaded_source_free_to_send(&self->super))
+    {
+      /* The window is full: stop reading everywhere until syslog-ng frees it. */
+      _set_reading_locked(self, FALSE);
+      return 1;
+    }
+  return 0;
+}
+
+static void
+_on_connect(gpointer owner, ws_conn_id conn)
+{
+  WebsocketSourceDriver *self = owner;
+  WebsocketPeer *peer = g_hash_table_lookup(self->binding->peers, &conn);
+
+  /* A connection opened while reading is paused waits like the others. */
+  if (self->reading_paused && peer && !peer->paused)
+    {
+      ws_rx_flow(self->binding->ctx, conn, 0);
+      peer->paused = TRUE;
+    }
+}
+
+static const WebsocketHandler websocket_source_handler =
+{
+  .on_connect = _on_connect,
+  .on_receive = _on_receive,
+};
+
+/* ----------------------------------------------------------------------------------------- */
+/* The worker thread */
+
+static gboolean
+_event_pending(int fd)
+{
+  struct pollfd p = { .fd = fd, .events = POLLIN };
+
+  return poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
+}
+
+static void
+_run(LogThreadedSourceDriver *s)
+{
+  WebsocketSourceDriver *self = (WebsocketSourceDriver *) s;
+  int event_fd = ws_event_fd(self->binding->ctx);
+
+  while (!g_atomic_int_get(&self->exit_requested))
+    {
+      gboolean free_to_send = log_threaded_source_free_to_send(&self->super);
+      struct pollfd fds[2] = { { .fd = self->wake_fd, .events = POLLIN }, { .fd = event_fd, .events = POLLIN } };
+      uint64_t counter;
+
+      if (free_to_send && self->reading_paused)
+        {
+          g_mutex_lock(&self->binding->lock);
+          _set_reading_locked(self, TRUE);
+          g_mutex_unlock(&self->binding->lock);
+        }
+
+      /* One event at a time, re-checking the window before each: a receive callback is only
+         ever dispatched when its message can be posted. */
+      while (free_to_send && !g_atomic_int_get(&self->exit_requested) && _event_pending(event_fd))
+        {
+          ws_dispatch(self->binding->ctx, 1);
+          free_to_send = log_threaded_source_free_to_send(&self->super);
+        }
+      if (g_atomic_int_get(&self->exit_requested))
+        break;
+
+      /* Sleep until the engine has events (only watched while the window has room) or the
+         wakeup (window freed, or exit requested) arrives. */
+      if (poll(fds, free_to_send ? 2 : 1, -1) < 0 && errno != EINTR)
+        {
+          msg_error("websocket: poll() failed in the source thread", evt_tag_error("error"));
+          break;
+        }
+      if (fds[0].revents & POLLIN)
+        {
+          if (read(self->wake_fd, &counter, sizeof(counter)) < 0 && errno != EAGAIN)
+            msg_error("websocket: cannot read the wakeup counter", evt_tag_error("error"));
+        }
+    }
+}
+
+static void
+_request_exit(LogThreadedSourceDriver *s)
+{
+  WebsocketSourceDriver *self = (WebsocketSourceDriver *) s;
+
+  g_atomic_int_set(&self->exit_requested, TRUE);
+  _wake(self);
+}
+
+static void
+_wakeup(LogThreadedSourceDriver *s)
+{
+  _wake((WebsocketSourceDriver *) s);
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* LogPipe */
+
+static const gchar *
+_format_stats_instance(LogThreadedSourceDriver *s)
+{
+  WebsocketSourceDriver *self = (WebsocketSourceDriver *) s;
+  static gchar persist_name[1024];
+
+  if (s->super.super.super.persist_name)
+    g_snprintf(persist_name, sizeof(persist_name), "websocket,%s", s->super.super.super.persist_name);
+  else
+    {
+      gchar *d = websocket_options_describe(&self->options);
+      g_snprintf(persist_name, sizeof(persist_name), "websocket,%s", d);
+      g_free(d);
+    }
+  return persist_name;
+}
+
+static const gchar *
+_generate_persist_name(const LogPipe *s)
+{
+  const WebsocketSourceDriver *self = (const WebsocketSourceDriver *) s;
+  static gchar persist_name[1024];
+  gchar *d = websocket_options_describe(&self->options);
+
+  g_snprintf(persist_name, sizeof(persist_name), "websocket-source(%s)", d);
+  g_free(d);
+  return persist_name;
+}
+
+static gboolean
+_init(LogPipe *s)
+{
+  WebsocketSourceDriver *self = (WebsocketSourceDriver *) s;
+  GlobalConfig *cfg = log_pipe_get_config(s);
+  GError *error = NULL;
+  WebsocketBinding *binding;
+  gchar *fingerprint;
+
+  if (!websocket_options_validate(&self->options, TRUE, &error))
+    {
+      msg_error("websocket: invalid configuration", evt_tag_str("driver", self->super.super.super.id),
+                evt_tag_str("error", error->message));
+      g_clear_error(&error);
+      return FALSE;
+    }
+
+  /* Taking over the previous configuration's context keeps the listening socket, the
+     connections and the events not yet dispatched: a reload loses nothing. */
+  g_free(self->persist_key);
+  self->persist_key = websocket_binding_persist_key(s, "source");
+  binding = cfg_persist_config_fetch(cfg, self->persist_key);
+  fingerprint = websocket_options_fingerprint(&self->options, WS_DISPATCH_MANUAL, TRUE);
+  if (binding && strcmp(binding->fingerprint, fingerprint) != 0)
+    {
+      websocket_binding_free(binding);
+      binding = NULL;
+    }
+  g_free(fingerprint);
+  if (!binding)
+    {
+      binding = websocket_binding_new(&self->options, WS_DISPATCH_MANUAL, TRUE, &error);
+      if (!binding)
+        {
+          msg_error("websocket: cannot start the source", evt_tag_str("driver", self->super.super.super.id),
+                    evt_tag_str("error", error->message));
+          g_clear_error(&error);
+          return FALSE;
+        }
+      msg_verbose("websocket: source started", evt_tag_str("endpoint", binding->description),
+                  evt_tag_int("port", ws_local_port(binding->ctx)));
+    }
+  self->binding = binding;
+  g_mutex_lock(&binding->lock);
+  /* Connections the previous driver paused are resumed by the worker once it sees room. */
+  self->reading_paused = TRUE;
+  binding->owner = self;
+  binding->handler = &websocket_source_handler;
+  g_mutex_unlock(&binding->lock);
+
+  g_atomic_int_set(&self->exit_requested, FALSE);
+  if (!log_threaded_source_driver_init_method(s))
+    {
+      websocket_binding_free(self->binding);
+      self->binding = NULL;
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+_deinit(LogPipe *s)
+{
+  WebsocketSourceDriver *self = (WebsocketSourceDriver *) s;
+
+  if (self->binding)
+    {
+      websocket_binding_detach(self->binding);
+      cfg_persist_config_add(log_pipe_get_config(s), self->persist_key, self->binding,
+                             (GDestroyNotify) websocket_binding_free, FALSE);
+      self->binding = NULL;
+    }
+  return log_threaded_source_driver_deinit_method(s);
+}
+
+static void
+_free(LogPipe *s)
+{
+  WebsocketSourceDriver *self = (WebsocketSourceDriver *) s;
+
+  websocket_options_destroy(&self->options);
+  g_free(self->persist_key);
+  if (self->wake_fd >= 0)
+    close(self->wake_fd);
+  log_threaded_source_driver_free_method(s);
+}
+
+LogDriver *
+websocket_sd_new(GlobalConfig *cfg)
+{
+  WebsocketSourceDriver *self = g_new0(WebsocketSourceDriver, 1);
+
+  log_threaded_source_driver_init_instance(&self->super, cfg);
+  self->super.super.super.super.init = _init;
+  self->super.super.super.super.deinit = _deinit;
+  self->super.super.super.super.free_fn = _free;
+  self->super.super.super.super.generate_persist_name = _generate_persist_name;
+  self->super.format_stats_instance = _format_stats_instance;
+  self->super.run = _run;
+  self->super.request_exit = _request_exit;
+  self->super.wakeup = _wakeup;
+
+  websocket_options_defaults(&self->options, WS_MODE_SERVER);
+  self->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  return &self->super.super.super;
+}
