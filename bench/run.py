@@ -22,6 +22,7 @@ import sys
 import time
 
 ARGS = None
+REPS = 1  # runs per figure (the median is kept): 3 in a full run, 1 with --quick
 
 
 class BenchError(Exception):
@@ -134,6 +135,20 @@ IMPLS = {
     "libwebsockets": ("lws", "lws"),
     "raw_tcp": ("rawws", "rawws"),
 }
+
+
+def median_runs(fn, impls, key=None):
+    """Runs fn(impl) REPS times for every impl, interleaved (so that a burst of load from
+    elsewhere on the machine hits every column alike); answers {impl: median result}."""
+    runs = {i: [] for i in impls}
+    for _ in range(REPS):
+        for i in impls:
+            runs[i].append(fn(i))
+    out = {}
+    for i, vs in runs.items():
+        vs = sorted(vs, key=(lambda v: v[key]) if key else None)
+        out[i] = vs[len(vs) // 2]
+    return out
 
 
 def throughput(impl, n, size=200, conns=1, sink_prog=None, send_prog=None, extra_sink=(),
@@ -265,13 +280,14 @@ def machine():
                              capture_output=True, text=True).stdout.strip()
     except OSError:
         lws = "?"
-    return {"cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(), "lws": lws}
+    return {"cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(), "lws": lws,
+            "load": os.getloadavg()[0]}
 
 
 # ---- scenarios ------------------------------------------------------------------------------
 
 def main():
-    global ARGS
+    global ARGS, REPS
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
     ap.add_argument("--quick", action="store_true")
@@ -280,6 +296,7 @@ def main():
     ap.add_argument("--only", help="comma-separated scenario numbers (for profiling runs)")
     ARGS = ap.parse_args()
     q = ARGS.quick
+    REPS = 1 if q else 3
     only = set(ARGS.only.split(",")) if ARGS.only else None
     fdlim = raise_fd_limit()
     t0 = time.monotonic()
@@ -293,7 +310,7 @@ def main():
     if want("1"):
         n = 20000 if q else 2000000
         log("1. client-send: %d messages of 200 B" % n)
-        res["send"] = {i: throughput(i, n) for i in impls}
+        res["send"] = median_runs(lambda i: throughput(i, n), impls, "msgs")
         t = res["send"]
         row("1. client-send 200 B", "msg/s", *[t[i]["msgs"] for i in impls])
         row("1. client-send CPU (both processes)", "CPU s/1M msg",
@@ -311,7 +328,8 @@ def main():
         log("2. broadcast: %d deliveries per subscriber count" % total)
         for subs in (1, 10, 100, 1000):
             n = max(10, total // subs)
-            v = [broadcast(i, subs, n) for i in impls]
+            m = median_runs(lambda i: broadcast(i, subs, n), impls)
+            v = [m[i] for i in impls]
             row("2. broadcast to %d subscriber%s" % (subs, "" if subs == 1 else "s"),
                 "deliveries/s", *v)
             if subs == 100:
@@ -321,9 +339,11 @@ def main():
     if want("3"):
         n = 20000 if q else 2000000
         log("3. receive: 10 clients, %d messages in total" % n)
-        v = [throughput(i, n, conns=10)["msgs"] for i in impls]
+        m = median_runs(lambda i: throughput(i, n, conns=10), impls, "msgs")
+        v = [m[i]["msgs"] for i in impls]
         row("3. receive from 10 clients (on_receive)", "msg/s", *v)
-        p = throughput("ours", n, conns=10, sink_prog="ours_legacy")["msgs"]
+        p = median_runs(lambda i: throughput(i, n, conns=10, sink_prog="ours_legacy"), ["ours"],
+                        "msgs")["ours"]["msgs"]
         row("3. receive from 10 clients (2016 pipe)", "msg/s", p, v[1], v[2])
 
     if want("4"):
@@ -358,7 +378,8 @@ def main():
         for size, n in sizes:
             n = max(5, n // 100) if q else n
             log("6. message size %d B: %d messages" % (size, n))
-            v = [throughput(i, n, size=size)["mbs"] for i in impls]
+            m = median_runs(lambda i: throughput(i, n, size=size), impls, "mbs")
+            v = [m[i]["mbs"] for i in impls]
             label = {16: "16 B", 1024: "1 KiB", 65536: "64 KiB", 1048576: "1 MiB"}[size]
             row("6. message size %s" % label, "MB/s", *v)
             if size >= 65536:
@@ -368,7 +389,8 @@ def main():
     if want("7"):
         n = 20000 if q else 2000000
         log("7. the 2016 path: %d messages" % n)
-        leg = throughput("ours", n, send_prog="ours_legacy")
+        leg = median_runs(lambda i: throughput(i, n, send_prog="ours_legacy"), ["ours"],
+                          "msgs")["ours"]
         new = res["send"]["ours"]["msgs"] if "send" in res else throughput("ours", n)["msgs"]
         lws_v = res["send"]["libwebsockets"]["msgs"] if "send" in res else None
         raw_v = res["send"]["raw_tcp"]["msgs"] if "send" in res else None
@@ -397,7 +419,10 @@ def write_md(path, m, goals, elapsed, quick):
     out.append("Machine: %s, %d cores, Linux %s; libwebsockets %s. 200-byte text messages over "
                "loopback unless stated; producer and consumers are separate processes. Ratios are "
                "ours / other: above 1 is better where higher is better, below 1 where lower is "
-               "better (column *better*).\n" % (m["cpu"], m["cores"], m["kernel"], m["lws"]))
+               "better (column *better*). Each figure is the median of %d run%s; the load average when the "
+               "run ended was %.1f (other work on the machine shows up as noise).\n"
+               % (m["cpu"], m["cores"], m["kernel"], m["lws"], REPS, "" if REPS == 1 else "s",
+                  m["load"]))
     out.append("| scenario | unit | better | ours | libwebsockets | raw TCP | ours/lws | ours/raw |")
     out.append("|---|---|---|---:|---:|---:|---:|---:|")
     for r, better in ROWS:

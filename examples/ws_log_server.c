@@ -258,6 +258,14 @@ on_receive (ws_context *ctx, ws_conn_id conn, const uint8_t *data, size_t len,
   unsigned long long n;
 
   pthread_mutex_lock (&s->lock);
+  if (s->max_messages && s->received >= s->max_messages)
+    {
+      /* Past --max-messages: the server is stopping.  Pausing the
+         connection leaves the rest unread (the peer still has it as
+         unacknowledged TCP data) instead of printing more than asked.  */
+      pthread_mutex_unlock (&s->lock);
+      return 1;
+    }
   peer_addr_locked (s, conn, addr, sizeof addr);
   n = ++s->received;
   pthread_mutex_unlock (&s->lock);
@@ -322,7 +330,8 @@ usage (FILE *f)
 "      --no-stdin         do not read standard input\n"
 "      --exit-on-eof      stop at the end of standard input (after sending\n"
 "                         what was read) instead of serving on\n"
-"  -n, --max-messages=N   stop after receiving N messages\n"
+"  -n, --max-messages=N   stop after receiving N messages (what comes\n"
+"                         later is left unread)\n"
 "  -q, --quiet            print received messages only, no events\n"
 "  -h, --help             print this help and exit\n"
 "\n"

@@ -6,7 +6,7 @@
 # 1. Installs autobahntestsuite 25.10.1 (Python 2 code) into a Python 2.7 virtualenv made with
 #    virtualenv 20.21.x, every dependency pinned (tests/autobahn/requirements-py27.txt). The
 #    environment is kept in $AUTOBAHN_HOME (default ~/.cache/ws_api/autobahn) and reused.
-# 2. Builds the echo peers tests/autobahn/echo_{server,client}.c against the library: the staged
+# 2. Builds the echo peers examples/echo_{server,client}.c against the library: the staged
 #    install in $WS_API_PREFIX through pkg-config --static when set, else a `cargo build --release`
 #    of this tree (honouring CARGO_TARGET_DIR).
 # 3. Server side: wstest's fuzzingclient against echo_server. Client side: wstest's
@@ -130,7 +130,7 @@ build_peers() {
   for p in echo_server echo_client; do
     # shellcheck disable=SC2086
     ${CC:-cc} -std=gnu99 -O2 -Wall -Wextra -Werror $cflags \
-      "$SRC/tests/autobahn/$p.c" -o "$OUT/bin/$p" $libs -lpthread
+      "$SRC/examples/$p.c" -o "$OUT/bin/$p" $libs -lpthread
   done
 }
 

@@ -38,7 +38,8 @@ else
   make_args+=("WS_API_CFLAGS=-I$WS_ROOT/include"
               "WS_API_LIBS=$target/release/libws_api.a -lssl -lcrypto -ldl -lm")
 fi
-make "${make_args[@]}"
+# -B: relinked every time, so a rebuilt library is always the one measured (a few seconds).
+make -B "${make_args[@]}"
 
 ws_section "Running the benchmarks${quick:+ (quick)}"
 if test -n "$quick"; then

@@ -18,7 +18,7 @@
 #      which prints them and passes them on to every subscriber: a ws_log_client that prints
 #      them, and any browser that opens the printed URL.
 #
-# Options: --count N (lines, then stop), --port P (default: a free port), --samples (the
+# Options: --count N (lines, then stop), --port P (default: any free port), --samples (the
 # sample server even when syslog-ng is there), --no-install, --no-build (use the prefix as it
 # is), --prefix DIR (use ws_api already installed there; implies --no-build), --help.
 set -euo pipefail
@@ -64,6 +64,11 @@ case ${port:-x} in
   *[!0-9]*) ws_die "--port wants a number, not '$port'" ;;
 esac
 
+# Absolute, as it goes into PKG_CONFIG_PATH and syslog-ng's module path.
+if test -d "$prefix"; then
+  prefix=$(cd "$prefix" && pwd)
+fi
+
 # Interactive (a terminal, no count): lines flow until Ctrl-C. Otherwise a bounded run.
 interactive=0
 if test -z "$count"; then
@@ -82,10 +87,10 @@ have_module_source () {
 
 if test $do_install = 1; then
   ws_section "Packages"
-  pkgs=(build-essential autoconf automake libtool pkg-config libssl-dev bsdutils python3)
+  pkgs=(build-essential autoconf automake libtool pkg-config libssl-dev bsdutils)
   # syslog-ng (and its headers, for the module) only when the module is part of the tree.
   if have_module_source; then
-    pkgs+=(syslog-ng-core syslog-ng-dev bison)
+    pkgs+=(syslog-ng-core syslog-ng-dev bison python3)
   fi
   ws_apt_install "${pkgs[@]}" || ws_die "could not install: ${pkgs[*]} (run as root, or install them first)"
   command -v cargo >/dev/null || ws_die "cargo not found: install the Rust toolchain (https://rustup.rs)"
@@ -204,9 +209,6 @@ produce () {
   done
 }
 
-free_port () {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 lines=${count:-0}
 # In a bounded run the subscriber stops after the expected number of lines, and gives up
@@ -225,7 +227,6 @@ syslog_ng_path () {
   sysmoddir=$("$sng" --version | sed -n 's/^Module-Directory: *//p')
   version=$("$sng" --version | sed -n 's/^Config version: *//p')
   moddir=$(find "$prefix" -name 'libwebsocket*.so' -printf '%h\n' 2>/dev/null | head -n 1)
-  port=${port:-$(free_port)}
   sock=$tmp/log.sock
   conf=$tmp/syslog-ng.conf
   cat > "$conf" <<EOF
@@ -234,16 +235,20 @@ syslog_ng_path () {
 # subscribers (ws_log_client --subscribe, a browser) connect to.
 source s_demo { unix-dgram("$sock"); };
 destination d_ws {
-  websocket(mode(server) address("127.0.0.1") port($port) index-html("$root/examples/index.html")
+  websocket(mode(server) address("127.0.0.1") port(${port:-0}) index-html("$root/examples/index.html")
             template("<\${PRI}>\${DATE} \${HOST} \${MSGHDR}\${MESSAGE}"));
 };
 log { source(s_demo); destination(d_ws); };
 EOF
-  ws_section "syslog-ng -> websocket() destination (server mode, port $port) -> subscriber"
+  ws_section "logger -> syslog-ng -> websocket() destination (server mode) -> subscriber"
   echo "syslog-ng config ($conf):"
   sed 's/^/    /' "$conf"
-  start syslog-ng "$sng" -F -e -f "$conf" --module-path="$moddir${sysmoddir:+:$sysmoddir}" \
+  start syslog-ng "$sng" -F -e -v -f "$conf" --module-path="$moddir${sysmoddir:+:$sysmoddir}" \
     -R "$tmp/syslog-ng.persist" -p "$tmp/syslog-ng.pid" -c "$tmp/syslog-ng.ctl"
+  # -v: syslog-ng then logs the port the destination bound (port(0) picks a free one).
+  await syslog-ng "websocket: destination started.*port='[0-9]+'" 30
+  port=${matched##*port=\'}
+  port=${port%%\'*}
   await syslog-ng 'syslog-ng starting up' 30
   print_rest syslog-ng
   start subscriber "${sub_timeout[@]}" "$client_bin" --port "$port" --subscribe --raw "${sub_limit[@]}"
@@ -251,6 +256,7 @@ EOF
   print_rest subscriber
   banner "ws://127.0.0.1:$port/" "http://127.0.0.1:$port/"
   produce "$lines" | while IFS='|' read -r sev text; do
+    printf '[logger] user.%s: %s\n' "$(sev_name "$sev")" "$text"
     logger -u "$sock" -p "user.$(sev_name "$sev")" -t demo "$text"
   done &
   pids+=($!)

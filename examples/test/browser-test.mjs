@@ -2,6 +2,7 @@
 //
 //   node browser-test.mjs --server PATH/ws_log_server --index PATH/index.html --out DIR
 //                         [--screenshot EXTRA.png] [--chromium /usr/bin/chromium]
+//                         [--syslog-ng-module-dir DIR]
 //
 // Headless Chromium (Debian's, driven by playwright-core) loads the page from the server,
 // connects over WebSocket, and the test asserts both directions: lines the server broadcasts
@@ -9,7 +10,12 @@
 // server. It also checks the filter, pause/resume, the subprotocol, and the reconnect after a
 // server restart on the same port. Every wait is for an event (a server output line, a page
 // state) with a time limit; nothing sleeps.
+//
+// With --syslog-ng-module-dir (where libwebsocket.so is installed), the same page is then
+// loaded from syslog-ng's websocket() destination in server mode, and lines sent with
+// logger(1) to a syslog-ng unix-dgram source must appear on it: the main job, in a browser.
 
+import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync, copyFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -23,6 +29,8 @@ const { values: opt } = parseArgs({
     out: { type: "string", default: "." },
     screenshot: { type: "string" },
     chromium: { type: "string", default: "/usr/bin/chromium" },
+    "syslog-ng-module-dir": { type: "string" },
+    "syslog-ng": { type: "string", default: "syslog-ng" },
   },
 });
 if (!opt.server || !opt.index) {
@@ -153,6 +161,31 @@ async function main() {
   await page.waitForSelector("#log .line.out", { timeout: WAIT_MS });
   ok("a line sent from the page is received and printed by the server (with peer address)");
 
+  // A line that is not UTF-8 travels as a binary message; the page says so and decodes it.
+  const binFrom = await page.$$eval("#log .line.in", (ns) => ns.length);
+  server.proc.stdin.write(Buffer.concat([Buffer.from("latin-1 caf"), Buffer.from([0xe9]), Buffer.from("\n")]));
+  await page.waitForFunction((n) => document.querySelectorAll("#log .line.in").length > n, binFrom,
+                             { timeout: WAIT_MS });
+  const binText = await page.$eval("#log .line.in:last-child", (n) => n.dataset.text);
+  assert(binText.startsWith("[binary, 12 bytes] latin-1 caf"), "binary message shown: " + binText);
+  ok("a binary message is shown as such");
+
+  // Disconnect is final (no reconnect) until Connect; an invalid URL is reported, not retried.
+  const discFrom = server.lines.length;
+  await page.click("#connect");
+  await page.waitForSelector("#state[data-state=idle]", { timeout: WAIT_MS });
+  await server.waitLine(/#\d+ \* closed 1000/, "page closed with 1000", { from: discFrom });
+  await page.fill("#url", "no-such-scheme://x");
+  await page.press("#url", "Enter");
+  await page.waitForSelector("#state[data-state=error]", { timeout: WAIT_MS });
+  const errText = await page.textContent("#state-text");
+  await page.fill("#url", url);
+  const reFrom = server.lines.length;
+  await page.click("#connect");
+  await page.waitForSelector("#state[data-state=open]", { timeout: WAIT_MS });
+  await server.waitLine(/#\d+ \* connected/, "page connected again", { from: reFrom });
+  ok(`Disconnect closes with 1000 and stays closed; an invalid URL is reported ("${errText}"); Connect reconnects`);
+
   // Reconnect: the server goes away, the page shows it and retries with backoff; the server
   // comes back on the same port and the page reconnects by itself.
   const r = await server.stop();
@@ -189,11 +222,73 @@ async function main() {
   if (opt.screenshot) copyFileSync(shot, opt.screenshot);
   console.log(`screenshot: ${shot}${opt.screenshot ? " and " + opt.screenshot : ""}`);
 
-  await browser.close();
-  browser = null;
+  await page.close();
+  page = null;
   const r2 = await server.stop();
   assert(r2.code === 0, `server exited cleanly at the end (${JSON.stringify(r2)})`);
   ok("ws_log_server stops cleanly at the end of its input (exit status 0)");
+
+  if (opt["syslog-ng-module-dir"]) await syslogNg(context);
+  await browser.close();
+  browser = null;
+}
+
+// logger -> syslog-ng (unix-dgram source) -> websocket() destination, server mode -> the page.
+async function syslogNg(context) {
+  const dir = join(opt.out, "syslog-ng");
+  mkdirSync(dir, { recursive: true });
+  const sock = join(dir, "log.sock");
+  const version = /Config version: *(\S+)/.exec(execFileSync(opt["syslog-ng"], ["--version"]).toString());
+  const sysmod = /Module-Directory: *(\S+)/.exec(execFileSync(opt["syslog-ng"], ["--version"]).toString());
+  const conf = join(dir, "syslog-ng.conf");
+  writeFileSync(conf, `@version: ${version ? version[1] : "3.35"}
+source s_test { unix-dgram("${sock}"); };
+destination d_ws {
+  websocket(mode(server) address("127.0.0.1") port(0) index-html("${opt.index}")
+            template("<\${PRI}>\${DATE} \${HOST} \${MSGHDR}\${MESSAGE}"));
+};
+log { source(s_test); destination(d_ws); };
+`);
+  // -v: syslog-ng logs the port its destination bound, and each connection it accepts.
+  const sng = new Proc("syslog-ng", [opt["syslog-ng"], "-F", "-e", "-v", "-f", conf,
+    `--module-path=${opt["syslog-ng-module-dir"]}${sysmod ? ":" + sysmod[1] : ""}`,
+    "-R", join(dir, "persist"), "-p", join(dir, "pid"), "-c", join(dir, "ctl")]);
+  servers.push(sng);
+  const { m } = await sng.waitLine(/websocket: destination started.*port='(\d+)'/, "destination port", { stream: "err" });
+  const port = Number(m[1]);
+  await sng.waitLine(/syslog-ng starting up/, "syslog-ng started", { stream: "err" });
+  ok(`syslog-ng runs the websocket() destination in server mode on port ${port}`);
+
+  page = await context.newPage();
+  const from = sng.err.length;
+  await page.goto(`http://127.0.0.1:${port}/`, { timeout: WAIT_MS });
+  await page.waitForSelector("#state[data-state=open]", { timeout: WAIT_MS });
+  await sng.waitLine(/websocket: connection open/, "page connected", { stream: "err", from });
+  ok("the page is served by syslog-ng's websocket() destination and connects to it");
+
+  const msgs = [
+    ["user.err", "payment worker failed: connection refused"],
+    ["user.warning", "disk /var is 81% full"],
+    ["user.info", "backup finished in 42 s"],
+  ];
+  for (const [pri, text] of msgs) {
+    execFileSync("logger", ["-u", sock, "-p", pri, "-t", "browser-test", text]);
+  }
+  await page.waitForFunction((n) => document.querySelectorAll("#log .line.in").length >= n,
+                             msgs.length, { timeout: WAIT_MS });
+  const shown = await page.$$eval("#log .line.in", (ns) => ns.map((n) => n.dataset.text));
+  const sev = { "user.err": 11, "user.warning": 12, "user.info": 14 };
+  msgs.forEach(([pri, text], i) => {
+    assert(shown[i] && shown[i].startsWith(`<${sev[pri]}>`) && shown[i].endsWith(`browser-test: ${text}`),
+           `line ${i + 1} from logger on the page: ${JSON.stringify(shown[i])}`);
+  });
+  ok(`${msgs.length} lines sent with logger arrive through syslog-ng on the page, in order, with their priority`);
+  await page.screenshot({ path: join(opt.out, "samples-page-syslog-ng.png") });
+  await page.close();
+  page = null;
+  sng.proc.kill("SIGTERM");
+  const r = await sng.wait();
+  assert(r.code === 0, "syslog-ng stops cleanly on SIGTERM: " + JSON.stringify(r));
 }
 
 try {

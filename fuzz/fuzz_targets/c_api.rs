@@ -95,8 +95,12 @@ unsafe impl Sync for Ctx {}
 
 /// A NUL-terminated string made of fuzzer bytes (NUL bytes replaced), or None.
 fn cstring(b: &[u8]) -> std::ffi::CString {
-    std::ffi::CString::new(b.iter().map(|&x| if x == 0 { b'x' } else { x }).collect::<Vec<_>>())
-        .unwrap()
+    std::ffi::CString::new(
+        b.iter()
+            .map(|&x| if x == 0 { b'x' } else { x })
+            .collect::<Vec<_>>(),
+    )
+    .unwrap()
 }
 
 fn run_call(rec: &[u8], ctxs: &[Ctx; 2], sh: &Shared, scratch: &[u8]) {
@@ -123,7 +127,11 @@ fn run_call(rec: &[u8], ctxs: &[Ctx; 2], sh: &Shared, scratch: &[u8]) {
         5 => {
             let code = u16::from_le_bytes([rec[6], rec[7]]);
             let reason = cstring(&data[..data.len().min(200)]);
-            let r = if rec[4] & 1 == 0 { reason.as_ptr() } else { ptr::null() };
+            let r = if rec[4] & 1 == 0 {
+                reason.as_ptr()
+            } else {
+                ptr::null()
+            };
             check(ws_close_connection(c, conn, code, r));
         }
         6 => {
@@ -145,11 +153,23 @@ fn run_call(rec: &[u8], ctxs: &[Ctx; 2], sh: &Shared, scratch: &[u8]) {
             let _ = ws_event_fd(c);
             let mut ip = [0 as c_char; 64];
             let mut port = 0u16;
-            check(ws_peer_address(c, conn, ip.as_mut_ptr(), usize::from(rec[6] % 65), &mut port));
+            check(ws_peer_address(
+                c,
+                conn,
+                ip.as_mut_ptr(),
+                usize::from(rec[6] % 65),
+                &mut port,
+            ));
         }
         10 => {
             // NULL contexts and arguments everywhere: answered, never dereferenced.
-            check(ws_send(ptr::null_mut(), conn, data.as_ptr().cast(), data.len(), ty));
+            check(ws_send(
+                ptr::null_mut(),
+                conn,
+                data.as_ptr().cast(),
+                data.len(),
+                ty,
+            ));
             check(ws_send(c, conn, ptr::null(), usize::from(rec[6]), ty));
             check(ws_broadcast(ptr::null_mut(), ptr::null(), 0, ty));
             check(ws_flush(ptr::null_mut(), 0));
@@ -161,7 +181,11 @@ fn run_call(rec: &[u8], ctxs: &[Ctx; 2], sh: &Shared, scratch: &[u8]) {
             let o = ws_options_new(c_int::from(rec[6] % 3));
             if !o.is_null() {
                 let s = cstring(data);
-                let p = if rec[7] & 1 == 0 { s.as_ptr() } else { ptr::null() };
+                let p = if rec[7] & 1 == 0 {
+                    s.as_ptr()
+                } else {
+                    ptr::null()
+                };
                 check(ws_options_set_address(o, p));
                 check(ws_options_set_port(o, c_int::from(rec[2]) * 300 - 2000));
                 check(ws_options_set_path(o, p));
@@ -169,7 +193,11 @@ fn run_call(rec: &[u8], ctxs: &[Ctx; 2], sh: &Shared, scratch: &[u8]) {
                 check(ws_options_add_header(o, p, p));
                 check(ws_options_set_max_message_size(o, len));
                 check(ws_options_set_queue_capacity(o, usize::from(rec[3])));
-                check(ws_options_set_reconnect_backoff_ms(o, u32::from(rec[4]), u32::from(rec[5])));
+                check(ws_options_set_reconnect_backoff_ms(
+                    o,
+                    u32::from(rec[4]),
+                    u32::from(rec[5]),
+                ));
                 check(ws_options_set_slow_policy(o, c_int::from(rec[7]) - 1));
                 check(ws_options_set_dispatch(o, c_int::from(rec[7] % 3)));
                 check(ws_options_set_index_html(o, p));
@@ -200,11 +228,23 @@ fn make(mode: c_int, port: u16, hdr: &[u8], cbs: &ws_callbacks) -> *mut ws_conte
     check(ws_options_set_address(o, c"127.0.0.1".as_ptr()));
     check(ws_options_set_port(o, c_int::from(port)));
     check(ws_options_set_dispatch(o, c_int::from(hdr[0] & 1)));
-    check(ws_options_set_queue_capacity(o, 1 + usize::from(hdr[1] % 64)));
+    check(ws_options_set_queue_capacity(
+        o,
+        1 + usize::from(hdr[1] % 64),
+    ));
     check(ws_options_set_slow_policy(o, c_int::from(hdr[2] & 1)));
-    check(ws_options_set_max_message_size(o, 16 + usize::from(hdr[3]) * 64));
-    check(ws_options_set_ping_interval_ms(o, u32::from(hdr[4] % 4) * 10));
-    check(ws_options_set_pong_timeout_ms(o, 10 + u32::from(hdr[4] % 3) * 20));
+    check(ws_options_set_max_message_size(
+        o,
+        16 + usize::from(hdr[3]) * 64,
+    ));
+    check(ws_options_set_ping_interval_ms(
+        o,
+        u32::from(hdr[4] % 4) * 10,
+    ));
+    check(ws_options_set_pong_timeout_ms(
+        o,
+        10 + u32::from(hdr[4] % 3) * 20,
+    ));
     check(ws_options_set_reconnect_backoff_ms(o, 1, 20));
     check(ws_options_set_callbacks(o, cbs, ptr::null_mut()));
     let mut c = ptr::null_mut();
@@ -214,7 +254,23 @@ fn make(mode: c_int, port: u16, hdr: &[u8], cbs: &ws_callbacks) -> *mut ws_conte
     c
 }
 
+extern "C" fn sigpipe(_: c_int) {
+    // A C program does not ignore SIGPIPE: the library must never raise it. Abort so libFuzzer
+    // keeps the input.
+    // SAFETY: write(2) and abort(3) are async-signal-safe.
+    unsafe {
+        let m = b"SIGPIPE raised inside ws_api\n";
+        libc::write(2, m.as_ptr().cast(), m.len());
+        libc::abort();
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    // SAFETY: installing a handler at start-up.
+    INIT.call_once(|| unsafe {
+        libc::signal(libc::SIGPIPE, sigpipe as usize);
+    });
     if data.len() < 5 {
         return;
     }
@@ -260,8 +316,14 @@ fuzz_target!(|data: &[u8]| {
     };
     check(ws_get_stats(cli, &mut st));
     let mut unsent = u64::MAX;
-    assert!(matches!(ws_context_destroy(cli, 20, &mut unsent), ws_status::WS_OK));
+    assert!(matches!(
+        ws_context_destroy(cli, 20, &mut unsent),
+        ws_status::WS_OK
+    ));
     assert!(unsent != u64::MAX);
-    assert!(matches!(ws_context_destroy(srv, 20, ptr::null_mut()), ws_status::WS_OK));
+    assert!(matches!(
+        ws_context_destroy(srv, 20, ptr::null_mut()),
+        ws_status::WS_OK
+    ));
     let _ = sh.accepted.load(Ordering::Relaxed);
 });

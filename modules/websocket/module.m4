@@ -36,8 +36,9 @@ ws_sng_enable=no
 ws_sng_missing=
 AS_IF([test "x$with_syslog_ng" != xno],
 [
-  PKG_CHECK_MODULES([SYSLOG_NG], [syslog-ng >= 3.38], [ws_sng_enable=yes],
-                    [ws_sng_missing="syslog-ng >= 3.38 (pkg-config syslog-ng; Debian: syslog-ng-dev)"])
+  dnl syslog-ng.pc leaves out ivykis (syslog-ng's event loop), which the module calls directly.
+  PKG_CHECK_MODULES([SYSLOG_NG], [syslog-ng >= 3.38 ivykis], [ws_sng_enable=yes],
+                    [ws_sng_missing="syslog-ng >= 3.38 and ivykis (pkg-config syslog-ng ivykis; Debian: syslog-ng-dev)"])
   AS_IF([test "x$ws_sng_enable" = xyes],
   [
     SYSLOG_NG_VERSION=`$PKG_CONFIG --modversion syslog-ng`

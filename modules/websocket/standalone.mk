@@ -15,7 +15,8 @@ BISON ?= bison
 CC ?= cc
 
 SNG_CFLAGS := $(shell $(PKG_CONFIG) --cflags syslog-ng)
-SNG_LIBS := $(shell $(PKG_CONFIG) --libs syslog-ng)
+# syslog-ng.pc leaves out ivykis (its event loop), which the module calls directly.
+SNG_LIBS := $(shell $(PKG_CONFIG) --libs syslog-ng ivykis)
 SNG_TOOLS := $(shell $(PKG_CONFIG) --variable=toolsdir syslog-ng)
 MODULEDIR ?= $(shell $(PKG_CONFIG) --variable=moduledir syslog-ng)
 WS_CFLAGS := $(shell $(PKG_CONFIG) --cflags --static ws_api)
@@ -25,7 +26,8 @@ SOURCES := websocket-plugin.c websocket-parser.c websocket-options.c websocket-d
 OBJECTS := $(addprefix $(O)/,$(SOURCES:.c=.o)) $(O)/websocket-grammar.o
 CFLAGS ?= -O2 -g
 ALL_CFLAGS := $(CFLAGS) -fPIC -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
-	-Wno-sign-compare -I$(SRCDIR) -I$(O) $(SNG_CFLAGS) $(WS_CFLAGS)
+	-Wno-sign-compare \
+	-Wno-deprecated-declarations -I$(SRCDIR) -I$(O) $(SNG_CFLAGS) $(WS_CFLAGS)
 
 all: $(O)/libwebsocket.so
 
@@ -46,8 +48,12 @@ $(O)/%.o: $(SRCDIR)/%.c $(O)/websocket-grammar.h $(wildcard $(SRCDIR)/*.h)
 
 # The Rust archive's symbols stay inside the module (--exclude-libs), and -z defs proves that
 # everything the module needs is resolved by ws_api's Libs.private and syslog-ng's libraries.
+# WS_CFLAGS is on the link line too: with --static, ws_api.pc's Cflags.private names the
+# directory that holds only libws_api.a, so that -lws_api means the archive, not the .so.
 $(O)/libwebsocket.so: $(OBJECTS)
-	$(CC) -shared -o $@ $(OBJECTS) -Wl,--exclude-libs,ALL -Wl,-z,defs $(WS_LIBS) $(SNG_LIBS)
+	$(CC) -shared -o $@ $(OBJECTS) -Wl,--exclude-libs,ALL -Wl,-z,defs $(WS_CFLAGS) $(WS_LIBS) $(SNG_LIBS)
+	@if readelf -d $@ | grep -q 'NEEDED.*libws_api'; then \
+	  echo "error: $@ depends on libws_api.so; the static archive was not linked" >&2; rm -f $@; exit 1; fi
 
 install: $(O)/libwebsocket.so
 	install -d $(DESTDIR)$(MODULEDIR)

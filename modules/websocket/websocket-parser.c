@@ -41,6 +41,14 @@ static CfgLexerKeyword websocket_keywords[] =
   { NULL }
 };
 
+/* The parser frees a half-built driver on a syntax error; log_pipe_unref's return value is of no
+   use here, hence the wrapper instead of a function-type cast. */
+static void
+_websocket_parser_cleanup(gpointer driver)
+{
+  log_pipe_unref((LogPipe *) driver);
+}
+
 CfgParser websocket_parser =
 {
 #if SYSLOG_NG_ENABLE_DEBUG
@@ -49,7 +57,7 @@ CfgParser websocket_parser =
   .name = "websocket",
   .keywords = websocket_keywords,
   .parse = (gint (*)(CfgLexer *, gpointer *, gpointer)) websocket_parse,
-  .cleanup = (void (*)(gpointer)) log_pipe_unref,
+  .cleanup = _websocket_parser_cleanup,
 };
 
 CFG_PARSER_IMPLEMENT_LEXER_BINDING(websocket_, WEBSOCKET_, LogDriver **)

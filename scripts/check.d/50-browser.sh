@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # check.d/50-browser.sh: the samples (examples/) built against the installed library, their
-# command-line behaviour, and a real-browser test of examples/index.html.
+# command-line behaviour, a real-browser test of examples/index.html (served by ws_log_server,
+# then by syslog-ng's websocket() destination when the module is installed), and a bounded run
+# of scripts/demo.sh against the installed library.
 #
-# apt: chromium
+# apt: chromium syslog-ng-core
 #
 # Node.js and npm come with the machine (CI's base image); playwright-core (pinned in
 # examples/test/package-lock.json) is installed into examples/test/node_modules and drives
@@ -38,6 +40,20 @@ shot_args=()
 if test "${WS_UPDATE_SCREENSHOT:-0}" = 1; then
   shot_args=(--screenshot "$src/docs/samples-page.png")
 fi
+# The syslog-ng part needs the module (installed under the prefix) and syslog-ng itself.
+sng_args=()
+module=$(find "$WS_API_PREFIX" -name libwebsocket.so -print -quit 2>/dev/null || true)
+if test -n "$module" && command -v syslog-ng >/dev/null; then
+  sng_args=(--syslog-ng-module-dir "$(dirname "$module")")
+else
+  echo "note: no syslog-ng websocket module under $WS_API_PREFIX (or no syslog-ng): the page is tested with ws_log_server only"
+fi
 timeout --kill-after=10 240 node "$src/examples/test/browser-test.mjs" \
   --server "$build/ws_log_server" --index "$src/examples/index.html" \
-  --out "$out" --chromium "$chromium_bin" "${shot_args[@]}"
+  --out "$out" --chromium "$chromium_bin" "${shot_args[@]}" "${sng_args[@]}"
+
+echo "== scripts/demo.sh, bounded, against $WS_API_PREFIX"
+# What the README's main command runs once the library is built (the build itself is what
+# scripts/check.sh just did): lines from a sender arrive at a subscriber; exit 0 only if all do.
+DEMO_INTERVAL=0.1 timeout --kill-after=10 120 \
+  "$src/scripts/demo.sh" --count 5 --no-install --prefix "$WS_API_PREFIX" </dev/null

@@ -1,0 +1,202 @@
+"""sngtest.py: runs real syslog-ng processes for the websocket() module tests.
+
+Each SyslogNg instance has its own directory with its configuration, pid, persist and control
+files, loads modules from the module under test first (--module-path) and then from the
+installed syslog-ng's module directory, and logs its internal messages to stderr (-e -v), which
+a reader thread collects so tests can wait for events ("starting up", "reload finished", the
+port a server bound) instead of sleeping.
+"""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+SYSLOG_NG = os.environ.get("SYSLOG_NG", "syslog-ng")
+SYSLOG_NG_CTL = os.environ.get("SYSLOG_NG_CTL", "syslog-ng-ctl")
+
+
+class Skip(Exception):
+    """The test cannot run here (reported as SKIP with the reason)."""
+
+
+class Failure(AssertionError):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Failure(what)
+
+
+def system_module_dir():
+    out = subprocess.run(["pkg-config", "--variable=moduledir", "syslog-ng"],
+                         capture_output=True, text=True)
+    d = out.stdout.strip()
+    if out.returncode == 0 and d:
+        return d
+    # Debian's default, also what `syslog-ng --help` names.
+    return "/usr/lib/syslog-ng/3.38"
+
+
+def free_tcp_port():
+    """A port for syslog-ng's own network() source (syslog-ng cannot bind port 0 and tell us);
+    the websocket listeners use port(0) and report the port they bound instead."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SyslogNg:
+    def __init__(self, workdir, name, config, module_dir):
+        self.dir = os.path.join(workdir, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.name = name
+        self.module_dir = module_dir
+        self.cfg = os.path.join(self.dir, "syslog-ng.conf")
+        self.pid = os.path.join(self.dir, "syslog-ng.pid")
+        self.persist = os.path.join(self.dir, "syslog-ng.persist")
+        self.ctl = os.path.join(self.dir, "syslog-ng.ctl")
+        self.log_path = os.path.join(self.dir, "stderr.log")
+        self.proc = None
+        self.lines = []
+        self.cond = threading.Condition()
+        self.write_config(config)
+
+    def write_config(self, config):
+        with open(self.cfg, "w") as f:
+            f.write("@version: 3.38\n")
+            f.write("options { stats-level(1); };\n")
+            f.write(config)
+
+    def args(self, *extra):
+        return [SYSLOG_NG, "-F", "-e", "-v", "--no-caps",
+                "--module-path=%s:%s" % (self.module_dir, system_module_dir()),
+                "-f", self.cfg, "-p", self.pid, "-R", self.persist, "-c", self.ctl] + list(extra)
+
+    def syntax_only(self):
+        r = subprocess.run(self.args("--syntax-only"), capture_output=True, text=True, timeout=60)
+        return r.returncode, r.stdout + r.stderr
+
+    def _reader(self, stream):
+        with open(self.log_path, "a") as log:
+            for line in stream:
+                log.write(line)
+                log.flush()
+                with self.cond:
+                    self.lines.append(line)
+                    self.cond.notify_all()
+        with self.cond:
+            self.lines.append(None)  # EOF marker
+            self.cond.notify_all()
+
+    def wait_for(self, pattern, timeout=30, start=0):
+        """Waits until a stderr line from index `start` on matches; returns (match, index)."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        i = start
+        with self.cond:
+            while True:
+                while i < len(self.lines):
+                    line = self.lines[i]
+                    if line is None:
+                        raise Failure("%s exited (status %s) while waiting for /%s/; log: %s"
+                                      % (self.name, self.proc.poll(), pattern, self.log_path))
+                    m = rx.search(line)
+                    if m:
+                        return m, i + 1
+                    i += 1
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise Failure("%s: timeout waiting for /%s/; log: %s" % (self.name, pattern, self.log_path))
+                self.cond.wait(left)
+
+    def mark(self):
+        with self.cond:
+            return len(self.lines)
+
+    def start(self, wait=True):
+        with self.cond:
+            self.lines = []
+        self.proc = subprocess.Popen(self.args(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, errors="replace")
+        threading.Thread(target=self._reader, args=(self.proc.stdout,), daemon=True).start()
+        if wait:
+            self.wait_for(r"syslog-ng starting up")
+        return self
+
+    def log_text(self):
+        with self.cond:
+            return "".join(l for l in self.lines if l)
+
+    def reload(self):
+        start = self.mark()
+        self.proc.send_signal(signal.SIGHUP)
+        self.wait_for(r"Configuration reload finished|Error initializing new configuration", start=start)
+        check("Configuration reload finished" in self.log_text()[0:] and
+              "Error initializing new configuration" not in self.log_text(),
+              "%s: reload failed; log: %s" % (self.name, self.log_path))
+
+    def stats(self):
+        r = subprocess.run([SYSLOG_NG_CTL, "stats", "-c", self.ctl], capture_output=True, text=True, timeout=30)
+        check(r.returncode == 0, "syslog-ng-ctl stats failed: %s" % r.stderr)
+        return r.stdout
+
+    def stat(self, instance_part, kind, source_name="websocket"):
+        """Value of a counter from `syslog-ng-ctl stats` (CSV: SourceName;SourceId;SourceInstance;State;Type;Number)."""
+        for line in self.stats().splitlines():
+            f = line.split(";")
+            if len(f) == 6 and f[0].endswith(source_name) and instance_part in f[2] and f[4] == kind:
+                return int(f[5])
+        return None
+
+    def stop(self, timeout=60):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise Failure("%s did not stop within %ss" % (self.name, timeout))
+        rc = self.proc.returncode if self.proc else 0
+        self.proc = None
+        return rc
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+
+def tcp_send_lines(port, lines):
+    """Sends newline-terminated lines to syslog-ng's network() source and closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall("".join(l + "\n" for l in lines).encode())
+
+
+def read_lines(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read().splitlines()
+    except FileNotFoundError:
+        return []
+
+
+def wait_file_lines(path, count, timeout=60, proc=None):
+    """Waits until the file has `count` lines; polls the file, since a file written by another
+    process has no event to wait for (inotify is not worth a dependency here)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = read_lines(path)
+        if len(lines) >= count:
+            return lines
+        if time.monotonic() > deadline:
+            raise Failure("%s: %d of %d lines after %ss" % (path, len(lines), count, timeout))
+        if proc is not None and proc.proc is not None and proc.proc.poll() is not None:
+            raise Failure("%s exited while waiting for %s" % (proc.name, path))
+        time.sleep(0.05)

@@ -1,0 +1,615 @@
+#!/usr/bin/env python3
+"""End-to-end tests of the syslog-ng websocket() source and destination.
+
+Real syslog-ng processes (own pid, persist and control files, --module-path pointing at the
+module under test) on loopback, with Python `websockets` peers:
+
+  a  network source -> websocket destination (client) -> a WebSocket server gets every line in order
+  b  websocket destination (server) -> two subscribers both get every line
+  c  websocket source -> file: every message, a burst of 10,000 through a small window, none lost,
+     SOURCEIP / HOST_FROM from the peer, one log message per WebSocket message
+  d  TLS variants of a and c (skipped while the library reports TLS as not built)
+  e  destination client whose server is down for 5 s, then comes up: nothing lost
+  f  reload (SIGHUP) and restart keep working with no loss
+  g  bad configurations refused with clear errors (--syntax-only and at start)
+
+Usage: test_websocket.py MODULE_DIR [TEST...]   (environment: WS_SNG_WORKDIR for the output)
+Exit status: 0 all passed, 1 a failure, 77 nothing could run (no websockets package / syslog-ng).
+"""
+
+import json
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import warnings
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sngtest import (Failure, Skip, SyslogNg, check, free_tcp_port, read_lines,  # noqa: E402
+                     tcp_send_lines, wait_file_lines)
+
+try:
+    from websockets.sync.client import connect as ws_connect
+    from websockets.sync.server import serve as ws_serve
+except ImportError:  # pragma: no cover - reported as a skip of the whole suite
+    ws_connect = ws_serve = None
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+# The tests keep some connections open across steps without a `with` block.
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+TLS_NOT_BUILT = "TLS support is not built yet"
+
+
+# ---------------------------------------------------------------------------------------------
+# Peers
+
+class Collector:
+    """A WebSocket server that records every message it receives, in order."""
+
+    def __init__(self, port=0, tls=None, subprotocols=None):
+        self.msgs = []
+        self.connections = 0
+        self.cond = threading.Condition()
+        self.server = ws_serve(self._handler, "127.0.0.1", port, ssl=tls, subprotocols=subprotocols,
+                               max_size=None)
+        self.port = self.server.socket.getsockname()[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def _handler(self, ws):
+        with self.cond:
+            self.connections += 1
+            self.cond.notify_all()
+        try:
+            for m in ws:
+                with self.cond:
+                    self.msgs.append(m)
+                    self.cond.notify_all()
+        except Exception:
+            pass
+
+    def wait(self, count, timeout=60):
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while len(self.msgs) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise Failure("server got %d of %d messages in %ss" % (len(self.msgs), count, timeout))
+                self.cond.wait(left)
+            return list(self.msgs)
+
+    def close(self):
+        self.server.shutdown()
+        self.thread.join(10)
+
+
+class Subscriber:
+    """A WebSocket client that records every message the server sends it."""
+
+    def __init__(self, uri, tls=None):
+        self.msgs = []
+        self.cond = threading.Condition()
+        self.ws = ws_connect(uri, ssl=tls, max_size=None, open_timeout=10)
+        self.thread = threading.Thread(target=self._reader, daemon=True)
+        self.thread.start()
+
+    def _reader(self):
+        try:
+            for m in self.ws:
+                with self.cond:
+                    self.msgs.append(m)
+                    self.cond.notify_all()
+        except Exception:
+            pass
+
+    def wait(self, count, timeout=60):
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while len(self.msgs) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise Failure("subscriber got %d of %d messages in %ss" % (len(self.msgs), count, timeout))
+                self.cond.wait(left)
+            return list(self.msgs)
+
+    def close(self):
+        self.ws.close()
+        self.thread.join(10)
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+class Ctx:
+    def __init__(self, workdir, module_dir):
+        self.workdir = workdir
+        self.module_dir = module_dir
+        self.cleanup = []
+        self._certs = None
+
+    def sng(self, name, config):
+        s = SyslogNg(self.workdir, name, config, self.module_dir)
+        self.cleanup.append(s.kill)
+        return s
+
+    def certs(self):
+        if self._certs is None:
+            d = os.path.join(self.workdir, "certs")
+            subprocess.run(["sh", os.path.join(HERE, "mkcerts.sh"), d], check=True)
+            self._certs = d
+        return self._certs
+
+    def close(self):
+        for fn in reversed(self.cleanup):
+            try:
+                fn()
+            except Exception:
+                pass
+
+
+def started_port(sng, what, start=0):
+    m, _ = sng.wait_for(r"websocket: %s started;.*port='(\d+)'" % what, start=start)
+    return int(m.group(1))
+
+
+def skip_if_tls_missing(sng):
+    if TLS_NOT_BUILT in sng.log_text():
+        raise Skip("the ws_api library answers WS_ERR_TLS: " + TLS_NOT_BUILT)
+
+
+def connect_from(uri, source_ip, **kw):
+    """A WebSocket client connected from a chosen loopback address, so that SOURCEIP can be told
+    apart from the 127.0.0.1 syslog-ng reports for a message without a peer address."""
+    port = int(uri.split(":")[2].split("/")[0])
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind((source_ip, 0))
+    sock.connect(("127.0.0.1", port))
+    return ws_connect(uri, sock=sock, **kw)
+
+
+def lines(prefix, n):
+    return ["%s %05d" % (prefix, i) for i in range(n)]
+
+
+def net_source(port):
+    return ("source s_net { network(transport(tcp) ip(127.0.0.1) port(%d) flags(no-parse) "
+            "log-iw-size(20000)); };\n" % port)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tests
+
+def run_dest_client(ctx, tls, queue_capacity=None):
+    """(a) / (d): network source -> websocket(mode client) -> Collector, every line in order."""
+    certs = ctx.certs() if tls else None
+    server_tls = None
+    ssl_opt = ""
+    if tls:
+        server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server_tls.load_cert_chain(os.path.join(certs, "server.pem"), os.path.join(certs, "server.key"))
+        ssl_opt = 'ssl( cacert("%s/ca.pem") )' % certs
+    coll = Collector(tls=server_tls, subprotocols=["example-protocol"])
+    ctx.cleanup.append(coll.close)
+    net = free_tcp_port()
+    if queue_capacity:
+        ssl_opt += " queue-capacity(%d)" % queue_capacity
+    sng = ctx.sng("dest-client-tls" if tls else "dest-client", net_source(net) + """
+destination d_ws { websocket( mode("client") address("127.0.0.1") port(%d) path("/") protocol("example-protocol")
+                              template("$MSG") %s ); };
+log { source(s_net); destination(d_ws); flags(flow-control); };
+""" % (coll.port, ssl_opt))
+    sng.start()
+    sent = lines("line", 20000 if queue_capacity else 2000)
+    tcp_send_lines(net, sent)
+    try:
+        got = coll.wait(len(sent), timeout=60)
+    except Failure:
+        if tls:
+            skip_if_tls_missing(sng)
+        raise
+    check(got == sent, "messages differ or out of order (first difference at %d)"
+          % next((i for i, (a, b) in enumerate(zip(got, sent)) if a != b), -1))
+    written = sng.stat("websocket", "written")
+    check(written == len(sent), "syslog-ng-ctl stats: written=%s, expected %d" % (written, len(sent)))
+    check(sng.stat("websocket", "dropped") == 0, "syslog-ng-ctl stats: dropped is not 0")
+    check(sng.stop() == 0, "syslog-ng exited with an error")
+
+
+def test_a_dest_client(ctx):
+    run_dest_client(ctx, tls=False)
+
+
+def test_a_dest_client_full_engine_queue(ctx):
+    """queue-capacity(4): the engine's queue is full most of the time; the messages wait in
+    syslog-ng's queue (WS_ERR_QUEUE_FULL -> wait for on_writable / suspend) and none is lost."""
+    run_dest_client(ctx, tls=False, queue_capacity=4)
+
+
+def test_b_dest_server_two_subscribers(ctx):
+    net = free_tcp_port()
+    sng = ctx.sng("dest-server", net_source(net) + """
+destination d_ws { websocket( mode("server") address("127.0.0.1") port(0) path("/feed") template("$MSG") ); };
+log { source(s_net); destination(d_ws); flags(flow-control); };
+""")
+    sng.start(wait=False)
+    port = started_port(sng, "destination")
+    sng.wait_for(r"syslog-ng starting up")
+    subs = [Subscriber("ws://127.0.0.1:%d/feed" % port) for _ in range(2)]
+    for s in subs:
+        ctx.cleanup.append(s.close)
+    sng.wait_for(r"websocket: connection open")
+    m, i = sng.wait_for(r"websocket: connection open")
+    sng.wait_for(r"websocket: connection open", start=i)
+    sent = lines("bcast", 2000)
+    tcp_send_lines(net, sent)
+    for n, s in enumerate(subs):
+        got = s.wait(len(sent))
+        check(got == sent, "subscriber %d: messages differ or out of order" % n)
+    check(sng.stat("websocket", "dropped") == 0, "dropped is not 0 with two fast subscribers")
+
+    # With no subscriber, no-subscriber("drop") (the default) drops and counts.
+    for s in subs:
+        s.close()
+    start = sng.mark()
+    tcp_send_lines(net, ["nobody-listens"])
+    sng.wait_for(r"no subscriber connected", start=start)
+    check(sng.stat("websocket", "dropped") == 1, "a message without subscriber is not counted as dropped")
+    check(sng.stop() == 0, "syslog-ng exited with an error")
+
+
+def test_b_dest_server_slow_subscriber(ctx):
+    """A subscriber that stops reading: slow-policy("disconnect") closes it (1008) and counts what
+    it did not get in `dropped`; the other subscriber gets every line, and syslog-ng never blocks."""
+    net = free_tcp_port()
+    sng = ctx.sng("dest-server-slow", net_source(net) + """
+destination d_ws { websocket( mode("server") address("127.0.0.1") port(0) template("$MSG")
+                              queue-capacity(16) slow-policy("disconnect") ); };
+log { source(s_net); destination(d_ws); flags(flow-control); };
+""")
+    sng.start(wait=False)
+    port = started_port(sng, "destination")
+    sng.wait_for(r"syslog-ng starting up")
+    fast = Subscriber("ws://127.0.0.1:%d/" % port)
+    ctx.cleanup.append(fast.close)
+    # max_queue=1: the client library stops reading the socket once one message waits unread,
+    # and this test never reads it.
+    slow = ws_connect("ws://127.0.0.1:%d/" % port, max_queue=1, open_timeout=10)
+    ctx.cleanup.append(slow.close)
+    _, i = sng.wait_for(r"websocket: connection open")
+    sng.wait_for(r"websocket: connection open", start=i)
+    pad = "x" * 1000
+    sent = ["%s %05d" % (pad, n) for n in range(20000)]
+    tcp_send_lines(net, sent)
+    check(fast.wait(len(sent), timeout=120) == sent, "the fast subscriber's messages differ")
+    sng.wait_for(r"websocket: connection closed;.*code='1008'")
+    dropped = sng.stat("websocket", "dropped")
+    check(dropped and dropped > 0, "the slow subscriber's dropped messages are not counted (dropped=%s)" % dropped)
+    check(sng.stop() == 0, "syslog-ng exited with an error")
+
+
+def run_source(ctx, tls):
+    """(c) / (d): websocket source -> file; a 10,000-message burst through a 100-message window."""
+    certs = ctx.certs() if tls else None
+    ssl_opt = ""
+    client_tls = None
+    if tls:
+        ssl_opt = 'ssl( cert("%s/server.pem") key("%s/server.key") )' % (certs, certs)
+        client_tls = ssl.create_default_context(cafile=os.path.join(certs, "ca.pem"))
+    name = "source-tls" if tls else "source"
+    out = os.path.join(ctx.workdir, name + ".out")
+    sng = ctx.sng(name, """
+source s_ws { websocket( address("127.0.0.1") port(0) path("/") protocol("example-protocol") %s
+                         flags(no-parse) log-iw-size(100) ); };
+destination d_file { file("%s" template("$(format-json msg=$MSG ip=$SOURCEIP host_from=$HOST_FROM)\\n")); };
+log { source(s_ws); destination(d_file); flags(flow-control); };
+""" % (ssl_opt, out))
+    sng.start(wait=False)
+    try:
+        port = started_port(sng, "source")
+    except Failure:
+        if tls:
+            skip_if_tls_missing(sng)
+        raise
+    sng.wait_for(r"syslog-ng starting up")
+    uri = "%s://127.0.0.1:%d/" % ("wss" if tls else "ws", port)
+    sent = ["first", "two\nlines in one message", "third\n"]
+    sent += lines("burst", 10000)
+    with connect_from(uri, "127.0.0.2", ssl=client_tls, subprotocols=["example-protocol"], open_timeout=10) as ws:
+        for m in sent:
+            ws.send(m)
+        # A second, short-lived connection from another address: its message arrives with its
+        # own address even though the connection is closed before the source dispatches it.
+        with connect_from(uri, "127.0.0.3", ssl=client_tls, subprotocols=["example-protocol"],
+                          open_timeout=10) as ws2:
+            ws2.send("from the second connection")
+        got = wait_file_lines(out, len(sent) + 1, timeout=120, proc=sng)
+    recs = [json.loads(l) for l in got]
+    expected = [m.rstrip("\n") for m in sent]
+    # Order holds within one connection; the two connections' messages may interleave.
+    first = [r["msg"] for r in recs if r["ip"] == "127.0.0.2"]
+    second = [r for r in recs if r["ip"] != "127.0.0.2"]
+    check(first == expected, "messages from 127.0.0.2 differ or are out of order (%d of %d)"
+          % (len(first), len(expected)))
+    check(len(second) == 1 and second[0]["msg"] == "from the second connection",
+          "the short-lived connection's message is missing or its SOURCEIP is not 127.0.0.3: %r" % second)
+    check(second[0]["ip"] == "127.0.0.3", "SOURCEIP of the short-lived connection is %r, not 127.0.0.3"
+          % second[0]["ip"])
+    check(len(recs) == len(sent) + 1, "more records than messages sent")
+    check(all(r.get("host_from") for r in recs), "HOST_FROM is empty")
+    check(sng.stop() == 0, "syslog-ng exited with an error")
+
+
+def test_c_source_to_file(ctx):
+    run_source(ctx, tls=False)
+
+
+def test_d_tls_dest_client(ctx):
+    run_dest_client(ctx, tls=True)
+
+
+def test_d_tls_source(ctx):
+    run_source(ctx, tls=True)
+
+
+def test_e_server_down_then_up(ctx):
+    port = free_tcp_port()
+    net = free_tcp_port()
+    sng = ctx.sng("server-down", net_source(net) + """
+destination d_ws { websocket( address("127.0.0.1") port(%d) template("$MSG") reconnect-backoff(0.1 1) ); };
+log { source(s_net); destination(d_ws); flags(flow-control); };
+""" % port)
+    sng.start()
+    first = lines("while-down", 500)
+    tcp_send_lines(net, first)
+    sng.wait_for(r"websocket: connection error")
+    # The scenario itself: the server stays down for 5 seconds.
+    time.sleep(5)
+    coll = Collector(port=port)
+    ctx.cleanup.append(coll.close)
+    second = lines("after-up", 500)
+    tcp_send_lines(net, second)
+    got = coll.wait(len(first) + len(second))
+    # The lines of one TCP connection keep their order; the two batches came on two connections.
+    check(got[:len(first)] == first, "lines queued while the server was down differ or are out of order")
+    check(sorted(got) == sorted(first + second), "lines lost or duplicated")
+    check(sng.stat("websocket", "dropped") == 0, "dropped is not 0")
+    check(sng.stop() == 0, "syslog-ng exited with an error")
+
+
+def test_e_disk_buffer_across_restart(ctx):
+    """Server down, reliable disk buffer: the lines wait on disk across a syslog-ng restart and are
+    all delivered, in order, once the server comes up."""
+    port = free_tcp_port()
+    net = free_tcp_port()
+    sng = ctx.sng("disk-buffer", net_source(net) + """
+destination d_ws { websocket( address("127.0.0.1") port(%d) template("$MSG") reconnect-backoff(0.1 0.5)
+                              disk-buffer(reliable(yes) dir("%s") disk-buf-size(10485760)) ); };
+log { source(s_net); destination(d_ws); flags(flow-control); };
+""" % (port, ctx.workdir))
+    sng.start()
+    sent = lines("buffered", 1000)
+    tcp_send_lines(net, sent)
+    m, _ = sng.wait_for(r"websocket: connection error")
+    # Every line is on disk once the source's connection is closed and the queue counter shows
+    # them; then the process goes away while the server is still down.
+    deadline = time.monotonic() + 30
+    while (sng.stat("websocket", "queued") or 0) < len(sent):
+        check(time.monotonic() < deadline, "the lines did not reach the disk buffer")
+        time.sleep(0.05)
+    check(sng.stop() == 0, "syslog-ng exited with an error")
+    coll = Collector(port=port)
+    ctx.cleanup.append(coll.close)
+    sng.start()
+    got = coll.wait(len(sent), timeout=60)
+    check(got == sent, "lines from the disk buffer differ or are out of order")
+    check(sng.stop() == 0, "syslog-ng exited with an error")
+
+
+def test_h_original_configs(ctx):
+    """The 2016 module's two statements as written (certificate paths filled in), the destination
+    (wss client with a client certificate and allow_self_signed) feeding the source (wss server)."""
+    certs = ctx.certs()
+    net = free_tcp_port()
+    wsport = free_tcp_port()
+    out = os.path.join(ctx.workdir, "original.out")
+    c = certs
+    sng = ctx.sng("original", net_source(net) + """
+destination d { websocket( mode("client") address("127.0.0.1") port(%(port)d) path("/") protocol("example-protocol")
+                           template("$HOST $ISODATE $MSG") ssl( cert("%(c)s/server.pem") key("%(c)s/server.key") cacert("%(c)s/ca.pem") allow_self_signed ) ); };
+source s { websocket( address("0.0.0.0") port(%(port)d) path("/") protocol("example-protocol") ssl( cert("%(c)s/self.pem") key("%(c)s/self.key") cacert("%(c)s/ca.pem") ) ); };
+destination d_file { file("%(out)s" template("$MSG\n")); };
+log { source(s_net); destination(d); flags(flow-control); };
+log { source(s); destination(d_file); flags(flow-control); };
+""" % {"port": wsport, "c": c, "out": out})
+    sng.start()
+    sent = lines("original", 500)
+    tcp_send_lines(net, sent)
+    try:
+        got = wait_file_lines(out, len(sent), proc=sng)
+    except Failure:
+        skip_if_tls_missing(sng)
+        raise
+    # Each line is "$HOST $ISODATE $MSG" parsed again as syslog by the source: the sent text
+    # ends every line, in order.
+    check(len(got) == len(sent) and all(g.endswith(t) for g, t in zip(got, sent)),
+          "lines differ or are out of order: %r ... vs %r" % (got[:2], sent[:2]))
+    check(sng.stop() == 0, "syslog-ng exited with an error")
+
+
+def test_f_reload_and_restart(ctx):
+    coll = Collector()
+    ctx.cleanup.append(coll.close)
+    net = free_tcp_port()
+    wsport = free_tcp_port()
+    out = os.path.join(ctx.workdir, "reload.out")
+    sng = ctx.sng("reload", net_source(net) + """
+destination d_ws { websocket( address("127.0.0.1") port(%d) template("$MSG") ); };
+source s_ws { websocket( address("127.0.0.1") port(%d) flags(no-parse) log-iw-size(100) ); };
+destination d_file { file("%s" template("$MSG\\n")); };
+log { source(s_net); destination(d_ws); flags(flow-control); };
+log { source(s_ws); destination(d_file); flags(flow-control); };
+""" % (coll.port, wsport, out))
+    sng.start()
+    uri = "ws://127.0.0.1:%d/" % wsport
+    expected_ws, expected_file = [], []
+
+    client = ws_connect(uri, open_timeout=10)
+    ctx.cleanup.append(client.close)
+    b1 = lines("before-reload", 1000)
+    tcp_send_lines(net, b1)
+    for m in b1:
+        client.send(m)
+    expected_ws += b1
+    expected_file += b1
+    coll.wait(len(expected_ws))
+    wait_file_lines(out, len(expected_file), proc=sng)
+
+    # Reload while a client keeps sending: the same connection goes on working.
+    stop = threading.Event()
+    during = []
+
+    def keep_sending():
+        i = 0
+        while not stop.is_set() and i < 5000:
+            m = "during-reload %05d" % i
+            client.send(m)
+            during.append(m)
+            i += 1
+
+    t = threading.Thread(target=keep_sending)
+    t.start()
+    sng.reload()
+    stop.set()
+    t.join()
+    expected_file += during
+    b2 = lines("after-reload", 1000)
+    tcp_send_lines(net, b2)
+    for m in b2:
+        client.send(m)
+    expected_ws += b2
+    expected_file += b2
+    check(coll.wait(len(expected_ws)) == expected_ws, "destination: lines differ across the reload")
+    check(wait_file_lines(out, len(expected_file), proc=sng) == expected_file,
+          "source: messages differ across the reload")
+    client.close()
+
+    # Restart: a new process with the same persist file; the clients reconnect.
+    check(sng.stop() == 0, "syslog-ng exited with an error")
+    sng.start()
+    b3 = lines("after-restart", 1000)
+    tcp_send_lines(net, b3)
+    with ws_connect(uri, open_timeout=10) as c2:
+        for m in b3:
+            c2.send(m)
+        expected_ws += b3
+        expected_file += b3
+        check(coll.wait(len(expected_ws)) == expected_ws, "destination: lines differ across the restart")
+        check(wait_file_lines(out, len(expected_file), proc=sng) == expected_file,
+              "source: messages differ across the restart")
+    check(sng.stop() == 0, "syslog-ng exited with an error")
+
+
+BAD_CONFIGS = [
+    ('destination d { websocket(mode("bogus") address("127.0.0.1") port(8000)); };',
+     'mode() must be "client" or "server", not "bogus"'),
+    ('destination d { websocket(address("127.0.0.1") port(70000)); };',
+     'port() must be between 0 and 65535, not 70000'),
+    ('source s { websocket(port(-1)); };', 'port() must be between 0 and 65535'),
+    ('destination d { websocket(address("127.0.0.1") port(8000) ssl(cert("/nonexistent/c.pem") key("/nonexistent/k.pem"))); };',
+     "ssl(cert()), error=cannot read '/nonexistent/c.pem'"),
+    ('source s { websocket(port(8000) ssl(cacert("/nonexistent/ca.pem"))); };',
+     "ssl(cacert()), error=cannot read '/nonexistent/ca.pem'"),
+    ('destination d { websocket(port(8000)); };', 'address() is required in mode("client")'),
+    ('source s { websocket(address("127.0.0.1")); };', 'port() is required in mode("server")'),
+    ('destination d { websocket(mode("server") port(8000) slow-policy("sometimes")); };',
+     'slow-policy() must be "disconnect" or "drop-oldest"'),
+    ('destination d { websocket(address("127.0.0.1") port(8000) headers("no colon here")); };',
+     'headers(): "no colon here" is not of the form "Name: value"'),
+    ('destination d { websocket(address("127.0.0.1") port(8000) no-such-option(1)); };',
+     'syntax error'),
+]
+
+
+def test_g_bad_configs(ctx):
+    for n, (cfg, expected) in enumerate(BAD_CONFIGS):
+        sng = SyslogNg(ctx.workdir, "bad%d" % n, cfg + "\n", ctx.module_dir)
+        rc, out = sng.syntax_only()
+        check(rc != 0, "accepted by --syntax-only: %s" % cfg)
+        check(expected in out, "error for %s does not say %r:\n%s" % (cfg, expected, out))
+
+    # Refused at start: the port is in use (the engine binds synchronously in init).
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    ctx.cleanup.append(busy.close)
+    port = busy.getsockname()[1]
+    sng = ctx.sng("bad-start", """
+source s_ws { websocket(address("127.0.0.1") port(%d)); };
+destination d_file { file("/dev/null"); };
+log { source(s_ws); destination(d_file); };
+""" % port)
+    sng.start(wait=False)
+    sng.proc.wait(60)
+    check(sng.proc.returncode != 0, "syslog-ng started although the port is in use")
+    text = sng.log_text()
+    check("websocket: cannot start the source" in text and "cannot listen" in text,
+          "the start-up error does not name the cause:\n" + text)
+
+
+TESTS = [test_a_dest_client, test_a_dest_client_full_engine_queue, test_b_dest_server_two_subscribers,
+         test_b_dest_server_slow_subscriber, test_c_source_to_file, test_d_tls_dest_client,
+         test_d_tls_source, test_e_server_down_then_up, test_e_disk_buffer_across_restart,
+         test_f_reload_and_restart, test_g_bad_configs, test_h_original_configs]
+
+
+def main():
+    if len(sys.argv) < 2:
+        print(__doc__)
+        return 2
+    module_dir = os.path.abspath(sys.argv[1])
+    wanted = sys.argv[2:]
+    if ws_connect is None:
+        print("SKIP: the Python package 'websockets' (>= 13) is not installed")
+        return 77
+    if shutil.which("syslog-ng") is None:
+        print("SKIP: syslog-ng is not installed")
+        return 77
+    check(os.path.exists(os.path.join(module_dir, "libwebsocket.so")),
+          "no libwebsocket.so in %s" % module_dir)
+    root = os.environ.get("WS_SNG_WORKDIR") or tempfile.mkdtemp(prefix="ws-sng-")
+    os.makedirs(root, exist_ok=True)
+    results = {}
+    for t in TESTS:
+        name = t.__name__
+        if wanted and not any(w in name for w in wanted):
+            continue
+        workdir = os.path.join(root, name)
+        shutil.rmtree(workdir, ignore_errors=True)
+        os.makedirs(workdir)
+        ctx = Ctx(workdir, module_dir)
+        t0 = time.monotonic()
+        try:
+            t(ctx)
+            results[name] = "PASS"
+        except Skip as e:
+            results[name] = "SKIP (%s)" % e
+        except Exception as e:
+            results[name] = "FAIL"
+            print("---- %s failed: %s" % (name, e))
+            traceback.print_exc()
+        finally:
+            ctx.close()
+        print("%-40s %s (%.1fs)" % (name, results[name], time.monotonic() - t0), flush=True)
+    print("output: %s" % root)
+    failed = [n for n, r in results.items() if r == "FAIL"]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
