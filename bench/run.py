@@ -87,12 +87,21 @@ class Proc:
             self.p.stdin = None
 
     def finish(self, timeout):
-        """Waits for the program to end; answers its key=value results."""
+        """Waits for the program to end; answers its key=value results. stdin stays open while
+        waiting (a sink takes its EOF as "give up"); on a timeout it is closed so that a sink
+        reports what it got and fails, then the program is killed. The programs print a few
+        lines only, so stdout cannot fill up meanwhile."""
         try:
-            out, _ = self.p.communicate(timeout=timeout)
+            self.p.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self.kill()
+            self.close_stdin()
+            try:
+                self.p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.kill()
             raise BenchError("%s: timed out after %ss" % (" ".join(self.argv), timeout))
+        self.close_stdin()
+        out = self.p.stdout.read()
         if self.p.returncode != 0:
             raise BenchError("%s: exit status %d" % (" ".join(self.argv), self.p.returncode))
         return parse_kv("".join(self.lines) + out)
@@ -122,7 +131,9 @@ def pair(server_argv, client_argv, count, expect_key="recv"):
             c = cli.finish(timeout_s())
         finally:
             cli.kill()
-        s = srv.finish(timeout_s())
+        # The client is done: what it sent is in the kernel or already read, so the sink has
+        # little left to do; a sink still waiting after this long lost messages.
+        s = srv.finish(10 if ARGS.quick else 30)
     finally:
         srv.close_stdin()
         srv.kill()
@@ -137,11 +148,11 @@ IMPLS = {
 }
 
 
-def median_runs(fn, impls, key=None):
-    """Runs fn(impl) REPS times for every impl, interleaved (so that a burst of load from
-    elsewhere on the machine hits every column alike); answers {impl: median result}."""
+def median_runs(fn, impls, key=None, reps=None):
+    """Runs fn(impl) REPS (or `reps`) times for every impl, interleaved (so that a burst of load
+    from elsewhere on the machine hits every column alike); answers {impl: median result}."""
     runs = {i: [] for i in impls}
-    for _ in range(REPS):
+    for _ in range(reps if reps and REPS > 1 else REPS):
         for i in impls:
             runs[i].append(fn(i))
     out = {}
@@ -277,7 +288,7 @@ def machine():
         pass
     try:
         lws = subprocess.run(["pkg-config", "--modversion", "libwebsockets"],
-                             capture_output=True, text=True).stdout.strip()
+                             capture_output=True, text=True).stdout.strip().rstrip("-")
     except OSError:
         lws = "?"
     return {"cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(), "lws": lws,
@@ -293,6 +304,7 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--md")
     ap.add_argument("--json")
+    ap.add_argument("--doc", help="a markdown file whose results:begin/end block gets the table")
     ap.add_argument("--only", help="comma-separated scenario numbers (for profiling runs)")
     ARGS = ap.parse_args()
     q = ARGS.quick
@@ -378,7 +390,9 @@ def main():
         for size, n in sizes:
             n = max(5, n // 100) if q else n
             log("6. message size %d B: %d messages" % (size, n))
-            m = median_runs(lambda i: throughput(i, n, size=size), impls, "mbs")
+            # Large messages make short runs (a fraction of a second): 5 of them.
+            m = median_runs(lambda i: throughput(i, n, size=size), impls, "mbs",
+                            reps=5 if size >= 65536 else None)
             v = [m[i]["mbs"] for i in impls]
             label = {16: "16 B", 1024: "1 KiB", 65536: "64 KiB", 1048576: "1 MiB"}[size]
             row("6. message size %s" % label, "MB/s", *v)
@@ -406,6 +420,25 @@ def main():
             f.write("\n")
     if ARGS.md:
         write_md(ARGS.md, m, goals, elapsed, q)
+        if ARGS.doc:
+            update_doc(ARGS.doc, ARGS.md)
+
+
+def update_doc(doc, md):
+    """Puts results.md (without its title) between the markers of `doc`."""
+    begin, end = "<!-- results:begin -->", "<!-- results:end -->"
+    with open(doc) as f:
+        text = f.read()
+    if begin not in text or end not in text:
+        log("(%s has no results markers: not updated)" % doc)
+        return
+    with open(md) as f:
+        body = f.read().split("\n", 1)[1].strip()
+    body = body.replace("\n## Goals", "\n### Goals")
+    head, rest = text.split(begin, 1)
+    tail = rest.split(end, 1)[1]
+    with open(doc, "w") as f:
+        f.write(head + begin + "\n" + body + "\n" + end + tail)
 
 
 def write_md(path, m, goals, elapsed, quick):

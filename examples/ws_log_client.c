@@ -514,8 +514,11 @@ main (int argc, char **argv)
       return 1;
     }
   if (!c.quiet)
-    note ("connecting to %s://%s:%llu%s", tls ? "wss" : "ws", address, port,
-          path);
+    {
+      int v6 = strchr (address, ':') != NULL;
+      note ("connecting to %s://%s%s%s:%llu%s", tls ? "wss" : "ws",
+            v6 ? "[" : "", address, v6 ? "]" : "", port, path);
+    }
 
   if (subscribe)
     {

@@ -16,6 +16,7 @@ set -euo pipefail
 cd "$WS_ROOT"
 
 quick=
+doc=()
 case "${1:-}" in
   --quick) quick=--quick ;;
   "") ;;
@@ -42,13 +43,14 @@ fi
 make -B "${make_args[@]}"
 
 ws_section "Running the benchmarks${quick:+ (quick)}"
-if test -n "$quick"; then
-  # A quick run's figures mean nothing: they never overwrite the committed results.
+if test -n "$quick" || test -n "${BENCH_ONLY:-}"; then
+  # A quick or partial run never overwrites the committed results.
   md=$out/results.md json=$out/results.json
 else
   md=$WS_ROOT/bench/results.md json=$WS_ROOT/bench/results.json
+  doc=(--doc "$WS_ROOT/docs/bench.md")
 fi
 only=()
 test -z "${BENCH_ONLY:-}" || only=(--only "$BENCH_ONLY")
-python3 bench/run.py --bin "$out/bin" $quick --md "$md" --json "$json" "${only[@]}"
+python3 bench/run.py --bin "$out/bin" $quick --md "$md" --json "$json" "${doc[@]}" "${only[@]}"
 echo "results: $md, $json"

@@ -199,28 +199,47 @@ async function main() {
   await server.waitLine(/#\d+ \* connected/, "browser reconnection");
   ok(`the page reconnects after a server restart (it showed "${waitingText}")`);
 
+  // A second page: a broadcast reaches every subscriber. This page, with only realistic lines
+  // on it, is the screenshot of the docs.
+  const page2 = await context.newPage();
+  await page2.setViewportSize({ width: 1100, height: 450 });
+  page2.on("pageerror", (e) => consoleErrors.push(String(e)));
+  const secondFrom = server.lines.length;
+  await page2.goto(`http://127.0.0.1:${port}/?protocol=${PROTOCOL}`, { timeout: WAIT_MS });
+  await page2.waitForSelector("#state[data-state=open]", { timeout: WAIT_MS });
+  await server.waitLine(/#\d+ \* connected \(2 open\)/, "second page connected", { from: secondFrom });
   const after = [
-    "<13>Nov 25 10:01:00 testhost sshd[311]: Accepted publickey for admin from 127.0.0.1 port 50412",
-    "<12>Nov 25 10:01:01 testhost kernel: eth0: link is slow, falling back to 100 Mbps",
-    "<11>Nov 25 10:01:02 testhost app[42]: payment worker failed: connection refused",
-    "<14>Nov 25 10:01:03 testhost cron[977]: (root) CMD (run-parts /etc/cron.hourly)",
-    "<15>Nov 25 10:01:04 testhost app[42]: debug: 128 messages flushed in 3 ms",
+    "<13>Nov 25 10:01:00 web1 sshd[311]: Accepted publickey for admin from 192.0.2.10 port 50412 ssh2",
+    "<14>Nov 25 10:01:00 web1 nginx[802]: GET /api/orders 200 12ms",
+    "<12>Nov 25 10:01:01 web1 kernel: eth0: link is slow, falling back to 100 Mbps",
+    "<14>Nov 25 10:01:01 web1 nginx[802]: POST /api/payments 201 48ms",
+    "<11>Nov 25 10:01:02 web1 payments[42]: worker failed: connection refused (retrying in 2 s)",
+    "<14>Nov 25 10:01:03 web1 cron[977]: (root) CMD (run-parts /etc/cron.hourly)",
+    "<14>Nov 25 10:01:04 web1 payments[42]: worker reconnected to db1:5432",
+    "<15>Nov 25 10:01:04 web1 payments[42]: debug: 128 messages flushed in 3 ms",
+    "<10>Nov 25 10:01:05 web1 smartd[512]: Device /dev/sda: SMART failure predicted",
+    "<14>Nov 25 10:01:06 web1 backup[1204]: backup of /var/lib/app finished in 42 s",
   ];
   const count0 = await page.$$eval("#log .line.in", (ns) => ns.length);
   for (const l of after) server.broadcast(l);
-  await page.waitForFunction((k) => document.querySelectorAll("#log .line.in").length >= k,
-                             count0 + after.length, { timeout: WAIT_MS });
-  shown = await page.$$eval("#log .line.in", (ns) => ns.slice(-5).map((n) => n.dataset.text));
-  assert(JSON.stringify(shown) === JSON.stringify(after), "lines after the restart: " + JSON.stringify(shown));
-  ok("lines broadcast after the restart appear on the page");
+  for (const [p, base] of [[page, count0], [page2, 0]]) {
+    await p.waitForFunction((k) => document.querySelectorAll("#log .line.in").length >= k,
+                            base + after.length, { timeout: WAIT_MS });
+    shown = await p.$$eval("#log .line.in", (ns) => ns.slice(-10).map((n) => n.dataset.text));
+    assert(JSON.stringify(shown) === JSON.stringify(after), "lines after the restart: " + JSON.stringify(shown));
+  }
+  ok("lines broadcast after the restart appear on both pages (two subscribers), in order");
+  await page2.fill("#send-text", "a line to try a source");
 
   assert(consoleErrors.length === 0, "no page error: " + consoleErrors.join("; "));
   ok("no script error and no failed request on the page");
 
+  await page.screenshot({ path: join(opt.out, "test-page.png") });
   const shot = join(opt.out, "samples-page.png");
-  await page.screenshot({ path: shot });
+  await page2.screenshot({ path: shot });
   if (opt.screenshot) copyFileSync(shot, opt.screenshot);
-  console.log(`screenshot: ${shot}${opt.screenshot ? " and " + opt.screenshot : ""}`);
+  console.log(`screenshots: ${join(opt.out, "test-page.png")}, ${shot}${opt.screenshot ? " and " + opt.screenshot : ""}`);
+  await page2.close();
 
   await page.close();
   page = null;

@@ -269,7 +269,7 @@ fuzz_target!(|data: &[u8]| {
     static INIT: std::sync::Once = std::sync::Once::new();
     // SAFETY: installing a handler at start-up.
     INIT.call_once(|| unsafe {
-        libc::signal(libc::SIGPIPE, sigpipe as usize);
+        libc::signal(libc::SIGPIPE, sigpipe as *const () as usize);
     });
     if data.len() < 5 {
         return;

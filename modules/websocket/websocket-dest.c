@@ -209,9 +209,11 @@ _connect(LogThreadedDestDriver *s)
 {
   WebsocketDestDriver *self = (WebsocketDestDriver *) s;
 
-  /* Server mode has nothing to connect; a missing subscriber is handled per message. */
+  /* Server mode has nothing to connect. With no-subscriber("wait") the worker stays suspended
+     until a subscriber connects (on_connect wakes it); with "drop" the messages are handled
+     one by one in insert(). */
   if (self->options.mode == WS_MODE_SERVER)
-    return TRUE;
+    return self->no_subscriber == WEBSOCKET_NO_SUBSCRIBER_DROP || _is_connected(self);
 
   /* The engine connects in the background and reports it through on_connect (which also wakes
      a suspended worker); waiting briefly here spares the first messages a suspend cycle. */

@@ -506,6 +506,9 @@ websocket_binding_free(WebsocketBinding *self)
               evt_tag_str("endpoint", self->description), evt_tag_long("unsent", (glong) unsent),
               evt_tag_int("drain_timeout_ms", (gint) self->drain_timeout_ms),
               evt_tag_str("status", ws_strerror(st)));
+  else
+    msg_verbose("websocket: engine context closed, nothing left unsent",
+                evt_tag_str("endpoint", self->description));
   g_hash_table_destroy(self->peers);
   g_free(self->fingerprint);
   g_free(self->description);

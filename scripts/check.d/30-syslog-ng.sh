@@ -26,12 +26,14 @@ if test ! -f "$installed/libwebsocket.so"; then
   exit 1
 fi
 
+rc=0
 echo "== 1. installed module: $installed"
-WS_SNG_WORKDIR=$WS_API_OUT/installed "$venv/bin/python" "$tests" "$installed"
+WS_SNG_WORKDIR=$WS_API_OUT/installed "$venv/bin/python" "$tests" "$installed" || rc=1
 
 echo "== 2. standalone build against the staged install (pkg-config --static ws_api)"
 pkg-config --cflags --libs --static ws_api
 build=$WS_API_OUT/standalone
 make -s -f "$WS_API_SRC/modules/websocket/standalone.mk" O="$build" PYTHON=python3
 WS_SNG_WORKDIR=$WS_API_OUT/standalone-tests "$venv/bin/python" "$tests" "$build" \
-  test_a_dest_client test_c_source_to_file test_g_bad_configs
+  test_a_dest_client test_c_source_to_file test_g_bad_configs || rc=1
+exit $rc

@@ -31,6 +31,8 @@ use crate::ws_log;
 pub const WAKER: Token = Token(0);
 const LISTENER: Token = Token(1);
 const SCRATCH: usize = 256 * 1024;
+/// Sockets of failed handshakes kept lingering at most (beyond it they close at once).
+const MAX_LINGERING: usize = 1024;
 
 fn token(id: u64) -> Token {
     Token(id as usize + 1)
@@ -59,6 +61,10 @@ pub struct IoLoop {
     addrs: Vec<SocketAddr>,
     addr_next: usize,
     shutdown: Option<Instant>,
+    /// Server sockets whose handshake failed, read until EOF so the refusal is not reset away.
+    lingering: HashMap<u64, (Stream, Instant)>,
+    /// messages_dropped when shutdown began: everything dropped after it is unsent.
+    dropped_at_shutdown: Option<u64>,
 }
 
 impl IoLoop {
@@ -101,6 +107,8 @@ impl IoLoop {
             addrs: Vec::new(),
             addr_next: 0,
             shutdown: None,
+            dropped_at_shutdown: None,
+            lingering: HashMap::new(),
         })
     }
 
@@ -147,7 +155,9 @@ impl IoLoop {
                     LISTENER => self.accept(sink),
                     t => {
                         let id = (t.0 - 1) as u64;
-                        if let Some(c) = self.conns.get_mut(&id) {
+                        if self.lingering.contains_key(&id) {
+                            self.drain_lingering(id);
+                        } else if let Some(c) = self.conns.get_mut(&id) {
                             if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
                                 c.read_hint = true;
                             }
@@ -192,6 +202,7 @@ impl IoLoop {
             self.timers.peek().map(|Reverse((t, _))| *t),
             self.reconnect_at,
             self.shutdown,
+            self.lingering.values().map(|(_, d)| *d).min(),
         ]
         .into_iter()
         .flatten()
@@ -423,9 +434,24 @@ impl IoLoop {
         let Some(mut c) = self.conns.remove(&id) else {
             return;
         };
-        let _ = self.poll.registry().deregister(c.stream.tcp());
         let (code, reason) = c.close_status(&end);
         let err = c.error_of(&end);
+        if !self.is_client() && !c.opened && err.is_some() && self.lingering.len() < MAX_LINGERING {
+            // A refused handshake (a TLS alert, typically) must reach the client: closing now,
+            // with its request unread, would send a reset that can overtake the alert.
+            c.stream.shutdown_write();
+            ws_log!(
+                Level::Info,
+                "handshake with {} failed: {}",
+                c.peer,
+                err.as_ref().map_or("", |e| e.message.as_str())
+            );
+            self.lingering
+                .insert(id, (c.stream, Instant::now() + CLOSE_TIMEOUT));
+            self.drain_lingering(id);
+            return;
+        }
+        let _ = self.poll.registry().deregister(c.stream.tcp());
         let shared = self.shared.clone();
         if self.is_client() {
             if c.opened {
@@ -473,6 +499,30 @@ impl IoLoop {
         }
     }
 
+    /// Reads and discards what a lingering socket has; closes it at EOF, error or its deadline.
+    fn drain_lingering(&mut self, id: u64) {
+        let Some((stream, deadline)) = self.lingering.get_mut(&id) else {
+            return;
+        };
+        let mut buf = [0u8; 4096];
+        let done = loop {
+            match io::Read::read(stream.tcp(), &mut buf) {
+                Ok(0) => break true,
+                Ok(_) => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    break Instant::now() >= *deadline
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break true,
+            }
+        };
+        if done {
+            if let Some((mut s, _)) = self.lingering.remove(&id) {
+                let _ = self.poll.registry().deregister(s.tcp());
+            }
+        }
+    }
+
     fn client_has_data(&self) -> bool {
         !self.carry.is_empty()
             || !self.shared.client_queue.is_empty()
@@ -492,6 +542,15 @@ impl IoLoop {
 
     fn timers(&mut self, sink: &mut Sink, scratch: &mut [u8]) {
         let now = Instant::now();
+        let expired: Vec<u64> = self
+            .lingering
+            .iter()
+            .filter(|(_, (_, d))| *d <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            self.drain_lingering(id);
+        }
         if self.reconnect_at.is_some_and(|t| t <= now) && self.conns.is_empty() {
             self.connect(sink);
         }
@@ -616,6 +675,9 @@ impl IoLoop {
 
     fn begin_shutdown(&mut self, deadline: Instant, sink: &mut Sink, scratch: &mut [u8]) {
         self.shutdown = Some(deadline);
+        // Connections torn down from here on (their drain deadline passed) drop what they still
+        // hold; that is unsent too, not only what abandon_all finds.
+        self.dropped_at_shutdown = Some(self.shared.stats.messages_dropped.load(Ordering::SeqCst));
         if let Some(mut l) = self.listener.take() {
             let _ = self.poll.registry().deregister(&mut l);
         }
@@ -659,7 +721,9 @@ impl IoLoop {
     /// Final teardown: whatever is still queued anywhere is counted as unsent (and dropped).
     fn abandon_all(&mut self, sink: &mut Sink) {
         let stats = &self.shared.stats;
-        let dropped_before = stats.messages_dropped.load(Ordering::SeqCst);
+        let dropped_before = self
+            .dropped_at_shutdown
+            .unwrap_or_else(|| stats.messages_dropped.load(Ordering::SeqCst));
         self.shutdown.get_or_insert_with(Instant::now);
         let ids: Vec<u64> = self.conns.keys().copied().collect();
         let shared = self.shared.clone();

@@ -153,6 +153,16 @@ class SyslogNg:
                 return int(f[5])
         return None
 
+    def wait_stat(self, instance_part, kind, expected, timeout=30):
+        """Waits until a counter reaches `expected` (counters are updated by syslog-ng's worker
+        threads a moment after the effect a test observes); returns the last value."""
+        deadline = time.monotonic() + timeout
+        while True:
+            v = self.stat(instance_part, kind)
+            if v == expected or time.monotonic() > deadline:
+                return v
+            time.sleep(0.05)
+
     def stop(self, timeout=60):
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
