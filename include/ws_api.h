@@ -510,8 +510,8 @@ enum ws_status ws_options_set_max_connections(struct ws_options *o, uint32_t n);
 enum ws_status ws_options_set_slow_policy(struct ws_options *o, ws_slow_policy p);
 
 /**
- * Server only: a file served (text/html) to plain HTTP GETs of the path; NULL = none (such
- * requests get 426 Upgrade Required).
+ * Server only: a file served (text/html) to plain HTTP GETs of the WebSocket path (and of
+ * /index.html when the path is "/"); NULL = none (such requests get 426 Upgrade Required).
  */
 enum ws_status ws_options_set_index_html(struct ws_options *o, const char *path);
 

@@ -16,7 +16,7 @@ use super::error::{Error, ErrorKind};
 use super::frame::{self, opcode};
 use super::handshake::{self, ServerReply, MAX_HEAD};
 use super::log::Level;
-use super::parser::{Incoming, Parser, Violation};
+use super::parser::{self, Incoming, Parser, Violation};
 use super::queue::OutQueue;
 use super::shared::Shared;
 use super::sink::Sink;
@@ -339,14 +339,31 @@ impl Conn {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(End::Io(e)),
             };
-            if self.inbuf.is_empty() {
-                let used = self.consume(&mut scratch[..n], sink, shared)?;
-                if used < n {
-                    self.inbuf.extend_from_slice(&scratch[used..n]);
+            let mut start = 0;
+            if !self.inbuf.is_empty() && self.phase == Phase::Open {
+                // Complete the frame held back from the last read with just the bytes it lacks,
+                // so the rest of this read is parsed where it lies instead of being copied.
+                while !self.inbuf.is_empty() && start < n && !self.rx_paused {
+                    let want = match parser::frame_len(&self.inbuf) {
+                        Some(total) => total.saturating_sub(self.inbuf.len()).max(1),
+                        None => frame::MAX_HEADER.saturating_sub(self.inbuf.len()).max(1),
+                    };
+                    let take = want.min(n - start);
+                    self.inbuf.extend_from_slice(&scratch[start..start + take]);
+                    start += take;
+                    self.consume_inbuf(sink, shared)?;
                 }
-            } else {
-                self.inbuf.extend_from_slice(&scratch[..n]);
-                self.consume_inbuf(sink, shared)?;
+            }
+            if start < n {
+                if self.inbuf.is_empty() {
+                    let used = start + self.consume(&mut scratch[start..n], sink, shared)?;
+                    if used < n {
+                        self.inbuf.extend_from_slice(&scratch[used..n]);
+                    }
+                } else {
+                    self.inbuf.extend_from_slice(&scratch[start..n]);
+                    self.consume_inbuf(sink, shared)?;
+                }
             }
         }
         self.more_to_read = self.read_hint && !self.rx_paused;
@@ -402,6 +419,7 @@ impl Conn {
         if !shared.config.ping_interval.is_zero() {
             self.next_ping = Some(Instant::now() + shared.config.ping_interval);
         }
+        shared.peer_opened(self.id, self.peer);
         let st = &shared.stats;
         st.connections_current.fetch_add(1, Ordering::Relaxed);
         st.connections_total.fetch_add(1, Ordering::Relaxed);
@@ -492,7 +510,6 @@ impl Conn {
         };
         handshake::check_response(&buf[..end], &self.key, shared.config.protocol.as_deref())
             .map_err(End::Handshake)?;
-        self.queue.set_peer(self.peer);
         shared.client_conn.store(self.id, Ordering::Release);
         self.opened_now(sink, shared);
         Ok(end + self.frames(&mut buf[end..], sink, shared)?)

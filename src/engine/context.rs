@@ -296,14 +296,17 @@ impl Context {
         Ok(())
     }
 
-    /// The peer address of an open connection (client: the server it is connected to).
+    /// The peer address of a connection, from its opening until its on_close has been delivered
+    /// (client: 0 names the current connection, the server it is connected to).
     pub fn peer_address(&self, conn: u64) -> Result<SocketAddr> {
-        let id = self.known_conn(conn)?;
-        let (_, q) = self.queue_of(id)?;
-        q.peer().ok_or_else(|| {
+        let id = match (self.shared.config.mode, conn) {
+            (Mode::Client, 0) => self.shared.client_conn.load(Ordering::Acquire),
+            _ => conn,
+        };
+        self.shared.peer(id).ok_or_else(|| {
             Error::new(
                 ErrorKind::NotConnected,
-                format!("connection {conn} has no peer address"),
+                format!("connection {conn} is not open"),
             )
         })
     }
@@ -389,9 +392,11 @@ impl Context {
             .manual
             .as_ref()
             .ok_or_else(|| Error::invalid("ws_dispatch needs WS_DISPATCH_MANUAL"))?;
-        m.dispatch(max, |conn| {
-            self.shared.command(Command::RxFlow(conn, false))
-        })?;
+        m.dispatch(
+            max,
+            |conn| self.shared.command(Command::RxFlow(conn, false)),
+            |conn| self.shared.peer_closed(conn),
+        )?;
         if m.starving.load(Ordering::Acquire) && m.backlog_low() {
             m.starving.store(false, Ordering::Release);
             self.shared.command(Command::ResumeStarved);

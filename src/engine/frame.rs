@@ -25,10 +25,18 @@ pub const MAX_HEADER: usize = 14;
 /// Builds a complete final frame. `mask` is given by clients (RFC 6455 requires client frames to
 /// be masked with an unpredictable key) and `None` for servers.
 pub fn encode(op: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Bytes {
-    let mut out = Vec::with_capacity(MAX_HEADER + payload.len());
+    let len = payload.len();
+    let header =
+        2 + match len {
+            0..=125 => 0,
+            126..=65535 => 2,
+            _ => 8,
+        } + if mask.is_some() { 4 } else { 0 };
+    // Exactly full: `Bytes::from` a Vec whose length equals its capacity takes it over without a
+    // second allocation.
+    let mut out = Vec::with_capacity(header + len);
     out.push(0x80 | op);
     let mask_bit = if mask.is_some() { 0x80 } else { 0 };
-    let len = payload.len();
     if len < 126 {
         out.push(mask_bit | len as u8);
     } else if len <= u16::MAX as usize {

@@ -140,8 +140,9 @@ pub fn server_reply(
     let h = req.headers;
     let upgrade = has_token(header(h, "Upgrade"), "websocket");
     if !upgrade {
-        if has_index && (target_path == path || target_path == "/" || target_path == "/index.html")
-        {
+        // The page is served only where its WebSocket lives, so that a page that derives its
+        // ws:// URL from its own location connects to the right path.
+        if has_index && (target_path == path || (path == "/" && target_path == "/index.html")) {
             return ServerReply::ServeIndex;
         }
         if target_path != path {
@@ -258,9 +259,14 @@ mod tests {
             matches!(server_reply(&req(""), "/other", None, false), ServerReply::Refuse(r, _) if r.starts_with(b"HTTP/1.1 404"))
         );
         let get = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        let get_ws = b"GET /ws HTTP/1.1\r\nHost: x\r\n\r\n";
         assert_eq!(
-            server_reply(get, "/ws", None, true),
+            server_reply(get_ws, "/ws", None, true),
             ServerReply::ServeIndex
+        );
+        assert_eq!(server_reply(get, "/", None, true), ServerReply::ServeIndex);
+        assert!(
+            matches!(server_reply(get, "/ws", None, true), ServerReply::Refuse(r, _) if r.starts_with(b"HTTP/1.1 404"))
         );
         assert!(
             matches!(server_reply(get, "/", None, false), ServerReply::Refuse(r, _) if r.starts_with(b"HTTP/1.1 426"))

@@ -260,7 +260,6 @@ impl IoLoop {
             let q = Arc::new(super::queue::OutQueue::new(
                 self.shared.config.queue_capacity,
             ));
-            q.set_peer(peer);
             let conn = Conn::new(id, stream, peer, Phase::ServerHandshake, q, &self.shared);
             self.add(conn, sink);
         }

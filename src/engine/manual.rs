@@ -92,7 +92,12 @@ impl ManualEvents {
 
     /// Runs up to `max` held events (0 = all) on this thread. Connections whose on_receive asked
     /// for a pause are passed to `pause`.
-    pub fn dispatch(&self, max: usize, mut pause: impl FnMut(u64)) -> Result<()> {
+    pub fn dispatch(
+        &self,
+        max: usize,
+        mut pause: impl FnMut(u64),
+        mut closed: impl FnMut(u64),
+    ) -> Result<()> {
         let mut guard = match self.handler.try_lock() {
             Ok(g) => g,
             Err(std::sync::TryLockError::WouldBlock) => {
@@ -112,10 +117,17 @@ impl ManualEvents {
             }
             self.pending.fetch_sub(1, Ordering::SeqCst);
             done += 1;
+            let closed_id = match &ev {
+                Event::Close(id, _, _) => Some(*id),
+                _ => None,
+            };
             if let Some(h) = guard.as_mut() {
                 if let Some(conn) = ev.deliver(h.as_mut()) {
                     pause(conn);
                 }
+            }
+            if let Some(id) = closed_id {
+                closed(id);
             }
         }
         if self.pending.load(Ordering::SeqCst) > 0 {

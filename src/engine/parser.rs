@@ -54,6 +54,18 @@ fn utf8_prefix(data: &[u8]) -> Option<usize> {
     }
 }
 
+/// Total length (header included) of the frame starting `buf`, once its header is complete.
+pub fn frame_len(buf: &[u8]) -> Option<usize> {
+    let b1 = *buf.get(1)?;
+    let mask = if b1 & 0x80 != 0 { 4 } else { 0 };
+    let (len, header) = match b1 & 0x7f {
+        126 => (u16::from_be_bytes([*buf.get(2)?, *buf.get(3)?]) as u64, 4),
+        127 => (u64::from_be_bytes(buf.get(2..10)?.try_into().ok()?), 10),
+        l => (l as u64, 2),
+    };
+    usize::try_from(len).ok()?.checked_add(header + mask)
+}
+
 impl Parser {
     /// A parser for a server (`expect_masked`) or client connection.
     pub fn new(expect_masked: bool, max_message: usize) -> Self {
@@ -270,6 +282,15 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn frame_len_needs_a_whole_header() {
+        let f = frame(true, opcode::TEXT, &[0; 300], true);
+        assert_eq!(frame_len(&f), Some(f.len()));
+        assert_eq!(frame_len(&f[..3]), None);
+        assert_eq!(frame_len(&f[..4]), Some(f.len()));
+        assert_eq!(frame_len(&[0x81]), None);
     }
 
     #[test]

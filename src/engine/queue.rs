@@ -1,13 +1,11 @@
 //! A connection's send queue (a client's lives as long as its context, across reconnects).
-//! Callers push from any thread; the I/O thread pops. The channel is unbounded so that an idle
+//! Callers push from any thread; the I/O thread pops. The queue is unbounded so that an idle
 //! connection costs no preallocated slots; a counter enforces the capacity.
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use bytes::Bytes;
-use crossbeam_channel::{unbounded, Receiver, Sender};
+use crossbeam_queue::SegQueue;
 
 /// One framed message waiting for a socket.
 #[derive(Debug, Clone)]
@@ -21,8 +19,7 @@ pub struct OutMsg {
 /// The queue plus the flags the I/O thread and callers exchange about it.
 #[derive(Debug)]
 pub struct OutQueue {
-    tx: Sender<OutMsg>,
-    rx: Receiver<OutMsg>,
+    items: SegQueue<OutMsg>,
     len: AtomicUsize,
     cap: usize,
     /// Set when the I/O thread has been told to look at this queue and has not yet.
@@ -33,24 +30,19 @@ pub struct OutQueue {
     pub closed: AtomicBool,
     /// Set by a broadcast that found the queue full under the disconnect policy.
     pub slow: AtomicBool,
-    /// The peer of the connection this queue feeds (a client's: the current server address).
-    pub peer: Mutex<Option<SocketAddr>>,
 }
 
 impl OutQueue {
     /// An empty queue holding at most `cap` messages.
     pub fn new(cap: usize) -> Self {
-        let (tx, rx) = unbounded();
         OutQueue {
-            tx,
-            rx,
+            items: SegQueue::new(),
             len: AtomicUsize::new(0),
             cap,
             scheduled: AtomicBool::new(false),
             want_writable: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             slow: AtomicBool::new(false),
-            peer: Mutex::new(None),
         }
     }
 
@@ -60,14 +52,13 @@ impl OutQueue {
             self.len.fetch_sub(1, Ordering::AcqRel);
             return Err(msg);
         }
-        // The receiver lives in `self`, so the channel cannot be disconnected.
-        self.tx.send(msg).expect("queue receiver is alive");
+        self.items.push(msg);
         Ok(())
     }
 
     /// Takes the oldest message.
     pub fn pop(&self) -> Option<OutMsg> {
-        let m = self.rx.try_recv().ok()?;
+        let m = self.items.pop()?;
         self.len.fetch_sub(1, Ordering::AcqRel);
         Some(m)
     }
@@ -85,16 +76,6 @@ impl OutQueue {
     /// Whether a push would succeed now.
     pub fn has_room(&self) -> bool {
         self.len() < self.cap
-    }
-
-    /// Records the peer address.
-    pub fn set_peer(&self, addr: SocketAddr) {
-        *self.peer.lock().unwrap_or_else(|e| e.into_inner()) = Some(addr);
-    }
-
-    /// The peer address, if known.
-    pub fn peer(&self) -> Option<SocketAddr> {
-        *self.peer.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Removes everything, answering how many messages there were.

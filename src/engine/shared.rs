@@ -2,6 +2,7 @@
 //! queues, the wake-up path, counters and the flush condition.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::Instant;
@@ -57,6 +58,9 @@ pub struct Shared {
     pub manual: Option<ManualEvents>,
     /// The bound port (server) or the configured one (client).
     pub local_port: u16,
+    /// Peer address of each connection from its opening until its on_close has been delivered
+    /// (so the application can still ask while handling events of a connection that just ended).
+    peers: Mutex<HashMap<u64, SocketAddr>>,
 }
 
 impl Shared {
@@ -89,6 +93,7 @@ impl Shared {
             flush_waiters: AtomicUsize::new(0),
             manual,
             local_port,
+            peers: Mutex::new(HashMap::new()),
         }
     }
 
@@ -164,6 +169,31 @@ impl Shared {
             let _g = self.flush_lock.lock().unwrap_or_else(|e| e.into_inner());
             self.flush_cv.notify_all();
         }
+    }
+
+    /// Remembers the peer of a connection that opened.
+    pub fn peer_opened(&self, id: u64, addr: SocketAddr) {
+        self.peers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, addr);
+    }
+
+    /// Forgets the peer once the connection's on_close has been delivered.
+    pub fn peer_closed(&self, id: u64) {
+        self.peers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+    }
+
+    /// The peer of a connection, until its on_close has been delivered.
+    pub fn peer(&self, id: u64) -> Option<SocketAddr> {
+        self.peers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .copied()
     }
 
     /// Records that `n` accepted messages will never be written.

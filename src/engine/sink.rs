@@ -60,7 +60,10 @@ impl Sink {
     pub fn close(&mut self, id: u64, code: u16, reason: &str) {
         ws_log!(Level::Info, "connection {id} closed with {code} {reason}");
         match &mut self.handler {
-            Some(h) => h.on_close(id, code, reason),
+            Some(h) => {
+                h.on_close(id, code, reason);
+                self.shared.peer_closed(id);
+            }
             None => self.hold(Event::Close(id, code, reason.to_string())),
         }
     }

@@ -374,8 +374,8 @@ pub extern "C" fn ws_options_set_slow_policy(o: *mut ws_options, p: RawSlowPolic
     })
 }
 
-/// Server only: a file served (text/html) to plain HTTP GETs of the path; NULL = none (such
-/// requests get 426 Upgrade Required).
+/// Server only: a file served (text/html) to plain HTTP GETs of the WebSocket path (and of
+/// /index.html when the path is "/"); NULL = none (such requests get 426 Upgrade Required).
 #[no_mangle]
 pub extern "C" fn ws_options_set_index_html(o: *mut ws_options, path: *const c_char) -> ws_status {
     with_options(o, "ws_options_set_index_html", |opts| {
