@@ -296,7 +296,7 @@ impl Context {
         Ok(())
     }
 
-    /// The peer address of a connection, from its opening until its on_close has been delivered
+    /// The peer address of a connection, from its on_connect until its on_close is called
     /// (client: 0 names the current connection, the server it is connected to).
     pub fn peer_address(&self, conn: u64) -> Result<SocketAddr> {
         let id = match (self.shared.config.mode, conn) {

@@ -121,13 +121,13 @@ impl ManualEvents {
                 Event::Close(id, _, _) => Some(*id),
                 _ => None,
             };
+            if let Some(id) = closed_id {
+                closed(id);
+            }
             if let Some(h) = guard.as_mut() {
                 if let Some(conn) = ev.deliver(h.as_mut()) {
                     pause(conn);
                 }
-            }
-            if let Some(id) = closed_id {
-                closed(id);
             }
         }
         if self.pending.load(Ordering::SeqCst) > 0 {

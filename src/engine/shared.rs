@@ -58,8 +58,8 @@ pub struct Shared {
     pub manual: Option<ManualEvents>,
     /// The bound port (server) or the configured one (client).
     pub local_port: u16,
-    /// Peer address of each connection from its opening until its on_close has been delivered
-    /// (so the application can still ask while handling events of a connection that just ended).
+    /// Peer address of each connection from its opening until its on_close is called (so under
+    /// manual dispatch the application can still ask while handling the events that precede it).
     peers: Mutex<HashMap<u64, SocketAddr>>,
 }
 
@@ -179,7 +179,7 @@ impl Shared {
             .insert(id, addr);
     }
 
-    /// Forgets the peer once the connection's on_close has been delivered.
+    /// Forgets the peer as the connection's on_close is about to be called.
     pub fn peer_closed(&self, id: u64) {
         self.peers
             .lock()
@@ -187,7 +187,7 @@ impl Shared {
             .remove(&id);
     }
 
-    /// The peer of a connection, until its on_close has been delivered.
+    /// The peer of a connection, until its on_close is called.
     pub fn peer(&self, id: u64) -> Option<SocketAddr> {
         self.peers
             .lock()

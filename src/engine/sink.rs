@@ -61,8 +61,8 @@ impl Sink {
         ws_log!(Level::Info, "connection {id} closed with {code} {reason}");
         match &mut self.handler {
             Some(h) => {
-                h.on_close(id, code, reason);
                 self.shared.peer_closed(id);
+                h.on_close(id, code, reason);
             }
             None => self.hold(Event::Close(id, code, reason.to_string())),
         }
