@@ -16,7 +16,8 @@
 // logger(1) to a syslog-ng unix-dgram source must appear on it: the main job, in a browser.
 
 import { execFileSync } from "node:child_process";
-import { mkdirSync, writeFileSync, copyFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync, copyFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { chromium } from "playwright-core";
@@ -256,7 +257,9 @@ async function main() {
 async function syslogNg(context) {
   const dir = join(opt.out, "syslog-ng");
   mkdirSync(dir, { recursive: true });
-  const sock = join(dir, "log.sock");
+  // Unix socket paths hold at most 107 bytes: deep checkouts get a short private directory.
+  const sockDir = join(dir, "ctl").length > 100 ? mkdtempSync(join(tmpdir(), "wsb-")) : dir;
+  const sock = join(sockDir, "log.sock");
   const version = /Config version: *(\S+)/.exec(execFileSync(opt["syslog-ng"], ["--version"]).toString());
   const sysmod = /Module-Directory: *(\S+)/.exec(execFileSync(opt["syslog-ng"], ["--version"]).toString());
   const conf = join(dir, "syslog-ng.conf");
@@ -271,7 +274,7 @@ log { source(s_test); destination(d_ws); };
   // -v: syslog-ng logs the port its destination bound, and each connection it accepts.
   const sng = new Proc("syslog-ng", [opt["syslog-ng"], "-F", "-e", "-v", "-f", conf,
     `--module-path=${opt["syslog-ng-module-dir"]}${sysmod ? ":" + sysmod[1] : ""}`,
-    "-R", join(dir, "persist"), "-p", join(dir, "pid"), "-c", join(dir, "ctl")]);
+    "-R", join(dir, "persist"), "-p", join(dir, "pid"), "-c", join(sockDir, "ctl")]);
   servers.push(sng);
   const { m } = await sng.waitLine(/websocket: destination started.*port='(\d+)'/, "destination port", { stream: "err" });
   const port = Number(m[1]);

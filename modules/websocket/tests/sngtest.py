@@ -12,6 +12,7 @@ import re
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -60,6 +61,9 @@ class SyslogNg:
         self.pid = os.path.join(self.dir, "syslog-ng.pid")
         self.persist = os.path.join(self.dir, "syslog-ng.persist")
         self.ctl = os.path.join(self.dir, "syslog-ng.ctl")
+        if len(self.ctl) > 100:
+            # A unix socket path holds at most 107 bytes; deep build trees (make distcheck) exceed it.
+            self.ctl = os.path.join(tempfile.mkdtemp(prefix="sng-ctl-"), "syslog-ng.ctl")
         self.log_path = os.path.join(self.dir, "stderr.log")
         self.proc = None
         self.lines = []
