@@ -182,27 +182,7 @@ impl Context {
     pub fn send(&self, conn: u64, data: &[u8], kind: MsgKind) -> Result<()> {
         self.check_open()?;
         let msg = self.frame(data, kind)?;
-        match self.shared.config.mode {
-            Mode::Client => {
-                if conn != 0 && conn != self.shared.client_conn.load(Ordering::Acquire) {
-                    return Err(Error::new(
-                        ErrorKind::NotConnected,
-                        format!("connection {conn} is not the client's open connection"),
-                    ));
-                }
-                self.push(0, &self.shared.client_queue, msg)
-            }
-            Mode::Server => {
-                let conns = self.shared.conns_read();
-                let q = conns.get(&conn).ok_or_else(|| {
-                    Error::new(
-                        ErrorKind::NotConnected,
-                        format!("connection {conn} is not open"),
-                    )
-                })?;
-                self.push(conn, q, msg)
-            }
-        }
+        self.with_queue(conn, |id, q| self.push(id, q, msg))
     }
 
     /// Server: queues the message for every open connection, framed once. Client: `send(0, ..)`.
@@ -245,17 +225,23 @@ impl Context {
         Ok(())
     }
 
-    fn queue_of(&self, conn: u64) -> Result<(u64, Arc<OutQueue>)> {
+    /// Runs `f` on the queue of `conn` (client: 0 or the current id; the queue id is 0). A
+    /// server's table stays read-locked meanwhile, so a connection being torn down cannot take a
+    /// message after its queue was emptied and counted.
+    fn with_queue<T>(
+        &self,
+        conn: u64,
+        f: impl FnOnce(u64, &Arc<OutQueue>) -> Result<T>,
+    ) -> Result<T> {
         match self.shared.config.mode {
             Mode::Client => {
-                let cur = self.shared.client_conn.load(Ordering::Acquire);
-                if conn != 0 && conn != cur {
+                if conn != 0 && conn != self.shared.client_conn.load(Ordering::Acquire) {
                     return Err(Error::new(
                         ErrorKind::NotConnected,
                         format!("connection {conn} is not the client's open connection"),
                     ));
                 }
-                Ok((0, self.shared.client_queue.clone()))
+                f(0, &self.shared.client_queue)
             }
             Mode::Server => {
                 let conns = self.shared.conns_read();
@@ -265,7 +251,7 @@ impl Context {
                         format!("connection {conn} is not open"),
                     )
                 })?;
-                Ok((conn, q.clone()))
+                f(conn, q)
             }
         }
     }
@@ -282,18 +268,19 @@ impl Context {
                 }
                 Ok(cur)
             }
-            Mode::Server => self.queue_of(conn).map(|(id, _)| id),
+            Mode::Server => self.with_queue(conn, |id, _| Ok(id)),
         }
     }
 
     /// Asks for one `on_writable` when the queue of `conn` has room.
     pub fn request_writable(&self, conn: u64) -> Result<()> {
         self.check_open()?;
-        let (id, q) = self.queue_of(conn)?;
-        q.want_writable.store(true, Ordering::SeqCst);
-        q.scheduled.store(false, Ordering::SeqCst);
-        self.shared.schedule(id, &q);
-        Ok(())
+        self.with_queue(conn, |id, q| {
+            q.want_writable.store(true, Ordering::SeqCst);
+            q.scheduled.store(false, Ordering::SeqCst);
+            self.shared.schedule(id, q);
+            Ok(())
+        })
     }
 
     /// The peer address of a connection, from its on_connect until its on_close is called

@@ -17,17 +17,24 @@ pub struct Log {
     pub errors: Vec<(u64, Error)>,
 }
 
-/// A shared log plus a condition variable to wait on it.
-#[derive(Clone, Default)]
-pub struct Recorder(pub Arc<(Mutex<Log>, Condvar)>);
+/// A value shared with callbacks, plus a condition variable to wait until it satisfies a test.
+pub struct Watch<T>(pub Arc<(Mutex<T>, Condvar)>);
 
-impl Recorder {
-    pub fn wait<T>(
-        &self,
-        what: &str,
-        timeout: Duration,
-        mut f: impl FnMut(&Log) -> Option<T>,
-    ) -> T {
+impl<T> Clone for Watch<T> {
+    fn clone(&self) -> Self {
+        Watch(self.0.clone())
+    }
+}
+
+impl<T: Default> Default for Watch<T> {
+    fn default() -> Self {
+        Watch(Arc::default())
+    }
+}
+
+impl<T: std::fmt::Debug> Watch<T> {
+    /// Waits until `f` answers Some, failing the test after `timeout`.
+    pub fn wait<R>(&self, what: &str, timeout: Duration, mut f: impl FnMut(&T) -> Option<R>) -> R {
         let deadline = Instant::now() + timeout;
         let (m, cv) = &*self.0;
         let mut g = m.lock().unwrap();
@@ -41,16 +48,21 @@ impl Recorder {
         }
     }
 
-    pub fn with<T>(&self, f: impl FnOnce(&Log) -> T) -> T {
+    /// Reads the value.
+    pub fn with<R>(&self, f: impl FnOnce(&T) -> R) -> R {
         f(&self.0 .0.lock().unwrap())
     }
 
-    fn update(&self, f: impl FnOnce(&mut Log)) {
+    /// Changes the value and wakes the waiters.
+    pub fn update(&self, f: impl FnOnce(&mut T)) {
         let (m, cv) = &*self.0;
         f(&mut m.lock().unwrap());
         cv.notify_all();
     }
 }
+
+/// Everything a context reported, to wait on.
+pub type Recorder = Watch<Log>;
 
 pub struct RecHandler(pub Recorder);
 

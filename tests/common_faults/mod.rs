@@ -7,8 +7,7 @@ use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ws_api::engine::{Error, Handler, MsgKind};
 
@@ -264,40 +263,8 @@ pub struct Counts {
     pub keep_closed_ids: bool,
 }
 
-/// Shared counts plus a condition variable.
-#[derive(Clone, Default)]
-pub struct Counter(pub Arc<(Mutex<Counts>, Condvar)>);
-
-impl Counter {
-    pub fn wait<T>(
-        &self,
-        what: &str,
-        timeout: Duration,
-        mut f: impl FnMut(&Counts) -> Option<T>,
-    ) -> T {
-        let deadline = Instant::now() + timeout;
-        let (m, cv) = &*self.0;
-        let mut g = m.lock().unwrap();
-        loop {
-            if let Some(v) = f(&g) {
-                return v;
-            }
-            let now = Instant::now();
-            assert!(now < deadline, "timed out waiting for {what}: {g:?}");
-            g = cv.wait_timeout(g, deadline - now).unwrap().0;
-        }
-    }
-
-    pub fn with<T>(&self, f: impl FnOnce(&Counts) -> T) -> T {
-        f(&self.0 .0.lock().unwrap())
-    }
-
-    fn update(&self, f: impl FnOnce(&mut Counts)) {
-        let (m, cv) = &*self.0;
-        f(&mut m.lock().unwrap());
-        cv.notify_all();
-    }
-}
+/// Shared counts, to wait on.
+pub type Counter = crate::common::Watch<Counts>;
 
 /// A handler that only counts (and checks sequence numbers).
 pub struct CountHandler(pub Counter);
