@@ -194,13 +194,17 @@ impl Context {
         let msg = self.frame(data, kind)?;
         let stats = &self.shared.stats;
         let conns = self.shared.conns_read();
+        // Counted once for all subscribers, before any push, so the I/O thread (which subtracts
+        // what it writes) never sees the counter below what is really queued.
+        stats
+            .messages_queued
+            .fetch_add(conns.len() as u64, Ordering::SeqCst);
         for (&id, q) in conns.iter() {
             if q.slow.load(Ordering::Acquire) {
                 // Already being disconnected as a slow subscriber.
-                Stats::inc(&stats.messages_dropped);
+                self.shared.dropped(1);
                 continue;
             }
-            stats.messages_queued.fetch_add(1, Ordering::SeqCst);
             let mut pending = msg.clone();
             loop {
                 match q.push(pending) {
