@@ -331,17 +331,10 @@ static const gchar *
 _format_stats_instance(LogThreadedDestDriver *s)
 {
   WebsocketDestDriver *self = (WebsocketDestDriver *) s;
-  static gchar persist_name[1024];
+  static gchar stats_instance[1024];
 
-  if (s->super.super.super.persist_name)
-    g_snprintf(persist_name, sizeof(persist_name), "websocket,%s", s->super.super.super.persist_name);
-  else
-    {
-      gchar *d = websocket_options_describe(&self->options);
-      g_snprintf(persist_name, sizeof(persist_name), "websocket,%s", d);
-      g_free(d);
-    }
-  return persist_name;
+  return websocket_options_stats_instance(&self->options, s->super.super.super.persist_name,
+                                          stats_instance, sizeof(stats_instance));
 }
 
 static const gchar *
@@ -349,11 +342,8 @@ _generate_persist_name(const LogPipe *s)
 {
   const WebsocketDestDriver *self = (const WebsocketDestDriver *) s;
   static gchar persist_name[1024];
-  gchar *d = websocket_options_describe(&self->options);
 
-  g_snprintf(persist_name, sizeof(persist_name), "websocket-destination(%s)", d);
-  g_free(d);
-  return persist_name;
+  return websocket_options_persist_name(&self->options, "websocket-destination", persist_name, sizeof(persist_name));
 }
 
 static gboolean

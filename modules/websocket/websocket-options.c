@@ -215,6 +215,31 @@ websocket_options_describe(const WebsocketOptions *self)
                          _effective_port(self), self->path);
 }
 
+const gchar *
+websocket_options_stats_instance(const WebsocketOptions *self, const gchar *persist_name,
+                                 gchar *buf, gsize size)
+{
+  if (persist_name)
+    {
+      g_snprintf(buf, size, "websocket,%s", persist_name);
+      return buf;
+    }
+  gchar *d = websocket_options_describe(self);
+  g_snprintf(buf, size, "websocket,%s", d);
+  g_free(d);
+  return buf;
+}
+
+const gchar *
+websocket_options_persist_name(const WebsocketOptions *self, const gchar *kind, gchar *buf, gsize size)
+{
+  gchar *d = websocket_options_describe(self);
+
+  g_snprintf(buf, size, "%s(%s)", kind, d);
+  g_free(d);
+  return buf;
+}
+
 gchar *
 websocket_options_fingerprint(const WebsocketOptions *self, ws_dispatch_mode dispatch, gboolean is_source)
 {

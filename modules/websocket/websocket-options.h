@@ -63,6 +63,13 @@ gboolean websocket_options_validate(WebsocketOptions *self, gboolean is_source, 
 /* "client ws://127.0.0.1:8000/" style description for log messages and stats. */
 gchar *websocket_options_describe(const WebsocketOptions *self);
 
+/* The stats instance ("websocket,<persist-name or description>") and persist name
+   ("<kind>(<description>)") of a driver, written into `buf` (which is returned). */
+const gchar *websocket_options_stats_instance(const WebsocketOptions *self, const gchar *persist_name,
+                                              gchar *buf, gsize size);
+const gchar *websocket_options_persist_name(const WebsocketOptions *self, const gchar *kind,
+                                            gchar *buf, gsize size);
+
 /* ----------------------------------------------------------------------------------------- */
 /* The engine context and the driver currently using it.
  *

@@ -202,17 +202,10 @@ static const gchar *
 _format_stats_instance(LogThreadedSourceDriver *s)
 {
   WebsocketSourceDriver *self = (WebsocketSourceDriver *) s;
-  static gchar persist_name[1024];
+  static gchar stats_instance[1024];
 
-  if (s->super.super.super.persist_name)
-    g_snprintf(persist_name, sizeof(persist_name), "websocket,%s", s->super.super.super.persist_name);
-  else
-    {
-      gchar *d = websocket_options_describe(&self->options);
-      g_snprintf(persist_name, sizeof(persist_name), "websocket,%s", d);
-      g_free(d);
-    }
-  return persist_name;
+  return websocket_options_stats_instance(&self->options, s->super.super.super.persist_name,
+                                          stats_instance, sizeof(stats_instance));
 }
 
 static const gchar *
@@ -220,11 +213,8 @@ _generate_persist_name(const LogPipe *s)
 {
   const WebsocketSourceDriver *self = (const WebsocketSourceDriver *) s;
   static gchar persist_name[1024];
-  gchar *d = websocket_options_describe(&self->options);
 
-  g_snprintf(persist_name, sizeof(persist_name), "websocket-source(%s)", d);
-  g_free(d);
-  return persist_name;
+  return websocket_options_persist_name(&self->options, "websocket-source", persist_name, sizeof(persist_name));
 }
 
 static gboolean
