@@ -304,8 +304,11 @@ enum ws_status ws_send(struct ws_context *c,
                        ws_msg_type type_);
 
 /**
- * Server: queues the message for every open connection, framed once and shared; a subscriber
- * whose queue is full is handled by the slow policy. Client: same as ws_send(c, 0, ...).
+ * Server: queues the message for every open connection, framed once into the context's
+ * broadcast log, which each connection writes from its own position (one append, however many
+ * subscribers). A subscriber more than queue_capacity broadcasts behind is handled by the slow
+ * policy. A connection gets the broadcasts and its own ws_send messages in the order the calls
+ * were made. Client: same as ws_send(c, 0, ...).
  */
 enum ws_status ws_broadcast(struct ws_context *c, const void *data, size_t len, ws_msg_type type_);
 
@@ -473,7 +476,9 @@ enum ws_status ws_options_set_allow_self_signed(struct ws_options *o, int allow)
 enum ws_status ws_options_set_max_message_size(struct ws_options *o, size_t bytes);
 
 /**
- * Messages a connection's queue holds (client: the context's queue); default 65536.
+ * Messages a connection's queue holds (client: the context's queue); default 65536. On a
+ * server it bounds, separately, the messages ws_send queued for one connection and the
+ * broadcasts a connection may be behind before the slow policy applies to it.
  */
 enum ws_status ws_options_set_queue_capacity(struct ws_options *o, size_t messages);
 

@@ -631,3 +631,40 @@ fn blocked_writes_with_pings_in_between_keep_the_stream_intact() {
     cli.shutdown(Duration::from_secs(1));
     srv.shutdown(Duration::from_secs(1));
 }
+
+/// Broadcasts large and small messages over TLS: writes end in the middle of frames of the
+/// broadcast log (and OpenSSL retries them from its own copy); every subscriber gets every
+/// message whole and in order.
+#[test]
+fn broadcasts_over_tls_arrive_whole_and_in_order() {
+    let (srv, srec) = tls_server("server", |_| {});
+    let clients: Vec<_> = (0..2)
+        .map(|_| tls_client(srv.local_port(), |_| {}))
+        .collect();
+    srec.wait("2 connects", T, |l| (l.connects.len() == 2).then_some(()));
+    let n = 300usize;
+    let size = |i: usize| if i % 4 == 0 { 150_000 } else { 10 + i };
+    for i in 0..n {
+        let mut m = vec![(i % 251) as u8; size(i)];
+        m[..4].copy_from_slice(&(i as u32).to_be_bytes());
+        srv.broadcast(&m, MsgKind::Binary).unwrap();
+    }
+    srv.flush(Duration::from_secs(20)).unwrap();
+    for (_, rec) in &clients {
+        rec.wait("every broadcast", T, |l| {
+            (l.messages.len() == n).then_some(())
+        });
+        rec.with(|l| {
+            for (i, m) in l.messages.iter().enumerate() {
+                assert_eq!(m.1.len(), size(i));
+                assert_eq!(u32::from_be_bytes(m.1[..4].try_into().unwrap()) as usize, i);
+                assert!(m.1[4..].iter().all(|&b| b == (i % 251) as u8));
+            }
+        });
+    }
+    assert_eq!(srv.stats().messages_sent, 2 * n as u64);
+    for (c, _) in clients {
+        assert_eq!(c.shutdown(Duration::from_secs(2)), 0);
+    }
+    srv.shutdown(Duration::from_secs(1));
+}

@@ -11,13 +11,14 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::broadcast::LogView;
 use super::config::Mode;
 use super::error::{Error, ErrorKind};
 use super::frame::{self, opcode};
 use super::handshake::{self, ServerReply, MAX_HEAD};
 use super::log::Level;
 use super::parser::{self, Incoming, Parser, Violation};
-use super::queue::OutQueue;
+use super::queue::{OutMsg, OutQueue};
 use super::shared::Shared;
 use super::sink::Sink;
 use super::stream::Stream;
@@ -130,6 +131,10 @@ pub struct Conn {
     pub carry: VecDeque<Chunk>,
     /// Data frames taken out of the batch because a close frame went ahead of them.
     withheld: Vec<Chunk>,
+    /// Server, once open: the next broadcast this connection has to write.
+    pub bcast: Option<u64>,
+    /// A message of its own that waits for the broadcasts queued before it.
+    stash: Option<OutMsg>,
 }
 
 impl Conn {
@@ -175,6 +180,8 @@ impl Conn {
             violation: None,
             carry: VecDeque::new(),
             withheld: Vec::new(),
+            bcast: None,
+            stash: None,
         }
     }
 
@@ -254,9 +261,15 @@ impl Conn {
         let carried = self.carry.drain(..);
         let batch = self.out.drain(..).filter(|c| c.payload.is_some());
         let withheld = self.withheld.drain(..);
+        let stashed = self.stash.take().map(|m| Chunk {
+            data: m.frame,
+            off: 0,
+            payload: Some(m.payload_len),
+        });
         carried
             .chain(batch)
             .chain(withheld)
+            .chain(stashed)
             .map(|mut c| {
                 c.off = 0;
                 c
@@ -268,6 +281,7 @@ impl Conn {
     pub fn has_unsent_data(&self) -> bool {
         !self.carry.is_empty()
             || !self.withheld.is_empty()
+            || self.stash.is_some()
             || self.out.iter().any(|c| c.payload.is_some())
     }
 
@@ -284,14 +298,14 @@ impl Conn {
 
     /// At destroy with no time left: writes a close frame ahead of the unsent data if the socket
     /// takes it now. The unsent data stays in the batch for the caller to account for.
-    pub fn last_word(&mut self, code: u16, reason: &str, shared: &Shared) {
+    pub fn last_word(&mut self, code: u16, reason: &str, shared: &Shared, log: &LogView) {
         if !self.opened || self.close_sent.is_some() || self.out.front().is_some_and(|c| c.off > 0)
         {
             return;
         }
         let data = self.take_unsent_data();
         self.send_close_now(code, &frame::close_payload(code, reason));
-        let _ = self.write(shared);
+        let _ = self.write(shared, log);
         self.out.extend(data);
     }
 
@@ -451,6 +465,7 @@ impl Conn {
         ) {
             ServerReply::Accept(resp) => {
                 self.push_control(Bytes::from(resp));
+                self.bcast = Some(shared.bcast.subscribe());
                 shared.conns_write().insert(self.id, self.queue.clone());
                 self.opened_now(sink, shared);
                 Ok(end + self.frames(&mut buf[end..], sink, shared)?)
@@ -627,9 +642,18 @@ impl Conn {
         self.pong_deadline = None;
     }
 
-    fn refill(&mut self) {
+    /// Moves queued messages into the batch; answers whether nothing more of the queue may go
+    /// before the broadcasts still to write (the queue is empty, or its next message waits for
+    /// them).
+    fn refill(&mut self) -> bool {
         while self.out.len() < BATCH_FRAMES && self.out_bytes < BATCH_BYTES {
-            let Some(m) = self.queue.pop() else { break };
+            let Some(m) = self.stash.take().or_else(|| self.queue.pop()) else {
+                return true;
+            };
+            if self.bcast.is_some_and(|cur| m.after > cur) {
+                self.stash = Some(m);
+                return true;
+            }
             self.out_bytes += m.frame.len();
             self.out.push_back(Chunk {
                 data: m.frame,
@@ -637,17 +661,26 @@ impl Conn {
                 payload: Some(m.payload_len),
             });
         }
+        false
     }
 
     fn may_send_data(&self) -> bool {
         self.phase == Phase::Open && self.close_sent.is_none() && self.close_received.is_none()
     }
 
-    /// Writes the batch and refills it from the queue until the socket is full or all is out.
-    pub fn write(&mut self, shared: &Shared) -> Result<(), End> {
+    /// Whether every message accepted for this connection is in the batch or written.
+    fn nothing_waiting(&self, shared: &Shared) -> bool {
+        self.queue.is_empty()
+            && self.stash.is_none()
+            && !matches!(self.bcast, Some(cur) if cur < shared.bcast.head())
+    }
+
+    /// Writes the batch, refilling it from the queue and the broadcast log, until the socket is
+    /// full or all is out.
+    pub fn write(&mut self, shared: &Shared, log: &LogView) -> Result<(), End> {
         let mut sent = 0u64;
         let mut bytes = 0u64;
-        let r = self.write_inner(&mut sent, &mut bytes);
+        let r = self.write_inner(shared, log, &mut sent, &mut bytes);
         if sent > 0 {
             let st = &shared.stats;
             st.messages_sent.fetch_add(sent, Ordering::Relaxed);
@@ -658,14 +691,30 @@ impl Conn {
         r
     }
 
-    fn write_inner(&mut self, sent: &mut u64, bytes: &mut u64) -> Result<(), End> {
+    fn write_inner(
+        &mut self,
+        shared: &Shared,
+        log: &LogView,
+        sent: &mut u64,
+        bytes: &mut u64,
+    ) -> Result<(), End> {
         loop {
             if !self.writable {
                 return Ok(());
             }
+            // Broadcasts from the cursor up to `log_to` follow the batch in this write.
+            let mut log_to = None;
             if self.may_send_data() {
-                self.refill();
-                if self.out.is_empty() && self.queue.is_empty() {
+                if self.refill() {
+                    if let Some(cur) = self.bcast {
+                        let to = self
+                            .stash
+                            .as_ref()
+                            .map_or(log.head(), |m| m.after.min(log.head()));
+                        log_to = (to > cur).then_some((cur, to));
+                    }
+                }
+                if self.out.is_empty() && log_to.is_none() && self.nothing_waiting(shared) {
                     if let Some((code, reason)) = self.close_requested.take() {
                         let payload = frame::close_payload(code, &reason);
                         let mask = self.mask();
@@ -678,7 +727,7 @@ impl Conn {
                     }
                 }
             }
-            if self.out.is_empty() {
+            if self.out.is_empty() && log_to.is_none() {
                 if self.shut_after_write && self.phase != Phase::Linger {
                     self.linger();
                 }
@@ -690,6 +739,11 @@ impl Conn {
                 iov[n] = IoSlice::new(&c.data[c.off..]);
                 n += 1;
             }
+            if let Some((cur, to)) = log_to {
+                if n < IOV {
+                    n += log.slices(cur, to, &mut iov[n..]);
+                }
+            }
             match self.stream.write_vectored(&iov[..n]) {
                 Ok(0) => {
                     return Err(End::Io(io::Error::new(
@@ -698,12 +752,8 @@ impl Conn {
                     )))
                 }
                 Ok(mut w) => {
-                    self.out_bytes = self.out_bytes.saturating_sub(w);
                     while w > 0 {
-                        let c = self
-                            .out
-                            .front_mut()
-                            .expect("written bytes belong to queued chunks");
+                        let Some(c) = self.out.front_mut() else { break };
                         let rem = c.data.len() - c.off;
                         if w >= rem {
                             w -= rem;
@@ -711,10 +761,27 @@ impl Conn {
                                 *sent += 1;
                                 *bytes += p as u64;
                             }
+                            self.out_bytes = self.out_bytes.saturating_sub(rem);
                             self.out.pop_front();
                         } else {
                             c.off += w;
+                            self.out_bytes = self.out_bytes.saturating_sub(w);
                             w = 0;
+                        }
+                    }
+                    if let (true, Some((cur, _))) = (w > 0, log_to) {
+                        let a = log.advance(cur, w);
+                        *sent += a.messages;
+                        *bytes += a.payload_bytes;
+                        self.bcast = Some(a.cursor);
+                        if let Some((data, off)) = a.partial {
+                            self.out_bytes += data.len() - off;
+                            let p = frame::unmasked_payload_len(data.len());
+                            self.out.push_front(Chunk {
+                                data,
+                                off,
+                                payload: Some(p),
+                            });
                         }
                     }
                 }

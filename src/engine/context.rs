@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::config::{Config, Dispatch, Mode, SlowPolicy};
+use super::config::{Config, Dispatch, Mode};
 use super::error::{Error, ErrorKind, Result};
 use super::event::{Handler, MsgKind};
 use super::frame::{self, opcode, valid_close_code};
@@ -136,7 +136,8 @@ impl Context {
         }
     }
 
-    fn frame(&self, data: &[u8], kind: MsgKind) -> Result<OutMsg> {
+    /// Checks a message against the limits and its type; answers its opcode.
+    fn check(&self, data: &[u8], kind: MsgKind) -> Result<u8> {
         let max = self.shared.config.max_message_size;
         if data.len() > max {
             return Err(Error::new(
@@ -147,22 +148,27 @@ impl Context {
                 ),
             ));
         }
-        let op = match kind {
+        match kind {
             MsgKind::Text => {
                 if std::str::from_utf8(data).is_err() {
                     return Err(Error::invalid("text message is not valid UTF-8"));
                 }
-                opcode::TEXT
+                Ok(opcode::TEXT)
             }
-            MsgKind::Binary => opcode::BINARY,
-        };
-        let mask = match self.shared.config.mode {
-            Mode::Client => Some(rand::random::<[u8; 4]>()),
-            Mode::Server => None,
+            MsgKind::Binary => Ok(opcode::BINARY),
+        }
+    }
+
+    fn frame(&self, data: &[u8], kind: MsgKind) -> Result<OutMsg> {
+        let op = self.check(data, kind)?;
+        let (mask, after) = match self.shared.config.mode {
+            Mode::Client => (Some(rand::random::<[u8; 4]>()), 0),
+            Mode::Server => (None, self.shared.bcast.head()),
         };
         Ok(OutMsg {
             frame: frame::encode(op, data, mask),
             payload_len: data.len(),
+            after,
         })
     }
 
@@ -185,46 +191,18 @@ impl Context {
         self.with_queue(conn, |id, q| self.push(id, q, msg))
     }
 
-    /// Server: queues the message for every open connection, framed once. Client: `send(0, ..)`.
+    /// Server: appends the message, framed once, to the broadcast log that every open
+    /// connection writes from (a subscriber too far behind meets the slow policy on the I/O
+    /// thread). Client: `send(0, ..)`.
     pub fn broadcast(&self, data: &[u8], kind: MsgKind) -> Result<()> {
         if self.shared.config.mode == Mode::Client {
             return self.send(0, data, kind);
         }
         self.check_open()?;
-        let msg = self.frame(data, kind)?;
+        let op = self.check(data, kind)?;
         let stats = &self.shared.stats;
-        let conns = self.shared.conns_read();
-        // Counted once for all subscribers, before any push, so the I/O thread (which subtracts
-        // what it writes) never sees the counter below what is really queued.
-        stats
-            .messages_queued
-            .fetch_add(conns.len() as u64, Ordering::SeqCst);
-        for (&id, q) in conns.iter() {
-            if q.slow.load(Ordering::Acquire) {
-                // Already being disconnected as a slow subscriber.
-                self.shared.dropped(1);
-                continue;
-            }
-            let mut pending = msg.clone();
-            loop {
-                match q.push(pending) {
-                    Ok(()) => break,
-                    Err(back) => match self.shared.config.slow_policy {
-                        SlowPolicy::DropOldest => {
-                            if q.pop().is_some() {
-                                self.shared.dropped(1);
-                            }
-                            pending = back;
-                        }
-                        SlowPolicy::Disconnect => {
-                            self.shared.dropped(1);
-                            q.slow.store(true, Ordering::Release);
-                            break;
-                        }
-                    },
-                }
-            }
-            self.shared.schedule(id, q);
+        if self.shared.bcast.append(op, data, &stats.messages_queued) > 0 {
+            self.shared.wake();
         }
         Ok(())
     }

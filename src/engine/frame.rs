@@ -22,38 +22,53 @@ pub mod opcode {
 /// Largest frame header: 2 bytes + 8 length bytes + 4 mask bytes.
 pub const MAX_HEADER: usize = 14;
 
+/// The header of a final frame with a payload of `len` bytes: the bytes and how many are used.
+pub fn header(op: u8, len: usize, mask: Option<[u8; 4]>) -> ([u8; MAX_HEADER], usize) {
+    let mut h = [0u8; MAX_HEADER];
+    h[0] = 0x80 | op;
+    let mask_bit = if mask.is_some() { 0x80 } else { 0 };
+    let mut n = 2;
+    if len < 126 {
+        h[1] = mask_bit | len as u8;
+    } else if len <= u16::MAX as usize {
+        h[1] = mask_bit | 126;
+        h[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+        n = 4;
+    } else {
+        h[1] = mask_bit | 127;
+        h[2..10].copy_from_slice(&(len as u64).to_be_bytes());
+        n = 10;
+    }
+    if let Some(key) = mask {
+        h[n..n + 4].copy_from_slice(&key);
+        n += 4;
+    }
+    (h, n)
+}
+
+/// The payload length of an unmasked (server) frame of `frame_len` bytes: the header length
+/// follows from the payload length, so the frame's size alone tells it.
+pub fn unmasked_payload_len(frame_len: usize) -> usize {
+    if frame_len <= 2 + 125 {
+        frame_len - 2
+    } else if frame_len <= 4 + u16::MAX as usize {
+        frame_len - 4
+    } else {
+        frame_len - 10
+    }
+}
+
 /// Builds a complete final frame. `mask` is given by clients (RFC 6455 requires client frames to
 /// be masked with an unpredictable key) and `None` for servers.
 pub fn encode(op: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Bytes {
-    let len = payload.len();
-    let header =
-        2 + match len {
-            0..=125 => 0,
-            126..=65535 => 2,
-            _ => 8,
-        } + if mask.is_some() { 4 } else { 0 };
+    let (h, n) = header(op, payload.len(), mask);
     // Exactly full: `Bytes::from` a Vec whose length equals its capacity takes it over without a
     // second allocation.
-    let mut out = Vec::with_capacity(header + len);
-    out.push(0x80 | op);
-    let mask_bit = if mask.is_some() { 0x80 } else { 0 };
-    if len < 126 {
-        out.push(mask_bit | len as u8);
-    } else if len <= u16::MAX as usize {
-        out.push(mask_bit | 126);
-        out.extend_from_slice(&(len as u16).to_be_bytes());
-    } else {
-        out.push(mask_bit | 127);
-        out.extend_from_slice(&(len as u64).to_be_bytes());
-    }
-    match mask {
-        Some(key) => {
-            out.extend_from_slice(&key);
-            let start = out.len();
-            out.extend_from_slice(payload);
-            apply_mask(&mut out[start..], key, 0);
-        }
-        None => out.extend_from_slice(payload),
+    let mut out = Vec::with_capacity(n + payload.len());
+    out.extend_from_slice(&h[..n]);
+    out.extend_from_slice(payload);
+    if let Some(key) = mask {
+        apply_mask(&mut out[n..], key, 0);
     }
     Bytes::from(out)
 }
@@ -98,6 +113,14 @@ mod tests {
         assert_eq!(encode(opcode::TEXT, &[0; 126], None).len(), 130);
         assert_eq!(encode(opcode::TEXT, &[0; 70000], None).len(), 70010);
         assert_eq!(encode(opcode::TEXT, b"hi", Some([1, 2, 3, 4])).len(), 8);
+    }
+
+    #[test]
+    fn payload_length_from_frame_length() {
+        for len in [0, 1, 125, 126, 127, 65535, 65536, 70000] {
+            let f = encode(opcode::BINARY, &vec![0; len], None);
+            assert_eq!(unmasked_payload_len(f.len()), len);
+        }
     }
 
     #[test]

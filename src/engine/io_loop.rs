@@ -15,7 +15,8 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 
 use super::backoff::Backoff;
-use super::config::Mode;
+use super::broadcast::LogView;
+use super::config::{Mode, SlowPolicy};
 use super::conn::{Chunk, Conn, End, Phase, CLOSE_TIMEOUT};
 use super::error::{Error, ErrorKind, Result};
 use super::event::Handler;
@@ -65,6 +66,8 @@ pub struct IoLoop {
     lingering: HashMap<u64, (Stream, Instant)>,
     /// messages_dropped when shutdown began: everything dropped after it is unsent.
     dropped_at_shutdown: Option<u64>,
+    /// Server: the broadcast log as of the last look.
+    view: LogView,
 }
 
 impl IoLoop {
@@ -109,6 +112,7 @@ impl IoLoop {
             shutdown: None,
             dropped_at_shutdown: None,
             lingering: HashMap::new(),
+            view: LogView::default(),
         })
     }
 
@@ -176,6 +180,7 @@ impl IoLoop {
                 }
             }
             self.shared.woken();
+            self.sync_broadcast(sink, scratch);
             self.commands(sink, scratch);
             self.ready(sink, scratch);
             if !self.starved.is_empty()
@@ -354,6 +359,7 @@ impl IoLoop {
     /// Does everything possible on one connection now: finish connecting, read, write.
     fn service(&mut self, id: u64, sink: &mut Sink, scratch: &mut [u8]) {
         let shared = self.shared.clone();
+        let view = &self.view;
         let Some(c) = self.conns.get_mut(&id) else {
             return;
         };
@@ -376,7 +382,7 @@ impl IoLoop {
                 }
             }
             c.read(scratch, sink, &shared)?;
-            c.write(&shared)?;
+            c.write(&shared, view)?;
             Ok(())
         })();
         if let Err(end) = r {
@@ -465,6 +471,7 @@ impl IoLoop {
             c.queue.closed.store(true, Ordering::Release);
             let lost = c.take_unsent_data().len() as u64 + c.queue.clear();
             shared.dropped(lost);
+            detach_broadcast(&mut c, &shared);
         }
         if c.opened {
             shared
@@ -633,10 +640,70 @@ impl IoLoop {
                 continue;
             };
             c.queue.scheduled.store(false, Ordering::SeqCst);
-            if c.queue.slow.load(Ordering::Acquire) && c.close_sent.is_none() {
-                self.disconnect_slow(qid, sink);
-            }
             self.service(qid, sink, scratch);
+        }
+    }
+
+    /// Server: takes in what was broadcast since the last look (forgetting what every
+    /// subscriber has written), applies the slow policy to subscribers that fell behind what
+    /// the log keeps, and writes the news to the others.
+    fn sync_broadcast(&mut self, sink: &mut Sink, scratch: &mut [u8]) {
+        if self.is_client() {
+            return;
+        }
+        let fresh = self.shared.bcast.head() != self.view.head();
+        if !fresh && self.view.base() == self.view.head() {
+            return;
+        }
+        let min = self.conns.values().filter_map(|c| c.bcast).min();
+        self.shared
+            .bcast
+            .sync(&mut self.view, min.unwrap_or(u64::MAX));
+        let (base, head) = (self.view.base(), self.view.head());
+        if min.is_some_and(|m| m < base) {
+            let behind: Vec<u64> = self
+                .conns
+                .iter()
+                .filter(|(_, c)| c.bcast.is_some_and(|cur| cur < base))
+                .map(|(id, _)| *id)
+                .collect();
+            for id in behind {
+                self.slow_subscriber(id, base, sink);
+            }
+        }
+        if fresh {
+            let news: Vec<u64> = self
+                .conns
+                .iter()
+                .filter(|(_, c)| c.bcast.is_some_and(|cur| cur < head))
+                .map(|(id, _)| *id)
+                .collect();
+            for id in news {
+                self.service(id, sink, scratch);
+            }
+        }
+    }
+
+    /// A subscriber lost the broadcasts before `base`: under drop-oldest it goes on from there
+    /// (what it lost is counted); under disconnect it is closed.
+    fn slow_subscriber(&mut self, id: u64, base: u64, sink: &mut Sink) {
+        let shared = self.shared.clone();
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let closing = c.close_sent.is_some() || c.close_received.is_some();
+        match (shared.config.slow_policy, c.bcast) {
+            (_, None) => {}
+            (_, Some(_)) if closing => detach_broadcast(c, &shared),
+            (SlowPolicy::DropOldest, Some(cur)) => {
+                shared.dropped(base - cur);
+                c.bcast = Some(base);
+            }
+            (SlowPolicy::Disconnect, Some(_)) => {
+                self.disconnect_slow(id, sink);
+                // Its close has a deadline now, which the peer may never let it meet.
+                self.arm(id);
+            }
         }
     }
 
@@ -653,6 +720,7 @@ impl IoLoop {
             c.peer
         );
         shared.conns_write().remove(&id);
+        detach_broadcast(c, &shared);
         let partial = c.out.front().is_some_and(|ch| ch.off > 0);
         let keep = usize::from(partial);
         let dropped = c
@@ -667,7 +735,6 @@ impl IoLoop {
         shared.dropped(dropped);
         let _ = sink;
         c.request_close(1008, "subscriber too slow", CLOSE_TIMEOUT);
-        c.queue.slow.store(false, Ordering::Release);
     }
 
     // ----- shutdown -----
@@ -727,7 +794,7 @@ impl IoLoop {
         let ids: Vec<u64> = self.conns.keys().copied().collect();
         let shared = self.shared.clone();
         for c in self.conns.values_mut() {
-            c.last_word(1001, "going away", &shared);
+            c.last_word(1001, "going away", &shared, &self.view);
         }
         for id in ids {
             let opened = self.conns.get(&id).is_some_and(|c| c.opened);
@@ -746,5 +813,12 @@ impl IoLoop {
         let unsent = self.shared.stats.messages_dropped.load(Ordering::SeqCst) - dropped_before;
         self.shared.unsent.store(unsent, Ordering::SeqCst);
         self.shared.notify_flushed();
+    }
+}
+
+/// Takes a connection off the broadcast log; what it had not written of it is dropped.
+fn detach_broadcast(c: &mut Conn, shared: &Shared) {
+    if let Some(cur) = c.bcast.take() {
+        shared.dropped(shared.bcast.unsubscribe(cur));
     }
 }

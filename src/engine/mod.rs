@@ -3,6 +3,7 @@
 //! waker.
 
 mod backoff;
+mod broadcast;
 mod config;
 mod conn;
 mod context;

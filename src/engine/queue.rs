@@ -10,10 +10,13 @@ use crossbeam_queue::SegQueue;
 /// One framed message waiting for a socket.
 #[derive(Debug, Clone)]
 pub struct OutMsg {
-    /// The whole frame, header included; shared between the subscribers of a broadcast.
+    /// The whole frame, header included.
     pub frame: Bytes,
     /// Payload length, for the byte counters.
     pub payload_len: usize,
+    /// Server: the broadcast log's head when it was queued; it is written after the broadcasts
+    /// before that point and before the later ones.
+    pub after: u64,
 }
 
 /// The queue plus the flags the I/O thread and callers exchange about it.
@@ -28,8 +31,6 @@ pub struct OutQueue {
     pub want_writable: AtomicBool,
     /// Set when the connection is gone: sends answer NotConnected.
     pub closed: AtomicBool,
-    /// Set by a broadcast that found the queue full under the disconnect policy.
-    pub slow: AtomicBool,
 }
 
 impl OutQueue {
@@ -42,7 +43,6 @@ impl OutQueue {
             scheduled: AtomicBool::new(false),
             want_writable: AtomicBool::new(false),
             closed: AtomicBool::new(false),
-            slow: AtomicBool::new(false),
         }
     }
 

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use crossbeam_channel::{unbounded, Receiver, Sender};
 
+use super::broadcast::BroadcastLog;
 use super::config::Config;
 use super::manual::ManualEvents;
 use super::queue::OutQueue;
@@ -41,6 +42,8 @@ pub struct Shared {
     pub ready: Receiver<u64>,
     /// Server: the open connections' queues.
     pub conns: RwLock<HashMap<u64, Arc<OutQueue>>>,
+    /// Server: what ws_broadcast framed, written to each subscriber from its own cursor.
+    pub bcast: BroadcastLog,
     /// Client: the context's queue, which outlives each connection.
     pub client_queue: Arc<OutQueue>,
     /// Client: id of the open connection, 0 when none.
@@ -83,6 +86,7 @@ impl Shared {
             ready_tx,
             ready,
             conns: RwLock::new(HashMap::new()),
+            bcast: BroadcastLog::new(cap),
             client_queue: Arc::new(OutQueue::new(cap)),
             client_conn: AtomicU64::new(0),
             stats: Stats::default(),

@@ -191,8 +191,11 @@ pub extern "C" fn ws_send(
     })
 }
 
-/// Server: queues the message for every open connection, framed once and shared; a subscriber
-/// whose queue is full is handled by the slow policy. Client: same as ws_send(c, 0, ...).
+/// Server: queues the message for every open connection, framed once into the context's
+/// broadcast log, which each connection writes from its own position (one append, however many
+/// subscribers). A subscriber more than queue_capacity broadcasts behind is handled by the slow
+/// policy. A connection gets the broadcasts and its own ws_send messages in the order the calls
+/// were made. Client: same as ws_send(c, 0, ...).
 #[no_mangle]
 pub extern "C" fn ws_broadcast(
     c: *mut ws_context,

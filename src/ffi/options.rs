@@ -275,7 +275,9 @@ pub extern "C" fn ws_options_set_max_message_size(o: *mut ws_options, bytes: usi
     })
 }
 
-/// Messages a connection's queue holds (client: the context's queue); default 65536.
+/// Messages a connection's queue holds (client: the context's queue); default 65536. On a
+/// server it bounds, separately, the messages ws_send queued for one connection and the
+/// broadcasts a connection may be behind before the slow policy applies to it.
 #[no_mangle]
 pub extern "C" fn ws_options_set_queue_capacity(o: *mut ws_options, messages: usize) -> ws_status {
     with_options(o, "ws_options_set_queue_capacity", |opts| {

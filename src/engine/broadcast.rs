@@ -1,0 +1,326 @@
+//! A server's broadcast log. `ws_broadcast` frames its message once, appending it to a shared
+//! sequence of segments (contiguous runs of frames); each subscriber keeps only a cursor, the
+//! sequence number of the next message it has to write. A broadcast thus costs one append
+//! however many subscribers there are, and the I/O thread writes a subscriber's backlog as a few
+//! large slices rather than one buffer per message.
+//!
+//! Retention: the log keeps at most `queue_capacity` messages (less by up to an eighth, as it
+//! drops whole segments) and none that every subscriber has written. A subscriber whose cursor
+//! falls below the oldest message kept has lost messages; the I/O thread then applies the slow
+//! policy to it.
+//!
+//! Counting: a broadcast adds one queued message per subscriber under the log's lock, and a
+//! subscriber leaving takes back, under the same lock, what it had not written; so
+//! `messages_queued` never counts a subscriber that is gone or misses one that is there.
+
+use std::collections::VecDeque;
+use std::io::IoSlice;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::{Bytes, BytesMut};
+
+use super::frame;
+
+/// The segment being filled is closed at this size (a larger frame gets one of its own).
+const SEGMENT_BYTES: usize = 256 * 1024;
+
+/// Consecutive frames in one buffer.
+#[derive(Clone)]
+struct Segment {
+    /// Sequence number of its first message.
+    first: u64,
+    data: Bytes,
+    /// Where each frame ends within `data`.
+    ends: Arc<[usize]>,
+}
+
+impl Segment {
+    /// Sequence number after its last message.
+    fn end(&self) -> u64 {
+        self.first + self.ends.len() as u64
+    }
+
+    /// Offset in `data` where message `seq` starts (`end()` gives the length of `data`).
+    fn offset(&self, seq: u64) -> usize {
+        match (seq - self.first) as usize {
+            0 => 0,
+            k => self.ends[k - 1],
+        }
+    }
+}
+
+struct Inner {
+    sealed: VecDeque<Segment>,
+    open: BytesMut,
+    open_ends: Vec<usize>,
+    /// Sequence number of the next message.
+    head: u64,
+    subscribers: u64,
+}
+
+impl Inner {
+    fn open_first(&self) -> u64 {
+        self.head - self.open_ends.len() as u64
+    }
+
+    fn base(&self) -> u64 {
+        self.sealed.front().map_or(self.open_first(), |s| s.first)
+    }
+
+    fn seal(&mut self) {
+        if self.open_ends.is_empty() {
+            return;
+        }
+        let first = self.open_first();
+        let data = self.open.split().freeze();
+        let ends: Arc<[usize]> = std::mem::take(&mut self.open_ends).into();
+        self.sealed.push_back(Segment { first, data, ends });
+    }
+}
+
+/// The shared half: appended to by broadcasting threads, read by the I/O thread's `LogView`.
+pub struct BroadcastLog {
+    inner: Mutex<Inner>,
+    head: AtomicU64,
+    capacity: u64,
+    segment_messages: usize,
+}
+
+impl BroadcastLog {
+    /// An empty log keeping at most `capacity` messages.
+    pub fn new(capacity: usize) -> Self {
+        BroadcastLog {
+            inner: Mutex::new(Inner {
+                sealed: VecDeque::new(),
+                open: BytesMut::new(),
+                open_ends: Vec::new(),
+                head: 0,
+                subscribers: 0,
+            }),
+            head: AtomicU64::new(0),
+            capacity: capacity.max(1) as u64,
+            segment_messages: (capacity / 8).max(1),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sequence number of the next message: a message sent to one connection records it, so
+    /// that it is written after the broadcasts that came before it and before those after it.
+    pub fn head(&self) -> u64 {
+        self.head.load(Ordering::Acquire)
+    }
+
+    /// Frames `payload` (unmasked) once for every current subscriber, adding one per subscriber
+    /// to `queued`; answers how many subscribers there are (0: nothing was kept).
+    pub fn append(&self, op: u8, payload: &[u8], queued: &AtomicU64) -> u64 {
+        let mut g = self.lock();
+        if g.subscribers == 0 {
+            return 0;
+        }
+        let (h, n) = frame::header(op, payload.len(), None);
+        let need = n + payload.len();
+        if g.open.capacity() - g.open.len() < need {
+            g.seal();
+            g.open = BytesMut::with_capacity(need.max(SEGMENT_BYTES));
+        }
+        g.open.extend_from_slice(&h[..n]);
+        g.open.extend_from_slice(payload);
+        let end = g.open.len();
+        g.open_ends.push(end);
+        g.head += 1;
+        self.head.store(g.head, Ordering::Release);
+        queued.fetch_add(g.subscribers, Ordering::SeqCst);
+        if g.open_ends.len() >= self.segment_messages || g.open.len() >= SEGMENT_BYTES {
+            g.seal();
+        }
+        while g.head - g.base() > self.capacity && g.sealed.pop_front().is_some() {}
+        g.subscribers
+    }
+
+    /// Adds a subscriber; answers its cursor (it gets the broadcasts from now on).
+    pub fn subscribe(&self) -> u64 {
+        let mut g = self.lock();
+        g.subscribers += 1;
+        g.head
+    }
+
+    /// Removes the subscriber at `cursor`; answers how many messages it had not written.
+    pub fn unsubscribe(&self, cursor: u64) -> u64 {
+        let mut g = self.lock();
+        g.subscribers -= 1;
+        g.head - cursor
+    }
+
+    /// Brings `view` up to date, first forgetting what every subscriber has written (all are
+    /// at `min_cursor` or beyond).
+    pub fn sync(&self, view: &mut LogView, min_cursor: u64) {
+        let mut g = self.lock();
+        g.seal();
+        while g.sealed.front().is_some_and(|s| s.end() <= min_cursor) {
+            g.sealed.pop_front();
+        }
+        let base = g.base();
+        while view.segs.front().is_some_and(|s| s.end() <= base) {
+            view.segs.pop_front();
+        }
+        let fresh = g.sealed.iter().filter(|s| s.first >= view.head);
+        view.segs.extend(fresh.cloned());
+        view.base = base;
+        view.head = g.head;
+    }
+}
+
+/// The I/O thread's copy of the log as of its last sync: sharing the segments' buffers, so that
+/// writing from it takes no lock and a segment the log drops meanwhile stays readable.
+#[derive(Default)]
+pub struct LogView {
+    segs: VecDeque<Segment>,
+    base: u64,
+    head: u64,
+}
+
+/// What a write of log bytes did to a subscriber's cursor.
+#[derive(Debug, Default)]
+pub struct Advanced {
+    /// The new cursor.
+    pub cursor: u64,
+    /// Messages written in full.
+    pub messages: u64,
+    /// Their payload bytes.
+    pub payload_bytes: u64,
+    /// The message the write ended in (the whole frame and how much of it is written): it
+    /// leaves the log for the connection's own batch, so the cursor is always at a frame start.
+    pub partial: Option<(Bytes, usize)>,
+}
+
+impl LogView {
+    /// The oldest message kept.
+    pub fn base(&self) -> u64 {
+        self.base
+    }
+
+    /// Sequence number after the newest message seen.
+    pub fn head(&self) -> u64 {
+        self.head
+    }
+
+    fn segment_of(&self, seq: u64) -> Option<usize> {
+        if seq < self.base || seq >= self.head {
+            return None;
+        }
+        Some(self.segs.partition_point(|s| s.end() <= seq))
+    }
+
+    /// Fills `iov` with the frames from `from` up to `to` (exclusive), as far as it has room;
+    /// answers the number of slices used.
+    pub fn slices<'a>(&'a self, from: u64, to: u64, iov: &mut [IoSlice<'a>]) -> usize {
+        let Some(mut i) = self.segment_of(from) else {
+            return 0;
+        };
+        let (mut seq, mut n) = (from, 0);
+        while n < iov.len() && seq < to && i < self.segs.len() {
+            let s = &self.segs[i];
+            let stop = to.min(s.end());
+            iov[n] = IoSlice::new(&s.data[s.offset(seq)..s.offset(stop)]);
+            n += 1;
+            seq = stop;
+            i += 1;
+        }
+        n
+    }
+
+    /// Accounts for `written` bytes of the frames from `from` on.
+    pub fn advance(&self, from: u64, mut written: usize) -> Advanced {
+        let mut a = Advanced {
+            cursor: from,
+            ..Advanced::default()
+        };
+        let Some(mut i) = self.segment_of(from) else {
+            return a;
+        };
+        while written > 0 && i < self.segs.len() {
+            let s = &self.segs[i];
+            while written > 0 && a.cursor < s.end() {
+                let (start, end) = (s.offset(a.cursor), s.offset(a.cursor + 1));
+                let len = end - start;
+                a.cursor += 1;
+                if written >= len {
+                    written -= len;
+                    a.messages += 1;
+                    a.payload_bytes += frame::unmasked_payload_len(len) as u64;
+                } else {
+                    a.partial = Some((s.data.slice(start..end), written));
+                    written = 0;
+                }
+            }
+            i += 1;
+        }
+        a
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn written(view: &LogView, from: u64, to: u64) -> Vec<u8> {
+        let mut iov = [IoSlice::new(&[]); 64];
+        let n = view.slices(from, to, &mut iov);
+        iov[..n].iter().flat_map(|s| s.iter().copied()).collect()
+    }
+
+    #[test]
+    fn frames_are_kept_in_order_and_counted_per_subscriber() {
+        let log = BroadcastLog::new(64);
+        let queued = AtomicU64::new(0);
+        assert_eq!(log.append(frame::opcode::TEXT, b"nobody", &queued), 0);
+        let cur = log.subscribe();
+        log.subscribe();
+        for i in 0..20u8 {
+            assert_eq!(log.append(frame::opcode::BINARY, &[i; 3], &queued), 2);
+        }
+        assert_eq!(queued.load(Ordering::SeqCst), 40);
+        let mut view = LogView::default();
+        log.sync(&mut view, cur);
+        assert_eq!((view.base(), view.head()), (0, 20));
+        let bytes = written(&view, cur, view.head());
+        assert_eq!(bytes.len(), 20 * 5);
+        assert_eq!(&bytes[5..10], &[0x82, 3, 1, 1, 1]);
+        // A write ending inside frame 3: frames 0..3 done, frame 3 handed over whole.
+        let a = view.advance(cur, 17);
+        assert_eq!((a.cursor, a.messages, a.payload_bytes), (4, 3, 9));
+        let (f, off) = a.partial.expect("partial frame");
+        assert_eq!((&f[..], off), (&[0x82, 3, 3, 3, 3][..], 2));
+        assert_eq!(log.unsubscribe(a.cursor), 16);
+    }
+
+    #[test]
+    fn retention_is_bounded_and_written_messages_are_forgotten() {
+        let log = BroadcastLog::new(16);
+        let queued = AtomicU64::new(0);
+        let cur = log.subscribe();
+        for _ in 0..100 {
+            log.append(frame::opcode::TEXT, b"x", &queued);
+        }
+        let mut view = LogView::default();
+        log.sync(&mut view, cur);
+        assert_eq!(view.head(), 100);
+        assert!(
+            view.base() >= 100 - 16 && view.base() <= 100 - 14,
+            "{}",
+            view.base()
+        );
+        assert!(
+            cur < view.base(),
+            "the subscriber that wrote nothing lost messages"
+        );
+        log.sync(&mut view, 100);
+        assert_eq!(view.base(), 100);
+        assert!(view.segs.is_empty());
+        assert_eq!(written(&view, 100, 100).len(), 0);
+    }
+}
