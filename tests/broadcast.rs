@@ -100,6 +100,8 @@ fn a_subscriber_gets_the_broadcasts_made_after_it_connected() {
         (l.messages.len() == 100).then(|| l.messages.iter().map(|m| number_of(&m.1)).collect())
     });
     assert_eq!(got, (100..200).collect::<Vec<u64>>());
+    // The counters are updated right after the write that delivered the messages.
+    srv.flush(T).unwrap();
     let st = srv.stats();
     assert_eq!((st.messages_sent, st.messages_queued), (300, 0), "{st:?}");
     late.shutdown(Duration::from_secs(1));
@@ -117,4 +119,33 @@ fn broadcast_with_nobody_connected_keeps_nothing() {
     assert_eq!((st.messages_queued, st.messages_sent), (0, 0), "{st:?}");
     srv.flush(Duration::from_millis(1)).unwrap();
     srv.shutdown(Duration::from_secs(1));
+}
+
+#[test]
+fn shutdown_drains_the_broadcast_log_before_closing() {
+    let (srv, srec) = server(|_| {});
+    let (cli, crec) = client(srv.local_port(), |_| {});
+    srec.wait("connect", T, |l| l.connects.first().copied());
+    for i in 0..5_000 {
+        srv.broadcast(&numbered(i, size_of(i)), MsgKind::Binary)
+            .unwrap();
+    }
+    assert_eq!(
+        srv.shutdown(Duration::from_secs(20)),
+        0,
+        "nothing left unsent"
+    );
+    let code = crec.wait("close", T, |l| l.closes.first().map(|c| c.1));
+    assert_eq!(code, 1001);
+    crec.with(|l| {
+        let got: Vec<u64> = l.messages.iter().map(|m| number_of(&m.1)).collect();
+        assert_eq!(got, (0..5_000).collect::<Vec<u64>>());
+    });
+    let st = srv.stats();
+    assert_eq!(
+        (st.messages_sent, st.messages_dropped),
+        (5_000, 0),
+        "{st:?}"
+    );
+    cli.shutdown(Duration::from_secs(1));
 }

@@ -800,3 +800,37 @@ fn nothing_follows_our_close_frame() {
     assert_eq!(st.messages_sent + st.messages_dropped, accepted, "{st:?}");
     srv.shutdown(Duration::from_secs(1));
 }
+
+/// The same with broadcasts waiting in the broadcast log: the close answer may follow data on
+/// its way, nothing follows the close, and what the subscriber never got is counted as dropped.
+#[test]
+fn nothing_follows_our_close_frame_with_broadcasts_waiting() {
+    let (srv, srec) = server(|c| {
+        c.queue_capacity = 512;
+        no_ping(c);
+    });
+    let mut raw = Raw::open(srv.local_port());
+    let id = nth_connect(&srec, 1);
+    for i in 0..300 {
+        srv.broadcast(&seq_msg(i, 64 * 1024), MsgKind::Binary)
+            .unwrap();
+    }
+    raw.send(&client_frame(OP_CLOSE, &1000u16.to_be_bytes()));
+    let (code, data) = raw.expect_close();
+    assert_eq!(code, 1000);
+    for (i, f) in data.iter().enumerate() {
+        assert_eq!(f.op, OP_BINARY);
+        assert_eq!(
+            seq_of(&f.payload),
+            i as u64,
+            "out of order before the close"
+        );
+    }
+    drop(raw);
+    assert_eq!(close_code_of(&srec, id), 1000);
+    let st = srv.stats();
+    assert_eq!(st.messages_sent, data.len() as u64, "{st:?}");
+    assert_eq!(st.messages_sent + st.messages_dropped, 300, "{st:?}");
+    assert_eq!(st.messages_queued, 0, "{st:?}");
+    srv.shutdown(Duration::from_secs(1));
+}

@@ -323,4 +323,28 @@ mod tests {
         assert!(view.segs.is_empty());
         assert_eq!(written(&view, 100, 100).len(), 0);
     }
+
+    #[test]
+    fn large_frames_survive_segment_changes() {
+        let log = BroadcastLog::new(64);
+        let queued = AtomicU64::new(0);
+        let cur = log.subscribe();
+        let mut expected = Vec::new();
+        let mut view = LogView::default();
+        for i in 0..32u32 {
+            let mut p = vec![(i % 251) as u8; 65536];
+            p[..4].copy_from_slice(&i.to_be_bytes());
+            log.append(frame::opcode::BINARY, &p, &queued);
+            expected.extend_from_slice(&frame::encode(frame::opcode::BINARY, &p, None));
+            if i == 2 {
+                log.sync(&mut view, cur);
+            }
+        }
+        log.sync(&mut view, cur);
+        let mut iov = [IoSlice::new(&[]); 64];
+        let n = view.slices(cur, view.head(), &mut iov);
+        let got: Vec<u8> = iov[..n].iter().flat_map(|s| s.iter().copied()).collect();
+        assert_eq!(got.len(), expected.len());
+        assert!(got == expected);
+    }
 }

@@ -744,6 +744,11 @@ impl Conn {
                     n += log.slices(cur, to, &mut iov[n..]);
                 }
             }
+            if n == 0 {
+                // The log no longer holds the cursor's messages: the slow policy deals with
+                // that at the next sync.
+                return Ok(());
+            }
             match self.stream.write_vectored(&iov[..n]) {
                 Ok(0) => {
                     return Err(End::Io(io::Error::new(

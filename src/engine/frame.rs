@@ -66,27 +66,51 @@ pub fn encode(op: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Bytes {
     // second allocation.
     let mut out = Vec::with_capacity(n + payload.len());
     out.extend_from_slice(&h[..n]);
-    out.extend_from_slice(payload);
-    if let Some(key) = mask {
-        apply_mask(&mut out[n..], key, 0);
+    match mask {
+        // Masked while copied: one pass over the payload instead of a copy and a second pass.
+        Some(key) => extend_masked(&mut out, payload, key),
+        None => out.extend_from_slice(payload),
     }
     Bytes::from(out)
 }
 
-/// XORs `data` with the mask `key`, where `data` starts `offset` bytes into the payload.
-pub fn apply_mask(data: &mut [u8], key: [u8; 4], offset: usize) {
-    let mut k = [0u8; 8];
+/// Masking works on blocks of this many bytes, which the compiler turns into vector operations.
+const BLOCK: usize = 32;
+
+/// The mask key repeated over a block, starting `offset` bytes into the payload.
+fn key_block(key: [u8; 4], offset: usize) -> [u8; BLOCK] {
+    let mut k = [0u8; BLOCK];
     for (i, b) in k.iter_mut().enumerate() {
         *b = key[(offset + i) % 4];
     }
-    let wide = u64::from_ne_bytes(k);
-    let mut chunks = data.chunks_exact_mut(8);
+    k
+}
+
+/// Appends `src` masked with `key` to `out`.
+fn extend_masked(out: &mut Vec<u8>, src: &[u8], key: [u8; 4]) {
+    let k = key_block(key, 0);
+    let mut chunks = src.chunks_exact(BLOCK);
     for c in &mut chunks {
-        let v = u64::from_ne_bytes(c.try_into().expect("chunk of 8")) ^ wide;
-        c.copy_from_slice(&v.to_ne_bytes());
+        let mut b = [0u8; BLOCK];
+        for i in 0..BLOCK {
+            b[i] = c[i] ^ k[i];
+        }
+        out.extend_from_slice(&b);
     }
-    for (i, b) in chunks.into_remainder().iter_mut().enumerate() {
-        *b ^= k[i % 8];
+    out.extend(chunks.remainder().iter().zip(k).map(|(b, m)| b ^ m));
+}
+
+/// XORs `data` with the mask `key`, where `data` starts `offset` bytes into the payload.
+pub fn apply_mask(data: &mut [u8], key: [u8; 4], offset: usize) {
+    let k = key_block(key, offset);
+    let mut chunks = data.chunks_exact_mut(BLOCK);
+    for c in &mut chunks {
+        for i in 0..BLOCK {
+            c[i] ^= k[i];
+        }
+    }
+    for (b, m) in chunks.into_remainder().iter_mut().zip(k) {
+        *b ^= m;
     }
 }
 
@@ -113,6 +137,20 @@ mod tests {
         assert_eq!(encode(opcode::TEXT, &[0; 126], None).len(), 130);
         assert_eq!(encode(opcode::TEXT, &[0; 70000], None).len(), 70010);
         assert_eq!(encode(opcode::TEXT, b"hi", Some([1, 2, 3, 4])).len(), 8);
+    }
+
+    #[test]
+    fn masked_frames_carry_the_masked_payload() {
+        let key = [0xa1, 0x02, 0x7f, 0xee];
+        for len in [0, 1, 31, 32, 33, 100, 1000] {
+            let payload: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+            let f = encode(opcode::BINARY, &payload, Some(key));
+            let (_, n) = header(opcode::BINARY, len, Some(key));
+            assert_eq!(&f[n - 4..n], &key);
+            let mut body = f[n..].to_vec();
+            apply_mask(&mut body, key, 0);
+            assert_eq!(body, payload);
+        }
     }
 
     #[test]

@@ -651,8 +651,8 @@ impl IoLoop {
         if self.is_client() {
             return;
         }
-        let fresh = self.shared.bcast.head() != self.view.head();
-        if !fresh && self.view.base() == self.view.head() {
+        let seen = self.view.head();
+        if self.shared.bcast.head() == seen && self.view.base() == seen {
             return;
         }
         let min = self.conns.values().filter_map(|c| c.bcast).min();
@@ -660,6 +660,8 @@ impl IoLoop {
             .bcast
             .sync(&mut self.view, min.unwrap_or(u64::MAX));
         let (base, head) = (self.view.base(), self.view.head());
+        // Decided by what the sync found: broadcasts made since the check above count too.
+        let fresh = head != seen;
         if min.is_some_and(|m| m < base) {
             let behind: Vec<u64> = self
                 .conns
