@@ -126,7 +126,7 @@ fn shutdown_drains_the_broadcast_log_before_closing() {
     let (srv, srec) = server(|_| {});
     let (cli, crec) = client(srv.local_port(), |_| {});
     srec.wait("connect", T, |l| l.connects.first().copied());
-    for i in 0..5_000 {
+    for i in 0..1_500 {
         srv.broadcast(&numbered(i, size_of(i)), MsgKind::Binary)
             .unwrap();
     }
@@ -139,12 +139,12 @@ fn shutdown_drains_the_broadcast_log_before_closing() {
     assert_eq!(code, 1001);
     crec.with(|l| {
         let got: Vec<u64> = l.messages.iter().map(|m| number_of(&m.1)).collect();
-        assert_eq!(got, (0..5_000).collect::<Vec<u64>>());
+        assert_eq!(got, (0..1_500).collect::<Vec<u64>>());
     });
     let st = srv.stats();
     assert_eq!(
         (st.messages_sent, st.messages_dropped),
-        (5_000, 0),
+        (1_500, 0),
         "{st:?}"
     );
     cli.shutdown(Duration::from_secs(1));
