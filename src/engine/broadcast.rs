@@ -25,27 +25,43 @@ use super::frame;
 /// The segment being filled is closed at this size (a larger frame gets one of its own).
 const SEGMENT_BYTES: usize = 256 * 1024;
 
+/// Where a frame ends within its segment, and the payload bytes up to there.
+#[derive(Clone, Copy)]
+struct Mark {
+    end: usize,
+    payload: u64,
+}
+
 /// Consecutive frames in one buffer.
 #[derive(Clone)]
 struct Segment {
     /// Sequence number of its first message.
     first: u64,
     data: Bytes,
-    /// Where each frame ends within `data`.
-    ends: Arc<[usize]>,
+    /// One per frame, so that a write is accounted for by a binary search rather than a walk
+    /// over the frames it carried.
+    marks: Arc<[Mark]>,
 }
 
 impl Segment {
     /// Sequence number after its last message.
     fn end(&self) -> u64 {
-        self.first + self.ends.len() as u64
+        self.first + self.marks.len() as u64
     }
 
     /// Offset in `data` where message `seq` starts (`end()` gives the length of `data`).
     fn offset(&self, seq: u64) -> usize {
         match (seq - self.first) as usize {
             0 => 0,
-            k => self.ends[k - 1],
+            k => self.marks[k - 1].end,
+        }
+    }
+
+    /// Payload bytes of the messages before `seq`.
+    fn payload_before(&self, seq: u64) -> u64 {
+        match (seq - self.first) as usize {
+            0 => 0,
+            k => self.marks[k - 1].payload,
         }
     }
 }
@@ -53,7 +69,7 @@ impl Segment {
 struct Inner {
     sealed: VecDeque<Segment>,
     open: BytesMut,
-    open_ends: Vec<usize>,
+    open_marks: Vec<Mark>,
     /// Sequence number of the next message.
     head: u64,
     subscribers: u64,
@@ -61,7 +77,7 @@ struct Inner {
 
 impl Inner {
     fn open_first(&self) -> u64 {
-        self.head - self.open_ends.len() as u64
+        self.head - self.open_marks.len() as u64
     }
 
     fn base(&self) -> u64 {
@@ -69,13 +85,13 @@ impl Inner {
     }
 
     fn seal(&mut self) {
-        if self.open_ends.is_empty() {
+        if self.open_marks.is_empty() {
             return;
         }
         let first = self.open_first();
         let data = self.open.split().freeze();
-        let ends: Arc<[usize]> = std::mem::take(&mut self.open_ends).into();
-        self.sealed.push_back(Segment { first, data, ends });
+        let marks: Arc<[Mark]> = std::mem::take(&mut self.open_marks).into();
+        self.sealed.push_back(Segment { first, data, marks });
     }
 }
 
@@ -94,7 +110,7 @@ impl BroadcastLog {
             inner: Mutex::new(Inner {
                 sealed: VecDeque::new(),
                 open: BytesMut::new(),
-                open_ends: Vec::new(),
+                open_marks: Vec::new(),
                 head: 0,
                 subscribers: 0,
             }),
@@ -130,11 +146,12 @@ impl BroadcastLog {
         g.open.extend_from_slice(&h[..n]);
         g.open.extend_from_slice(payload);
         let end = g.open.len();
-        g.open_ends.push(end);
+        let payload = g.open_marks.last().map_or(0, |m| m.payload) + payload.len() as u64;
+        g.open_marks.push(Mark { end, payload });
         g.head += 1;
         self.head.store(g.head, Ordering::Release);
         queued.fetch_add(g.subscribers, Ordering::SeqCst);
-        if g.open_ends.len() >= self.segment_messages || g.open.len() >= SEGMENT_BYTES {
+        if g.open_marks.len() >= self.segment_messages || g.open.len() >= SEGMENT_BYTES {
             g.seal();
         }
         while g.head - g.base() > self.capacity && g.sealed.pop_front().is_some() {}
@@ -244,18 +261,22 @@ impl LogView {
         };
         while written > 0 && i < self.segs.len() {
             let s = &self.segs[i];
-            while written > 0 && a.cursor < s.end() {
-                let (start, end) = (s.offset(a.cursor), s.offset(a.cursor + 1));
-                let len = end - start;
-                a.cursor += 1;
-                if written >= len {
-                    written -= len;
-                    a.messages += 1;
-                    a.payload_bytes += frame::unmasked_payload_len(len) as u64;
-                } else {
-                    a.partial = Some((s.data.slice(start..end), written));
-                    written = 0;
+            let k0 = (a.cursor - s.first) as usize;
+            let start = s.offset(a.cursor);
+            let target = start + written;
+            let k1 = k0 + s.marks[k0..].partition_point(|m| m.end <= target);
+            let done = s.first + k1 as u64;
+            a.messages += (k1 - k0) as u64;
+            a.payload_bytes += s.payload_before(done) - s.payload_before(a.cursor);
+            written -= s.offset(done) - start;
+            a.cursor = done;
+            if k1 < s.marks.len() {
+                if written > 0 {
+                    let whole = s.data.slice(s.offset(done)..s.marks[k1].end);
+                    a.partial = Some((whole, written));
+                    a.cursor += 1;
                 }
+                break;
             }
             i += 1;
         }
@@ -346,5 +367,26 @@ mod tests {
         let got: Vec<u8> = iov[..n].iter().flat_map(|s| s.iter().copied()).collect();
         assert_eq!(got.len(), expected.len());
         assert!(got == expected);
+        // Accounting for any write length across segments matches a walk over the frames.
+        let frame_len = 65536 + 10;
+        for w in [
+            1,
+            frame_len - 1,
+            frame_len,
+            frame_len + 1,
+            5 * frame_len + 7,
+            32 * frame_len,
+        ] {
+            let a = view.advance(cur, w);
+            let whole = (w / frame_len) as u64;
+            assert_eq!((a.messages, a.payload_bytes), (whole, whole * 65536), "{w}");
+            match a.partial {
+                Some((f, off)) => {
+                    assert_eq!((f.len(), off), (frame_len, w % frame_len));
+                    assert_eq!(a.cursor, whole + 1);
+                }
+                None => assert_eq!((a.cursor, w % frame_len), (whole, 0)),
+            }
+        }
     }
 }
