@@ -66,10 +66,9 @@ pub fn encode(op: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Bytes {
     // second allocation.
     let mut out = Vec::with_capacity(n + payload.len());
     out.extend_from_slice(&h[..n]);
-    match mask {
-        // Masked while copied: one pass over the payload instead of a copy and a second pass.
-        Some(key) => extend_masked(&mut out, payload, key),
-        None => out.extend_from_slice(payload),
+    out.extend_from_slice(payload);
+    if let Some(key) = mask {
+        apply_mask(&mut out[n..], key, 0);
     }
     Bytes::from(out)
 }
@@ -79,25 +78,13 @@ const BLOCK: usize = 32;
 
 /// The mask key repeated over a block, starting `offset` bytes into the payload.
 fn key_block(key: [u8; 4], offset: usize) -> [u8; BLOCK] {
+    let r = offset % 4;
+    let k4 = [key[r], key[(r + 1) % 4], key[(r + 2) % 4], key[(r + 3) % 4]];
     let mut k = [0u8; BLOCK];
-    for (i, b) in k.iter_mut().enumerate() {
-        *b = key[(offset + i) % 4];
+    for c in k.chunks_exact_mut(4) {
+        c.copy_from_slice(&k4);
     }
     k
-}
-
-/// Appends `src` masked with `key` to `out`.
-fn extend_masked(out: &mut Vec<u8>, src: &[u8], key: [u8; 4]) {
-    let k = key_block(key, 0);
-    let mut chunks = src.chunks_exact(BLOCK);
-    for c in &mut chunks {
-        let mut b = [0u8; BLOCK];
-        for i in 0..BLOCK {
-            b[i] = c[i] ^ k[i];
-        }
-        out.extend_from_slice(&b);
-    }
-    out.extend(chunks.remainder().iter().zip(k).map(|(b, m)| b ^ m));
 }
 
 /// XORs `data` with the mask `key`, where `data` starts `offset` bytes into the payload.
