@@ -668,3 +668,28 @@ fn broadcasts_over_tls_arrive_whole_and_in_order() {
     }
     srv.shutdown(Duration::from_secs(1));
 }
+
+/// A TLS client over max_connections gets the 503 inside TLS (plain HTTP bytes would reach it as
+/// a broken TLS record), and connects once there is room.
+#[test]
+fn over_max_connections_the_503_comes_inside_tls() {
+    let (srv, srec) = tls_server("server", |c| c.max_connections = 1);
+    let (first, _frec) = tls_client(srv.local_port(), |_| {});
+    srec.wait("first connect", T, |l| l.connects.first().copied());
+    let (second, rec) = tls_client(srv.local_port(), |_| {});
+    rec.wait("a refusal", T, |l| (!l.errors.is_empty()).then_some(()));
+    rec.with(|l| {
+        let (conn, e) = &l.errors[0];
+        assert_eq!(*conn, 0);
+        assert_eq!(e.kind, ErrorKind::Io, "{e:?}");
+        assert!(e.message.contains("HTTP 503"), "{:?}", e.message);
+        assert!(l.connects.is_empty());
+    });
+    assert_eq!(first.shutdown(Duration::from_secs(2)), 0);
+    rec.wait("connect once there is room", T, |l| {
+        l.connects.first().copied()
+    });
+    srec.with(|l| assert_eq!(l.connects.len(), 2));
+    second.shutdown(Duration::from_secs(2));
+    srv.shutdown(Duration::from_secs(1));
+}

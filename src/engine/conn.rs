@@ -135,6 +135,8 @@ pub struct Conn {
     pub bcast: Option<u64>,
     /// A message of its own that waits for the broadcasts queued before it.
     stash: Option<OutMsg>,
+    /// Server: over max_connections; its request is answered with 503.
+    pub refuse: bool,
 }
 
 impl Conn {
@@ -182,6 +184,7 @@ impl Conn {
             withheld: Vec::new(),
             bcast: None,
             stash: None,
+            refuse: false,
         }
     }
 
@@ -456,6 +459,10 @@ impl Conn {
         let Some(end) = self.head(buf)? else {
             return Ok(0);
         };
+        if self.refuse {
+            self.http_reply(handshake::too_many_connections());
+            return Ok(buf.len());
+        }
         let c = &shared.config;
         match handshake::server_reply(
             &buf[..end],

@@ -108,6 +108,15 @@ pub fn http_response(status: &str, extra: &str, body: &str) -> Vec<u8> {
     format!("HTTP/1.1 {status}\r\n{extra}Content-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).into_bytes()
 }
 
+/// The answer to a client over max_connections.
+pub fn too_many_connections() -> Vec<u8> {
+    http_response(
+        "503 Service Unavailable",
+        "Retry-After: 1\r\n",
+        "too many connections\n",
+    )
+}
+
 fn refuse(status: &str, extra: &str, why: impl Into<String>) -> ServerReply {
     let why = why.into();
     ServerReply::Refuse(http_response(status, extra, &format!("{why}\n")), why)

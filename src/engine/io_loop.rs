@@ -34,6 +34,9 @@ const LISTENER: Token = Token(1);
 const SCRATCH: usize = 256 * 1024;
 /// Sockets of failed handshakes kept lingering at most (beyond it they close at once).
 const MAX_LINGERING: usize = 1024;
+/// TLS connections over max_connections being refused inside TLS at most (beyond it they are
+/// closed at once: a refusal must not cost more than the connections it protects).
+const MAX_REFUSING: usize = 64;
 
 fn token(id: u64) -> Token {
     Token(id as usize + 1)
@@ -68,6 +71,8 @@ pub struct IoLoop {
     dropped_at_shutdown: Option<u64>,
     /// Server: the broadcast log as of the last look.
     view: LogView,
+    /// TLS server: connections over max_connections that get their 503 inside TLS.
+    refusing: usize,
 }
 
 impl IoLoop {
@@ -113,6 +118,7 @@ impl IoLoop {
             dropped_at_shutdown: None,
             lingering: HashMap::new(),
             view: LogView::default(),
+            refusing: 0,
         })
     }
 
@@ -232,22 +238,23 @@ impl IoLoop {
                     return;
                 }
             };
-            if self.conns.len() >= self.shared.config.max_connections {
+            let full = self.conns.len() - self.refusing >= self.shared.config.max_connections;
+            if full {
                 ws_log!(
                     Level::Warn,
                     "refusing {peer}: max_connections ({}) reached",
                     self.shared.config.max_connections
                 );
-                let mut s = stream;
-                let _ = io::Write::write(
-                    &mut s,
-                    &handshake::http_response(
-                        "503 Service Unavailable",
-                        "Retry-After: 1\r\n",
-                        "too many connections\n",
-                    ),
-                );
-                continue;
+                if self.tls.is_none() {
+                    let mut s = stream;
+                    let _ = io::Write::write(&mut s, &handshake::too_many_connections());
+                    continue;
+                }
+                if self.refusing >= MAX_REFUSING {
+                    continue;
+                }
+                // A TLS client would read plain HTTP as a broken record: it gets the 503 after
+                // its TLS handshake, like any other answer.
             }
             let _ = stream.set_nodelay(true);
             let stream = match Stream::new(stream, self.tls.as_ref()) {
@@ -265,7 +272,11 @@ impl IoLoop {
             let q = Arc::new(super::queue::OutQueue::new(
                 self.shared.config.queue_capacity,
             ));
-            let conn = Conn::new(id, stream, peer, Phase::ServerHandshake, q, &self.shared);
+            let mut conn = Conn::new(id, stream, peer, Phase::ServerHandshake, q, &self.shared);
+            if full {
+                conn.refuse = true;
+                self.refusing += 1;
+            }
             self.add(conn, sink);
         }
     }
@@ -439,6 +450,9 @@ impl IoLoop {
         let Some(mut c) = self.conns.remove(&id) else {
             return;
         };
+        if c.refuse {
+            self.refusing -= 1;
+        }
         let (code, reason) = c.close_status(&end);
         let err = c.error_of(&end);
         if !self.is_client() && !c.opened && err.is_some() && self.lingering.len() < MAX_LINGERING {
