@@ -677,27 +677,24 @@ impl IoLoop {
         // Decided by what the sync found: broadcasts made since the check above count too.
         let fresh = head != seen;
         if min.is_some_and(|m| m < base) {
-            let behind: Vec<u64> = self
-                .conns
-                .iter()
-                .filter(|(_, c)| c.bcast.is_some_and(|cur| cur < base))
-                .map(|(id, _)| *id)
-                .collect();
-            for id in behind {
+            for id in self.subscribers_before(base) {
                 self.slow_subscriber(id, base, sink);
             }
         }
         if fresh {
-            let news: Vec<u64> = self
-                .conns
-                .iter()
-                .filter(|(_, c)| c.bcast.is_some_and(|cur| cur < head))
-                .map(|(id, _)| *id)
-                .collect();
-            for id in news {
+            for id in self.subscribers_before(head) {
                 self.service(id, sink, scratch);
             }
         }
+    }
+
+    /// The connections whose next broadcast to write comes before `seq`.
+    fn subscribers_before(&self, seq: u64) -> Vec<u64> {
+        self.conns
+            .iter()
+            .filter(|(_, c)| c.bcast.is_some_and(|cur| cur < seq))
+            .map(|(id, _)| *id)
+            .collect()
     }
 
     /// A subscriber lost the broadcasts before `base`: under drop-oldest it goes on from there
