@@ -199,6 +199,9 @@ impl IoLoop {
                 self.service(id, sink, scratch);
             }
             self.timers(sink, scratch);
+            // Again after this round's writes: what every subscriber has written is freed now
+            // rather than at the next wake-up, which an idle server may not have for long.
+            self.sync_broadcast(sink, scratch);
             if self.shutdown_done() {
                 return;
             }
