@@ -848,6 +848,16 @@ impl Conn {
                 ),
             ));
         }
+        if matches!(end, End::Io(_))
+            && self.phase == Phase::Linger
+            && self.close_sent.is_some()
+            && self.close_received.is_some()
+        {
+            // Both close frames are through: nothing can be lost any more, and what the peer's
+            // transport says now is no error. (An OpenSSL 3 peer that reads our FIN without a
+            // close_notify answers with a decode_error alert.)
+            return None;
+        }
         match end {
             End::Eof
                 if self.close_sent.is_none()
