@@ -49,20 +49,18 @@ impl Segment {
         self.first + self.marks.len() as u64
     }
 
-    /// Offset in `data` where message `seq` starts (`end()` gives the length of `data`).
-    fn offset(&self, seq: u64) -> usize {
+    /// Where message `seq` starts, in bytes of `data` and in payload bytes before it (`end()`
+    /// gives the totals).
+    fn mark_before(&self, seq: u64) -> Mark {
         match (seq - self.first) as usize {
-            0 => 0,
-            k => self.marks[k - 1].end,
+            0 => Mark { end: 0, payload: 0 },
+            k => self.marks[k - 1],
         }
     }
 
-    /// Payload bytes of the messages before `seq`.
-    fn payload_before(&self, seq: u64) -> u64 {
-        match (seq - self.first) as usize {
-            0 => 0,
-            k => self.marks[k - 1].payload,
-        }
+    /// Offset in `data` where message `seq` starts.
+    fn offset(&self, seq: u64) -> usize {
+        self.mark_before(seq).end
     }
 }
 
@@ -200,6 +198,17 @@ pub struct LogView {
     head: u64,
 }
 
+/// A frame a write ended in.
+#[derive(Debug)]
+pub struct Partial {
+    /// The whole frame.
+    pub frame: Bytes,
+    /// How much of it is written.
+    pub written: usize,
+    /// Its payload length.
+    pub payload: usize,
+}
+
 /// What a write of log bytes did to a subscriber's cursor.
 #[derive(Debug, Default)]
 pub struct Advanced {
@@ -209,9 +218,9 @@ pub struct Advanced {
     pub messages: u64,
     /// Their payload bytes.
     pub payload_bytes: u64,
-    /// The message the write ended in (the whole frame and how much of it is written): it
-    /// leaves the log for the connection's own batch, so the cursor is always at a frame start.
-    pub partial: Option<(Bytes, usize)>,
+    /// The message the write ended in: it leaves the log for the connection's own batch, so
+    /// the cursor is always at a frame start.
+    pub partial: Option<Partial>,
 }
 
 impl LogView {
@@ -262,18 +271,23 @@ impl LogView {
         while written > 0 && i < self.segs.len() {
             let s = &self.segs[i];
             let k0 = (a.cursor - s.first) as usize;
-            let start = s.offset(a.cursor);
-            let target = start + written;
+            let start = s.mark_before(a.cursor);
+            let target = start.end + written;
             let k1 = k0 + s.marks[k0..].partition_point(|m| m.end <= target);
             let done = s.first + k1 as u64;
+            let reached = s.mark_before(done);
             a.messages += (k1 - k0) as u64;
-            a.payload_bytes += s.payload_before(done) - s.payload_before(a.cursor);
-            written -= s.offset(done) - start;
+            a.payload_bytes += reached.payload - start.payload;
+            written -= reached.end - start.end;
             a.cursor = done;
             if k1 < s.marks.len() {
                 if written > 0 {
-                    let whole = s.data.slice(s.offset(done)..s.marks[k1].end);
-                    a.partial = Some((whole, written));
+                    let next = s.marks[k1];
+                    a.partial = Some(Partial {
+                        frame: s.data.slice(reached.end..next.end),
+                        written,
+                        payload: (next.payload - reached.payload) as usize,
+                    });
                     a.cursor += 1;
                 }
                 break;
@@ -299,13 +313,17 @@ mod tests {
         let log = BroadcastLog::new(64);
         let queued = AtomicU64::new(0);
         assert_eq!(log.append(frame::opcode::TEXT, b"nobody", &queued), 0);
+        // With nobody subscribed nothing is kept, not even a sequence number.
+        let mut view = LogView::default();
+        log.sync(&mut view, u64::MAX);
+        assert_eq!((log.head(), view.head()), (0, 0));
+        assert!(view.segs.is_empty());
         let cur = log.subscribe();
         log.subscribe();
         for i in 0..20u8 {
             assert_eq!(log.append(frame::opcode::BINARY, &[i; 3], &queued), 2);
         }
         assert_eq!(queued.load(Ordering::SeqCst), 40);
-        let mut view = LogView::default();
         log.sync(&mut view, cur);
         assert_eq!((view.base(), view.head()), (0, 20));
         let bytes = written(&view, cur, view.head());
@@ -314,8 +332,11 @@ mod tests {
         // A write ending inside frame 3: frames 0..3 done, frame 3 handed over whole.
         let a = view.advance(cur, 17);
         assert_eq!((a.cursor, a.messages, a.payload_bytes), (4, 3, 9));
-        let (f, off) = a.partial.expect("partial frame");
-        assert_eq!((&f[..], off), (&[0x82, 3, 3, 3, 3][..], 2));
+        let p = a.partial.expect("partial frame");
+        assert_eq!(
+            (&p.frame[..], p.written, p.payload),
+            (&[0x82, 3, 3, 3, 3][..], 2, 3)
+        );
         assert_eq!(log.unsubscribe(a.cursor), 16);
     }
 
@@ -381,8 +402,9 @@ mod tests {
             let whole = (w / frame_len) as u64;
             assert_eq!((a.messages, a.payload_bytes), (whole, whole * 65536), "{w}");
             match a.partial {
-                Some((f, off)) => {
-                    assert_eq!((f.len(), off), (frame_len, w % frame_len));
+                Some(p) => {
+                    assert_eq!((p.frame.len(), p.written), (frame_len, w % frame_len));
+                    assert_eq!(p.payload, 65536);
                     assert_eq!(a.cursor, whole + 1);
                 }
                 None => assert_eq!((a.cursor, w % frame_len), (whole, 0)),

@@ -786,13 +786,12 @@ impl Conn {
                         *sent += a.messages;
                         *bytes += a.payload_bytes;
                         self.bcast = Some(a.cursor);
-                        if let Some((data, off)) = a.partial {
-                            self.out_bytes += data.len() - off;
-                            let p = frame::unmasked_payload_len(data.len());
+                        if let Some(p) = a.partial {
+                            self.out_bytes += p.frame.len() - p.written;
                             self.out.push_front(Chunk {
-                                data,
-                                off,
-                                payload: Some(p),
+                                data: p.frame,
+                                off: p.written,
+                                payload: Some(p.payload),
                             });
                         }
                     }

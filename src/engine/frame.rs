@@ -46,18 +46,6 @@ pub fn header(op: u8, len: usize, mask: Option<[u8; 4]>) -> ([u8; MAX_HEADER], u
     (h, n)
 }
 
-/// The payload length of an unmasked (server) frame of `frame_len` bytes: the header length
-/// follows from the payload length, so the frame's size alone tells it.
-pub fn unmasked_payload_len(frame_len: usize) -> usize {
-    if frame_len <= 2 + 125 {
-        frame_len - 2
-    } else if frame_len <= 4 + u16::MAX as usize {
-        frame_len - 4
-    } else {
-        frame_len - 10
-    }
-}
-
 /// Builds a complete final frame. `mask` is given by clients (RFC 6455 requires client frames to
 /// be masked with an unpredictable key) and `None` for servers.
 pub fn encode(op: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Bytes {
@@ -137,14 +125,6 @@ mod tests {
             let mut body = f[n..].to_vec();
             apply_mask(&mut body, key, 0);
             assert_eq!(body, payload);
-        }
-    }
-
-    #[test]
-    fn payload_length_from_frame_length() {
-        for len in [0, 1, 125, 126, 127, 65535, 65536, 70000] {
-            let f = encode(opcode::BINARY, &vec![0; len], None);
-            assert_eq!(unmasked_payload_len(f.len()), len);
         }
     }
 

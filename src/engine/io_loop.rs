@@ -681,7 +681,7 @@ impl IoLoop {
         let fresh = head != seen;
         if min.is_some_and(|m| m < base) {
             for id in self.subscribers_before(base) {
-                self.slow_subscriber(id, base, sink);
+                self.slow_subscriber(id, base);
             }
         }
         if fresh {
@@ -702,7 +702,7 @@ impl IoLoop {
 
     /// A subscriber lost the broadcasts before `base`: under drop-oldest it goes on from there
     /// (what it lost is counted); under disconnect it is closed.
-    fn slow_subscriber(&mut self, id: u64, base: u64, sink: &mut Sink) {
+    fn slow_subscriber(&mut self, id: u64, base: u64) {
         let shared = self.shared.clone();
         let Some(c) = self.conns.get_mut(&id) else {
             return;
@@ -716,7 +716,7 @@ impl IoLoop {
                 c.bcast = Some(base);
             }
             (SlowPolicy::Disconnect, Some(_)) => {
-                self.disconnect_slow(id, sink);
+                self.disconnect_slow(id);
                 // Its close has a deadline now, which the peer may never let it meet.
                 self.arm(id);
             }
@@ -725,7 +725,7 @@ impl IoLoop {
 
     /// The slow-subscriber policy's disconnect: what it had queued is dropped (and counted), and
     /// it is closed with 1008 without waiting for its queue.
-    fn disconnect_slow(&mut self, id: u64, sink: &mut Sink) {
+    fn disconnect_slow(&mut self, id: u64) {
         let shared = self.shared.clone();
         let Some(c) = self.conns.get_mut(&id) else {
             return;
@@ -749,7 +749,6 @@ impl IoLoop {
         let kept: Vec<Chunk> = c.out.drain(..).take(keep).collect();
         c.out.extend(kept);
         shared.dropped(dropped);
-        let _ = sink;
         c.request_close(1008, "subscriber too slow", CLOSE_TIMEOUT);
     }
 
