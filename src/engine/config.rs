@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::access::AccessRules;
+
 /// Client or server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -78,6 +80,8 @@ pub struct Config {
     pub index_html: Option<PathBuf>,
     /// Where callbacks run.
     pub dispatch: Dispatch,
+    /// Server: who may open a WebSocket (Origin check, bearer tokens, filter).
+    pub access: AccessRules,
 }
 
 /// Default largest message: 16 MiB.
@@ -114,6 +118,7 @@ impl Config {
             slow_policy: SlowPolicy::Disconnect,
             index_html: None,
             dispatch: Dispatch::Thread,
+            access: AccessRules::default(),
         }
     }
 }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::access;
 use super::broadcast::LogView;
 use super::config::Mode;
 use super::error::{Error, ErrorKind};
@@ -460,15 +461,29 @@ impl Conn {
             return Ok(0);
         };
         if self.refuse {
+            shared
+                .stats
+                .handshakes_refused
+                .fetch_add(1, Ordering::Relaxed);
             self.http_reply(handshake::too_many_connections());
             return Ok(buf.len());
         }
         let c = &shared.config;
+        let peer = self.peer;
+        let admit = |path: &str, query: &str, headers: &[httparse::Header<'_>]| {
+            c.access.check(&access::Request {
+                path,
+                query,
+                peer,
+                headers,
+            })
+        };
         match handshake::server_reply(
             &buf[..end],
             &c.path,
             c.protocol.as_deref(),
             c.index_html.is_some(),
+            &admit,
         ) {
             ServerReply::Accept(resp) => {
                 self.push_control(Bytes::from(resp));
@@ -506,6 +521,10 @@ impl Conn {
                 Ok(buf.len())
             }
             ServerReply::Refuse(resp, why) => {
+                shared
+                    .stats
+                    .handshakes_refused
+                    .fetch_add(1, Ordering::Relaxed);
                 ws_log!(Level::Info, "refused handshake from {}: {why}", self.peer);
                 self.http_reply(resp);
                 Ok(buf.len())

@@ -3,6 +3,8 @@
 
 use tungstenite::handshake::derive_accept_key;
 
+use super::access::Refusal;
+
 /// Largest request or response head accepted.
 pub const MAX_HEAD: usize = 16 * 1024;
 
@@ -122,14 +124,19 @@ fn refuse(status: &str, extra: &str, why: impl Into<String>) -> ServerReply {
     ServerReply::Refuse(http_response(status, extra, &format!("{why}\n")), why)
 }
 
+/// The access decision on a valid upgrade request for the server's path, given the path, the
+/// query (without '?') and the headers; see `access::AccessRules::check`.
+pub type Admit<'f> = &'f dyn Fn(&str, &str, &[httparse::Header<'_>]) -> Result<(), Refusal>;
+
 /// Decides on a client's request head. `protocol` is the server's subprotocol: a client offering
 /// it gets it, a client offering none is accepted without one, a client offering only others is
-/// refused.
+/// refused. `admit` runs last, on a request that is otherwise a valid upgrade.
 pub fn server_reply(
     head: &[u8],
     path: &str,
     protocol: Option<&str>,
     has_index: bool,
+    admit: Admit<'_>,
 ) -> ServerReply {
     let mut hs = [httparse::EMPTY_HEADER; 64];
     let mut req = httparse::Request::new(&mut hs);
@@ -217,6 +224,10 @@ pub fn server_reply(
         }
         None => None,
     };
+    let query = target.split_once('?').map_or("", |(_, q)| q);
+    if let Err(r) = admit(target_path, query, h) {
+        return refuse(&r.status_line(), &r.headers, r.why);
+    }
     let mut r = format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n",
         derive_accept_key(key.as_bytes())
@@ -232,13 +243,17 @@ pub fn server_reply(
 mod tests {
     use super::*;
 
+    fn open(_: &str, _: &str, _: &[httparse::Header<'_>]) -> Result<(), Refusal> {
+        Ok(())
+    }
+
     fn req(extra: &str) -> Vec<u8> {
         format!("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n{extra}\r\n").into_bytes()
     }
 
     #[test]
     fn accepts_and_derives_key() {
-        match server_reply(&req(""), "/ws", None, false) {
+        match server_reply(&req(""), "/ws", None, false, &open) {
             ServerReply::Accept(r) => {
                 let s = String::from_utf8(r).unwrap();
                 assert!(s.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "{s}");
@@ -251,13 +266,19 @@ mod tests {
     fn subprotocol_rules() {
         let p = Some("log");
         assert!(
-            matches!(server_reply(&req("Sec-WebSocket-Protocol: a, log\r\n"), "/ws", p, false), ServerReply::Accept(r) if String::from_utf8_lossy(&r).contains("Protocol: log"))
+            matches!(server_reply(&req("Sec-WebSocket-Protocol: a, log\r\n"), "/ws", p, false, &open), ServerReply::Accept(r) if String::from_utf8_lossy(&r).contains("Protocol: log"))
         );
         assert!(
-            matches!(server_reply(&req(""), "/ws", p, false), ServerReply::Accept(r) if !String::from_utf8_lossy(&r).contains("Sec-WebSocket-Protocol"))
+            matches!(server_reply(&req(""), "/ws", p, false, &open), ServerReply::Accept(r) if !String::from_utf8_lossy(&r).contains("Sec-WebSocket-Protocol"))
         );
         assert!(matches!(
-            server_reply(&req("Sec-WebSocket-Protocol: other\r\n"), "/ws", p, false),
+            server_reply(
+                &req("Sec-WebSocket-Protocol: other\r\n"),
+                "/ws",
+                p,
+                false,
+                &open
+            ),
             ServerReply::Refuse(..)
         ));
     }
@@ -265,20 +286,23 @@ mod tests {
     #[test]
     fn wrong_path_and_plain_get() {
         assert!(
-            matches!(server_reply(&req(""), "/other", None, false), ServerReply::Refuse(r, _) if r.starts_with(b"HTTP/1.1 404"))
+            matches!(server_reply(&req(""), "/other", None, false, &open), ServerReply::Refuse(r, _) if r.starts_with(b"HTTP/1.1 404"))
         );
         let get = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
         let get_ws = b"GET /ws HTTP/1.1\r\nHost: x\r\n\r\n";
         assert_eq!(
-            server_reply(get_ws, "/ws", None, true),
+            server_reply(get_ws, "/ws", None, true, &open),
             ServerReply::ServeIndex
         );
-        assert_eq!(server_reply(get, "/", None, true), ServerReply::ServeIndex);
-        assert!(
-            matches!(server_reply(get, "/ws", None, true), ServerReply::Refuse(r, _) if r.starts_with(b"HTTP/1.1 404"))
+        assert_eq!(
+            server_reply(get, "/", None, true, &open),
+            ServerReply::ServeIndex
         );
         assert!(
-            matches!(server_reply(get, "/", None, false), ServerReply::Refuse(r, _) if r.starts_with(b"HTTP/1.1 426"))
+            matches!(server_reply(get, "/ws", None, true, &open), ServerReply::Refuse(r, _) if r.starts_with(b"HTTP/1.1 404"))
+        );
+        assert!(
+            matches!(server_reply(get, "/", None, false, &open), ServerReply::Refuse(r, _) if r.starts_with(b"HTTP/1.1 426"))
         );
     }
 

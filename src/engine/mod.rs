@@ -2,6 +2,7 @@
 //! non-blocking sockets; API calls from other threads reach it through lock-free queues and a
 //! waker.
 
+pub mod access;
 mod backoff;
 mod broadcast;
 mod config;

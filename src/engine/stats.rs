@@ -27,6 +27,8 @@ pub struct Stats {
     pub send_rejected: AtomicU64,
     /// Errors reported.
     pub errors: AtomicU64,
+    /// Server: handshakes answered with an HTTP refusal.
+    pub handshakes_refused: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -54,6 +56,8 @@ pub struct Snapshot {
     pub send_rejected: u64,
     /// Errors reported through on_error.
     pub errors: u64,
+    /// Server: handshakes answered with an HTTP refusal (4xx or 5xx) instead of 101.
+    pub handshakes_refused: u64,
 }
 
 impl Stats {
@@ -76,6 +80,7 @@ impl Stats {
             messages_dropped: self.messages_dropped.load(Relaxed),
             send_rejected: self.send_rejected.load(Relaxed),
             errors: self.errors.load(Relaxed),
+            handshakes_refused: self.handshakes_refused.load(Relaxed),
         }
     }
 }
