@@ -145,6 +145,12 @@ typedef enum ws_slow_policy {
 typedef struct ws_context ws_context;
 
 /**
+ * A WebSocket upgrade request being decided by a handshake filter; read it with the
+ * `ws_request_*` functions. Opaque, and valid only during the filter call that receives it.
+ */
+typedef struct ws_handshake_request ws_handshake_request;
+
+/**
  * Opaque builder for a context's options; see `ws_options_new`.
  */
 typedef struct ws_options ws_options;
@@ -208,12 +214,25 @@ typedef struct ws_stats {
    * Errors reported through on_error.
    */
   uint64_t errors;
+  /**
+   * Server: handshakes answered with an HTTP refusal (4xx or 5xx) instead of 101: wrong
+   * path, bad request, Origin not allowed, missing or wrong token, filter, over
+   * max_connections.
+   */
+  uint64_t handshakes_refused;
 } ws_stats;
 
 /**
  * The log handler's signature.
  */
 typedef void (*ws_log_fn)(enum ws_log_level lvl, const char *msg, void *user);
+
+/**
+ * A server's handshake filter (see `ws_options_set_handshake_filter`): answers 0 to accept the
+ * request, or an HTTP status 400..599 to refuse it with (any other answer refuses with 500 and
+ * logs an error). `req` and every string read from it are valid only during the call.
+ */
+typedef int (*ws_handshake_filter_fn)(const struct ws_handshake_request *req, void *user);
 
 /**
  * Called once a connection is open (client: after each successful handshake).
@@ -400,6 +419,40 @@ const char *ws_last_error(void);
 const char *ws_version(void);
 
 /**
+ * The path of the request target, e.g. "/logs" (never NULL for a valid `req`; NULL for NULL).
+ * Valid until the filter returns.
+ */
+const char *ws_request_path(const struct ws_handshake_request *req);
+
+/**
+ * The query of the request target without the '?', still percent-encoded, "" if none (NULL
+ * for NULL `req`). Valid until the filter returns.
+ */
+const char *ws_request_query(const struct ws_handshake_request *req);
+
+/**
+ * The Origin header as sent (browsers send one; other clients usually none), NULL if absent.
+ * Valid until the filter returns.
+ */
+const char *ws_request_origin(const struct ws_handshake_request *req);
+
+/**
+ * The value of the first header field named `name` (case-insensitive), NULL if there is none
+ * (or `req` or `name` is NULL). Valid until the filter returns.
+ */
+const char *ws_request_header(const struct ws_handshake_request *req, const char *name);
+
+/**
+ * Writes the peer's numeric address (e.g. "127.0.0.1" or "::1") as a NUL-terminated string
+ * into `ip` (`ip_len` bytes; 46 always suffice) and its port into `*port` (may be NULL).
+ * WS_ERR_INVALID_ARGUMENT when `req` or `ip` is NULL or `ip` is too small.
+ */
+enum ws_status ws_request_peer_address(const struct ws_handshake_request *req,
+                                       char *ip,
+                                       size_t ip_len,
+                                       uint16_t *port);
+
+/**
  * Sets the process-wide log handler: `fn` receives every diagnostic at `min` or more severe
  * (WS_LOG_ERROR is the most severe), from any thread. NULL removes the handler. An out-of-range
  * `min` is clamped to WS_LOG_DEBUG. The handler must not call ws_set_log_handler itself.
@@ -520,6 +573,41 @@ enum ws_status ws_options_set_slow_policy(struct ws_options *o, ws_slow_policy p
  * /index.html when the path is "/"); NULL = none (such requests get 426 Upgrade Required).
  */
 enum ws_status ws_options_set_index_html(struct ws_options *o, const char *path);
+
+/**
+ * Server only: lets browser pages from `origin` open a WebSocket: "scheme://host[:port]"
+ * (e.g. "https://example.org"; compared exactly, the host case-insensitively, a default port
+ * written or not), or "*" for any origin. Repeatable. Without any, a request whose Origin
+ * header names another host:port than its Host header is refused with HTTP 403 (cross-site
+ * WebSocket hijacking); once one is set, only the listed origins get in (list the server's own
+ * page too). Requests without Origin (non-browser clients) are never refused for it. "null"
+ * and origins with a path are refused with WS_ERR_INVALID_ARGUMENT.
+ */
+enum ws_status ws_options_add_allowed_origin(struct ws_options *o, const char *origin);
+
+/**
+ * Server only: requires every WebSocket request to carry `Authorization: Bearer <token>` or
+ * the query parameter `access_token=<token>` (RFC 6750; browsers cannot set headers on a
+ * WebSocket). Repeatable: any of the tokens is accepted. A token is letters, digits and
+ * `-._~+/`, then optional '='. Missing: 401 with `WWW-Authenticate: Bearer`; wrong: 401 with
+ * `error="invalid_token"`; sent twice or both ways: 400 `error="invalid_request"`. Tokens are
+ * compared in constant time and never logged; only their SHA-256 digest is kept. Default: none.
+ */
+enum ws_status ws_options_add_bearer_token(struct ws_options *o, const char *token);
+
+/**
+ * Server only: `filter(req, user)` decides on each WebSocket request after the path, Origin
+ * and token checks passed: 0 accepts, 400..599 refuses with that HTTP status, anything else
+ * refuses with 500 and logs an error. It reads the request with `ws_request_path`,
+ * `ws_request_query`, `ws_request_origin`, `ws_request_header` and `ws_request_peer_address`.
+ * It runs on the context's I/O thread, whatever the dispatch mode (the answer is needed there
+ * before the handshake can go on): it must be quick, must not call ws_context_destroy, and
+ * under WS_DISPATCH_MANUAL runs concurrently with ws_dispatch, so `user` must be safe to use
+ * from both threads. NULL removes the filter (default: none).
+ */
+enum ws_status ws_options_set_handshake_filter(struct ws_options *o,
+                                               ws_handshake_filter_fn filter,
+                                               void *user);
 
 /**
  * Where callbacks run: WS_DISPATCH_THREAD (default) or WS_DISPATCH_MANUAL.

@@ -52,7 +52,7 @@ impl Request<'_> {
 
 /// The application's rule, run last: answers 0 to accept or an HTTP status (400..=599) to refuse
 /// with. It runs on the I/O thread, so it must be quick.
-pub type Filter = Arc<dyn Fn(&Request<'_>) -> u16 + Send + Sync>;
+pub type Filter = Arc<dyn Fn(&Request<'_>) -> i32 + Send + Sync>;
 
 /// Why a handshake is refused: the HTTP status, extra header lines and a reason for the log and
 /// the response body (never the token).
@@ -116,7 +116,7 @@ pub fn reason_phrase(status: u16) -> &'static str {
         502 => "Bad Gateway",
         503 => "Service Unavailable",
         504 => "Gateway Timeout",
-        400..=499 => "Client Error",
+        _ if status < 500 => "Client Error",
         _ => "Server Error",
     }
 }
@@ -274,6 +274,19 @@ fn digests_equal(a: &[u8; 32], b: &[u8; 32]) -> bool {
     std::hint::black_box(diff) == 0
 }
 
+/// `b` without leading and trailing ASCII white space.
+fn trim(b: &[u8]) -> &[u8] {
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    &b[start..end]
+}
+
 /// Decodes %XX escapes ('+' stays '+': a token has no spaces, and browsers send '+' as %2B
 /// anyway). None for a malformed escape.
 fn percent_decode(s: &str) -> Option<Vec<u8>> {
@@ -399,13 +412,13 @@ impl AccessRules {
                 return Err(twice());
             }
             // The scheme is case-insensitive (RFC 7235 §2.1); other schemes carry no token.
-            let v = v.trim_ascii();
+            let v = trim(v);
             let scheme_len = v
                 .iter()
                 .position(u8::is_ascii_whitespace)
                 .unwrap_or(v.len());
             if v[..scheme_len].eq_ignore_ascii_case(b"Bearer") {
-                found = Some(std::borrow::Cow::Borrowed(v[scheme_len..].trim_ascii()));
+                found = Some(std::borrow::Cow::Borrowed(trim(&v[scheme_len..])));
             }
         }
         for pair in req.query.split('&') {
@@ -459,7 +472,7 @@ impl AccessRules {
         match catch_unwind(AssertUnwindSafe(|| f(req))) {
             Ok(0) => Ok(()),
             Ok(s @ 400..=599) => Err(Refusal::new(
-                s,
+                s as u16,
                 format!("refused by the handshake filter with {s}"),
             )),
             Ok(s) => {
@@ -597,17 +610,18 @@ mod tests {
             ),
             Some(400)
         );
-        assert_eq!(format!("{r:?}").contains("s3cr"), false);
+        assert!(!format!("{r:?}").contains("s3cr"));
     }
 
     #[test]
     fn filter_statuses() {
         let mut r = AccessRules::default();
         for (answer, status) in [
-            (0u16, None),
+            (0i32, None),
             (451, Some(451)),
             (200, Some(500)),
             (600, Some(500)),
+            (-1, Some(500)),
         ] {
             r.set_filter(Some(Arc::new(move |_: &Request<'_>| answer)));
             assert_eq!(check(&r, "", &[]), status);

@@ -9,6 +9,7 @@
 
 pub mod context;
 pub mod errors;
+pub mod handshake_request;
 pub mod legacy;
 pub mod log;
 pub mod options;
@@ -16,6 +17,7 @@ pub mod types;
 
 pub use context::*;
 pub use errors::{ws_last_error, ws_strerror, ws_version};
+pub use handshake_request::*;
 pub use log::ws_set_log_handler;
 pub use options::*;
 pub use types::*;

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use super::errors::{guard, guard_value, str_arg};
 use super::types::{
-    ws_callbacks, ws_mode, ws_options, ws_status, RawDispatchMode, RawMode, RawSlowPolicy,
+    ws_callbacks, ws_handshake_filter_fn, ws_mode, ws_options, ws_status, RawDispatchMode, RawMode,
+    RawSlowPolicy,
 };
 use crate::engine::{Config, Dispatch, Error, Mode, SlowPolicy};
 
@@ -387,6 +388,68 @@ pub extern "C" fn ws_options_set_index_html(o: *mut ws_options, path: *const c_c
         } else {
             Some(path_arg(path, "index_html")?)
         };
+        Ok(())
+    })
+}
+
+/// Server only: lets browser pages from `origin` open a WebSocket: "scheme://host[:port]"
+/// (e.g. "https://example.org"; compared exactly, the host case-insensitively, a default port
+/// written or not), or "*" for any origin. Repeatable. Without any, a request whose Origin
+/// header names another host:port than its Host header is refused with HTTP 403 (cross-site
+/// WebSocket hijacking); once one is set, only the listed origins get in (list the server's own
+/// page too). Requests without Origin (non-browser clients) are never refused for it. "null"
+/// and origins with a path are refused with WS_ERR_INVALID_ARGUMENT.
+#[no_mangle]
+pub extern "C" fn ws_options_add_allowed_origin(
+    o: *mut ws_options,
+    origin: *const c_char,
+) -> ws_status {
+    with_options(o, "ws_options_add_allowed_origin", |opts| {
+        require_mode(opts, Mode::Server, "ws_options_add_allowed_origin")?;
+        // SAFETY: NULL or a NUL-terminated string.
+        let s = unsafe { str_arg(origin, "origin")? };
+        opts.config.access.allow_origin(s)
+    })
+}
+
+/// Server only: requires every WebSocket request to carry `Authorization: Bearer <token>` or
+/// the query parameter `access_token=<token>` (RFC 6750; browsers cannot set headers on a
+/// WebSocket). Repeatable: any of the tokens is accepted. A token is letters, digits and
+/// `-._~+/`, then optional '='. Missing: 401 with `WWW-Authenticate: Bearer`; wrong: 401 with
+/// `error="invalid_token"`; sent twice or both ways: 400 `error="invalid_request"`. Tokens are
+/// compared in constant time and never logged; only their SHA-256 digest is kept. Default: none.
+#[no_mangle]
+pub extern "C" fn ws_options_add_bearer_token(
+    o: *mut ws_options,
+    token: *const c_char,
+) -> ws_status {
+    with_options(o, "ws_options_add_bearer_token", |opts| {
+        require_mode(opts, Mode::Server, "ws_options_add_bearer_token")?;
+        // SAFETY: NULL or a NUL-terminated string.
+        let t = unsafe { str_arg(token, "token")? };
+        opts.config.access.add_bearer_token(t)
+    })
+}
+
+/// Server only: `filter(req, user)` decides on each WebSocket request after the path, Origin
+/// and token checks passed: 0 accepts, 400..599 refuses with that HTTP status, anything else
+/// refuses with 500 and logs an error. It reads the request with `ws_request_path`,
+/// `ws_request_query`, `ws_request_origin`, `ws_request_header` and `ws_request_peer_address`.
+/// It runs on the context's I/O thread, whatever the dispatch mode (the answer is needed there
+/// before the handshake can go on): it must be quick, must not call ws_context_destroy, and
+/// under WS_DISPATCH_MANUAL runs concurrently with ws_dispatch, so `user` must be safe to use
+/// from both threads. NULL removes the filter (default: none).
+#[no_mangle]
+pub extern "C" fn ws_options_set_handshake_filter(
+    o: *mut ws_options,
+    filter: ws_handshake_filter_fn,
+    user: *mut c_void,
+) -> ws_status {
+    with_options(o, "ws_options_set_handshake_filter", |opts| {
+        require_mode(opts, Mode::Server, "ws_options_set_handshake_filter")?;
+        opts.config
+            .access
+            .set_filter(filter.map(|f| super::handshake_request::c_filter(f, user)));
         Ok(())
     })
 }

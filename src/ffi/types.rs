@@ -17,6 +17,12 @@ pub struct ws_options {
     _private: [u8; 0],
 }
 
+/// A WebSocket upgrade request being decided by a handshake filter; read it with the
+/// `ws_request_*` functions. Opaque, and valid only during the filter call that receives it.
+pub struct ws_handshake_request {
+    _private: [u8; 0],
+}
+
 /// One peer connection; never reused within a context; 0 names none (for a client's sends:
 /// "the connection, whichever it is now").
 pub type ws_conn_id = u64;
@@ -198,7 +204,17 @@ pub struct ws_stats {
     pub send_rejected: u64,
     /// Errors reported through on_error.
     pub errors: u64,
+    /// Server: handshakes answered with an HTTP refusal (4xx or 5xx) instead of 101: wrong
+    /// path, bad request, Origin not allowed, missing or wrong token, filter, over
+    /// max_connections.
+    pub handshakes_refused: u64,
 }
+
+/// A server's handshake filter (see `ws_options_set_handshake_filter`): answers 0 to accept the
+/// request, or an HTTP status 400..599 to refuse it with (any other answer refuses with 500 and
+/// logs an error). `req` and every string read from it are valid only during the call.
+pub type ws_handshake_filter_fn =
+    Option<unsafe extern "C" fn(req: *const ws_handshake_request, user: *mut c_void) -> c_int>;
 
 /// The log handler's signature.
 pub type ws_log_fn =
