@@ -319,6 +319,13 @@ usage (FILE *f)
 "  -c, --cert=FILE        PEM certificate: serve wss:// and https://\n"
 "  -k, --key=FILE         PEM private key of the certificate\n"
 "      --cacert=FILE      require client certificates signed by this CA\n"
+"      --allow-origin=ORIGIN  let pages from ORIGIN (scheme://host[:port], or\n"
+"                         * for any) subscribe; repeatable.  Default: only\n"
+"                         pages served by this server (same host:port)\n"
+"      --token=TOKEN      require this bearer token from subscribers\n"
+"                         (Authorization: Bearer TOKEN or ?access_token=TOKEN;\n"
+"                         the page takes it from #token=TOKEN); repeatable.\n"
+"                         Note: other local users can read command lines\n"
 "  -i, --index=FILE       page served to plain HTTP GETs of the path\n"
 "                         (default " WS_LOG_SERVER_INDEX ")\n"
 "      --no-index         serve no page (plain GETs get 426)\n"
@@ -341,7 +348,24 @@ usage (FILE *f)
 "Examples:\n"
 "  " PROGRAM " --port 8080                 # open http://127.0.0.1:8080/\n"
 "  tail -F /var/log/syslog | " PROGRAM " -a 0.0.0.0 -p 8080\n"
-"  " PROGRAM " -p 8443 -c server.pem -k server.key   # wss://\n");
+"  " PROGRAM " -p 8443 -c server.pem -k server.key   # wss://\n"
+"  " PROGRAM " -a 0.0.0.0 --token \"$(openssl rand -hex 16)\"\n"
+"                         # open http://HOST:8080/#token=THE-TOKEN\n");
+}
+
+/* Who may subscribe: the --allow-origin and --token values.  */
+static ws_status
+add_access (ws_options *o, const char **origins, size_t norigins,
+            const char **tokens, size_t ntokens)
+{
+  ws_status st = WS_OK;
+  size_t i;
+
+  for (i = 0; st == WS_OK && i < norigins; i++)
+    st = ws_options_add_allowed_origin (o, origins[i]);
+  for (i = 0; st == WS_OK && i < ntokens; i++)
+    st = ws_options_add_bearer_token (o, tokens[i]);
+  return st;
 }
 
 static int
@@ -407,6 +431,8 @@ main (int argc, char **argv)
     { "cert", required_argument, NULL, 'c' },
     { "key", required_argument, NULL, 'k' },
     { "cacert", required_argument, NULL, 'C' },
+    { "allow-origin", required_argument, NULL, 'O' },
+    { "token", required_argument, NULL, 'T' },
     { "index", required_argument, NULL, 'i' },
     { "no-index", no_argument, NULL, 'I' },
     { "relay", no_argument, NULL, 'R' },
@@ -436,7 +462,18 @@ main (int argc, char **argv)
   char *buf = NULL;
   size_t buf_len = 0, buf_cap = 0;
   int opt, rc = 0, stop = 0;
+  /* --allow-origin and --token values (pointers into argv), checked by
+     the library when the options are built.  */
+  const char **origins, **tokens;
+  size_t norigins = 0, ntokens = 0;
 
+  origins = calloc ((size_t) argc, sizeof *origins);
+  tokens = calloc ((size_t) argc, sizeof *tokens);
+  if (!origins || !tokens)
+    {
+      fprintf (stderr, PROGRAM ": out of memory\n");
+      return 1;
+    }
   memset (&s, 0, sizeof s);
   pthread_mutex_init (&s.lock, NULL);
 
@@ -457,6 +494,8 @@ main (int argc, char **argv)
       case 'c': cert = optarg; break;
       case 'k': key = optarg; break;
       case 'C': cacert = optarg; break;
+      case 'O': origins[norigins++] = optarg; break;
+      case 'T': tokens[ntokens++] = optarg; break;
       case 'i': index_html = optarg; index_given = 1; break;
       case 'I': index_html = NULL; break;
       case 'R': s.relay = 1; break;
@@ -547,13 +586,18 @@ main (int argc, char **argv)
                    || (st = ws_options_set_cert (o, cert)) != WS_OK
                    || (st = ws_options_set_key (o, key)) != WS_OK))
       || (cacert && (st = ws_options_set_cacert (o, cacert)) != WS_OK)
-      || (st = ws_options_set_callbacks (o, &cbs, &s)) != WS_OK)
+      || (st = ws_options_set_callbacks (o, &cbs, &s)) != WS_OK
+      || (st = add_access (o, origins, norigins, tokens, ntokens)) != WS_OK)
     {
+      free (origins);
+      free (tokens);
       fprintf (stderr, PROGRAM ": %s (%s)\n", ws_strerror (st),
                ws_last_error ());
       ws_options_free (o);
       return 2;
     }
+  free (origins);
+  free (tokens);
   st = ws_context_create (o, &ctx);
   ws_options_free (o);
   if (st != WS_OK)
@@ -575,9 +619,11 @@ main (int argc, char **argv)
       host = "::1";
     say ("listening on %s://%s%s%s:%u%s port %u", cert ? "wss" : "ws",
          v6 ? "[" : "", host, v6 ? "]" : "", bound, path, bound);
+    /* The token itself is never printed: output may end up in logs.  */
     if (index_html)
-      say ("browser page: %s://%s%s%s:%u%s", cert ? "https" : "http",
-           v6 ? "[" : "", host, v6 ? "]" : "", bound, path);
+      say ("browser page: %s://%s%s%s:%u%s%s", cert ? "https" : "http",
+           v6 ? "[" : "", host, v6 ? "]" : "", bound, path,
+           ntokens ? " (append #token=TOKEN)" : "");
   }
 
   /* Main loop: stdin lines and wake-ups (signals, --max-messages).  */
@@ -683,10 +729,11 @@ main (int argc, char **argv)
            PROGRAM ": %" PRIu64 " connections, %llu messages received, %llu "
            "lines broadcast (%llu with no subscriber), %" PRIu64 " messages "
            "sent, %" PRIu64 " dropped by the slow policy, %llu relays "
-           "refused, %" PRIu64 " unsent at exit\n",
+           "refused, %" PRIu64 " handshakes refused, %" PRIu64 " unsent at "
+           "exit\n",
            stats.connections_total, s.received, lines, unheard,
            stats.messages_sent, stats.messages_dropped, s.relay_refused,
-           unsent);
+           stats.handshakes_refused, unsent);
   free (s.peers);
   pthread_mutex_destroy (&s.lock);
   return rc;

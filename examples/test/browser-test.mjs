@@ -11,6 +11,11 @@
 // server restart on the same port. Every wait is for an event (a server output line, a page
 // state) with a time limit; nothing sleeps.
 //
+// Access control, in the browser: a server started with --token serves its page, which
+// subscribes when its address carries the token (#token= or ?access_token=) and is refused
+// without it; the default Origin check lets the server's own page in and refuses a page from
+// another origin (another server's port) even with the token, until --allow-origin names it.
+//
 // With --syslog-ng-module-dir (where libwebsocket.so is installed), the same page is then
 // loaded from syslog-ng's websocket() destination in server mode, and lines sent with
 // logger(1) to a syslog-ng unix-dgram source must appear on it: the main job, in a browser.
@@ -46,9 +51,10 @@ const ok = (what) => report.ok(what);
 
 // The server under test; `broadcast` writes a line to its stdin.
 class Server extends Proc {
-  constructor(port) {
+  constructor(port, extra = []) {
     super("ws_log_server", [opt.server, "--address", "127.0.0.1", "--port", String(port),
-                            "--protocol", PROTOCOL, "--index", opt.index, "--exit-on-eof"]);
+                            "--protocol", PROTOCOL, "--index", opt.index, "--exit-on-eof",
+                            ...extra]);
   }
 
   get lines() {
@@ -248,9 +254,98 @@ async function main() {
   assert(r2.code === 0, `server exited cleanly at the end (${JSON.stringify(r2)})`);
   ok("ws_log_server stops cleanly at the end of its input (exit status 0)");
 
+  await accessControl(context);
   if (opt["syslog-ng-module-dir"]) await syslogNg(context);
   await browser.close();
   browser = null;
+}
+
+// Starts a server with `extra` options and answers it with its port.
+async function startServer(extra) {
+  const srv = new Server(0, extra);
+  servers.push(srv);
+  const { m } = await srv.waitLine(/listening on ws:\/\/127\.0\.0\.1:\d+\/ port (\d+)$/, "listening");
+  return [srv, Number(m[1])];
+}
+
+// Opens `url` in a new page and waits until the page is subscribed ("open") or refused (it
+// then waits to retry: "waiting"). Answers the page and the server lines since the goto.
+async function subscribe(context, srv, url, want) {
+  const from = srv.lines.length;
+  const p = await context.newPage();
+  await p.goto(url, { timeout: WAIT_MS });
+  await p.waitForSelector(`#state[data-state=${want}]`, { timeout: WAIT_MS });
+  return { p, from };
+}
+
+// Refusals end in the server's summary line: "..., N handshakes refused, ...".
+async function refusedAtExit(srv) {
+  const r = await srv.stop();
+  assert(r.code === 0, `server exited cleanly (${JSON.stringify(r)})`);
+  const line = srv.err.find((l) => / handshakes refused, /.test(l)) || "";
+  const m = / (\d+) handshakes refused, /.exec(line);
+  assert(m, "summary line: " + line);
+  return Number(m[1]);
+}
+
+async function accessControl(context) {
+  const TOKEN = "browser-" + Math.random().toString(36).slice(2);
+  const [srv, port] = await startServer(["--token", TOKEN]);
+  const base = `http://127.0.0.1:${port}/?protocol=${PROTOCOL}`;
+
+  // With the token in the fragment: subscribed, lines arrive; the token is not shown.
+  const a = await subscribe(context, srv, `${base}#token=${TOKEN}`, "open");
+  await srv.waitLine(/#\d+ \* connected/, "page with the token", { from: a.from });
+  const line = "<14>Nov 25 10:02:00 web1 app[1]: for token holders only";
+  srv.broadcast(line);
+  await a.p.waitForFunction((t) => [...document.querySelectorAll("#log .line.in")]
+    .some((n) => n.dataset.text === t), line, { timeout: WAIT_MS });
+  const shownUrl = await a.p.inputValue("#url");
+  assert(!shownUrl.includes(TOKEN), "the URL field does not show the token: " + shownUrl);
+  assert((await a.p.textContent("body")).indexOf(TOKEN) < 0, "the token appears nowhere on the page");
+  ok("with #token= the page subscribes to a token-protected server and gets its lines " +
+     "(served by the same server: the default Origin check lets it in)");
+
+  // The query form of the page's address works too.
+  const b = await subscribe(context, srv, `${base}&access_token=${TOKEN}`, "open");
+  await srv.waitLine(/#\d+ \* connected \(2 open\)/, "page with ?access_token", { from: b.from });
+  ok("with ?access_token= in the page's address the page subscribes too");
+
+  // Without the token, or with a wrong one: refused, never connected, retrying.
+  const c = await subscribe(context, srv, base, "waiting");
+  const d = await subscribe(context, srv, `${base}#token=wrong-${TOKEN}`, "waiting");
+  const hint = await c.p.textContent("#state-text");
+  assert(/token/.test(hint), "the refused page hints at the token: " + hint);
+  assert(!srv.lines.slice(c.from).some((l) => /\* connected/.test(l)),
+         "no connection without the right token: " + srv.lines.slice(c.from).join(" | "));
+  ok(`without the token or with a wrong one the page is refused and retries ("${hint}")`);
+
+  // A page from another origin (another server's page, another port) is refused even with
+  // the token: cross-site WebSocket hijacking.
+  const [other, otherPort] = await startServer([]);
+  const wsUrl = encodeURIComponent(`ws://127.0.0.1:${port}/`);
+  const foreign = `http://127.0.0.1:${otherPort}/?protocol=${PROTOCOL}&url=${wsUrl}#token=${TOKEN}`;
+  const e = await subscribe(context, srv, foreign, "waiting");
+  assert(!srv.lines.slice(e.from).some((l) => /\* connected/.test(l)),
+         "no connection from another origin: " + srv.lines.slice(e.from).join(" | "));
+  ok("a page from another origin is refused even with the token (default Origin check)");
+
+  for (const x of [a, b, c, d, e]) await x.p.close();
+  const refused = await refusedAtExit(srv);
+  assert(refused >= 3, `the server counted its refusals: ${refused}`);
+  ok(`ws_log_server counted ${refused} refused handshakes and stopped cleanly`);
+
+  // --allow-origin lets that other origin in (with the token).
+  const [open, openPort] = await startServer(["--token", TOKEN, "--allow-origin",
+                                              `http://127.0.0.1:${otherPort}`]);
+  const allowed = `http://127.0.0.1:${otherPort}/?protocol=${PROTOCOL}` +
+    `&url=${encodeURIComponent(`ws://127.0.0.1:${openPort}/`)}#token=${TOKEN}`;
+  const f = await subscribe(context, open, allowed, "open");
+  await open.waitLine(/#\d+ \* connected/, "allowed origin", { from: f.from });
+  await f.p.close();
+  await open.stop();
+  await other.stop();
+  ok("--allow-origin lets a page from the named origin subscribe");
 }
 
 // logger -> syslog-ng (unix-dgram source) -> websocket() destination, server mode -> the page.

@@ -43,7 +43,7 @@ async function serverOnPort(port, extra = []) {
 const received = (s) => s.out.map((l) => /^\S+ \S+ #\d+ < (.*)$/.exec(l)).filter(Boolean).map((m) => m[1]);
 
 const tests = {
-  async "every program answers --help (status 0) and refuses a bad option (status 2)"() {
+  async "every program answers --help (status 0) and refuses a bad option (status 2), ws_log_server a bad --token or --allow-origin"() {
     for (const name of ["ws_log_server", "ws_log_client", "echo_server", "echo_client"]) {
       const h = start(name, ["--help"], { stdin: "ignore" });
       const r = await h.wait();
@@ -51,6 +51,15 @@ const tests = {
       const b = start(name, ["--no-such-option"], { stdin: "ignore" });
       const rb = await b.wait();
       assert(rb.code === 2, `${name} --no-such-option exits 2, got ${JSON.stringify(rb)}`);
+    }
+    // Access options the library refuses: the message names the rule, never echoes a token.
+    for (const args of [["--token", "two words"], ["--allow-origin", "null"],
+                        ["--allow-origin", "https://x.example/"]]) {
+      const b = start("ws_log_server", ["--port", "0", "--no-stdin", ...args], { stdin: "ignore" });
+      const rb = await b.wait();
+      assert(rb.code === 2 && b.err.some((l) => /invalid argument/.test(l)),
+             `ws_log_server ${args.join(" ")} exits 2 with the reason: ${JSON.stringify(rb)} ${b.err.join(" | ")}`);
+      assert(!b.err.some((l) => l.includes("two words")), "the token is not echoed: " + b.err.join(" | "));
     }
   },
 
