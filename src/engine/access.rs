@@ -42,7 +42,7 @@ impl Request<'_> {
             .map(|h| h.value)
     }
 
-    /// The Origin header, if exactly one was sent and it is text.
+    /// The first Origin header, trimmed, if there is one and it is text.
     pub fn origin(&self) -> Option<&str> {
         self.header("Origin")
             .and_then(|v| std::str::from_utf8(v).ok())
