@@ -30,6 +30,8 @@ static struct
   uint16_t port;
   int null_checks_ok;
   int answer;
+  ws_context *ctx;              /* the server, once created */
+  ws_status destroy_status;     /* what ws_context_destroy answered inside the filter */
 } seen;
 
 static void
@@ -63,6 +65,10 @@ filter (const ws_handshake_request *req, void *user)
         && ws_request_peer_address (NULL, seen.ip, sizeof seen.ip, NULL)
              == WS_ERR_INVALID_ARGUMENT;
   }
+  /* Destroying the context from its own I/O thread would free it under the running
+     handshake: refused like from a callback.  */
+  if (seen.ctx != NULL)
+    seen.destroy_status = ws_context_destroy (seen.ctx, 0, NULL);
   answer = seen.answer;
   test_signal ();
   test_unlock ();
@@ -192,6 +198,10 @@ token_origin_and_filter (void)
   CHECK_OK (ws_options_set_handshake_filter (o, filter, &seen));
   server = create_or_die (o, &srv);
   port = ws_local_port (server);
+  test_lock ();
+  seen.ctx = server;
+  seen.destroy_status = WS_OK;
+  test_unlock ();
 
   /* No token: 401 with the challenge, the filter is not asked.  */
   CHECK_INT (request (port, "/logs", "", resp, sizeof resp), 401);
@@ -233,6 +243,7 @@ token_origin_and_filter (void)
   CHECK (strcmp (seen.ip, "127.0.0.1") == 0);
   CHECK (seen.port != 0 && seen.port != port);
   CHECK (seen.null_checks_ok);
+  CHECK_INT (seen.destroy_status, WS_ERR_INVALID_ARGUMENT);
   seen.answer = 42;             /* not an HTTP refusal status: 500 */
   test_unlock ();
   CHECK_INT (request (port, "/logs", "Authorization: bearer " TOKEN "\r\n", resp, sizeof resp),
@@ -265,6 +276,9 @@ token_origin_and_filter (void)
   destroy_or_die (c2, 0);
   CHECK_U64 (destroy_or_die (c1, 1000), 0);
   CHECK_INT (bad.connects, 0);
+  test_lock ();
+  seen.ctx = NULL;
+  test_unlock ();
   CHECK_U64 (destroy_or_die (server, 1000), 0);
   CHECK_INT (srv.connects, 1);
   recorder_free (&good);

@@ -601,9 +601,10 @@ enum ws_status ws_options_add_bearer_token(struct ws_options *o, const char *tok
  * refuses with 500 and logs an error. It reads the request with `ws_request_path`,
  * `ws_request_query`, `ws_request_origin`, `ws_request_header` and `ws_request_peer_address`.
  * It runs on the context's I/O thread, whatever the dispatch mode (the answer is needed there
- * before the handshake can go on): it must be quick, must not call ws_context_destroy, and
- * under WS_DISPATCH_MANUAL runs concurrently with ws_dispatch, so `user` must be safe to use
- * from both threads. NULL removes the filter (default: none).
+ * before the handshake can go on): it must be quick (it holds up every connection of the
+ * context), ws_context_destroy inside it is refused as inside a callback, and under
+ * WS_DISPATCH_MANUAL it runs concurrently with ws_dispatch, so `user` must be safe to use from
+ * both threads. NULL removes the filter (default: none).
  */
 enum ws_status ws_options_set_handshake_filter(struct ws_options *o,
                                                ws_handshake_filter_fn filter,

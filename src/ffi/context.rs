@@ -23,6 +23,15 @@ thread_local! {
     static IN_CALLBACK: Cell<u32> = const { Cell::new(0) };
 }
 
+/// Runs application code that the library calls on its own thread outside the callback table
+/// (the handshake filter) under the callbacks' rules: ws_context_destroy is refused inside it.
+pub(crate) fn as_callback<R>(f: impl FnOnce() -> R) -> R {
+    IN_CALLBACK.with(|d| d.set(d.get() + 1));
+    let r = f();
+    IN_CALLBACK.with(|d| d.set(d.get() - 1));
+    r
+}
+
 fn live() -> std::sync::MutexGuard<'static, Option<HashSet<usize>>> {
     LIVE.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -47,12 +47,12 @@ pub fn c_filter(
             handed_out: RefCell::new(Vec::new()),
         };
         // SAFETY: the application registered `f` with `user`; `r` outlives the call.
-        unsafe {
+        super::context::as_callback(|| unsafe {
             f(
                 &r as *const CRequest as *const ws_handshake_request,
                 user as *mut c_void,
             )
-        }
+        })
     })
 }
 
