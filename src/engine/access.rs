@@ -549,6 +549,15 @@ mod tests {
             Some(403),
             "no Host"
         );
+        assert_eq!(
+            check(
+                &r,
+                "",
+                &[("Host", "a"), ("Host", "evil"), ("Origin", "http://a")]
+            ),
+            Some(403),
+            "two Host headers"
+        );
     }
 
     #[test]

@@ -307,6 +307,44 @@ mod tests {
     }
 
     #[test]
+    fn admit_sees_path_and_query_and_its_refusal_is_a_complete_response() {
+        let head = String::from_utf8(req(""))
+            .unwrap()
+            .replace("GET /ws ", "GET /ws?a=1&b ");
+        let admit = |path: &str, query: &str, _: &[httparse::Header<'_>]| {
+            assert_eq!((path, query), ("/ws", "a=1&b"));
+            Err(Refusal {
+                status: 401,
+                headers: "WWW-Authenticate: Bearer\r\n".into(),
+                why: "no bearer token".into(),
+            })
+        };
+        match server_reply(head.as_bytes(), "/ws", None, false, &admit) {
+            ServerReply::Refuse(r, why) => {
+                let r = String::from_utf8(r).unwrap();
+                assert!(
+                    r.starts_with("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer\r\n"),
+                    "{r}"
+                );
+                assert!(
+                    r.contains("Content-Length: 16\r\nConnection: close\r\n\r\nno bearer token\n"),
+                    "{r}"
+                );
+                assert_eq!(why, "no bearer token");
+            }
+            other => panic!("{other:?}"),
+        }
+        // The hook is not reached by a request refused earlier.
+        let never = |_: &str, _: &str, _: &[httparse::Header<'_>]| -> Result<(), Refusal> {
+            panic!("admit called for a wrong path")
+        };
+        assert!(matches!(
+            server_reply(head.as_bytes(), "/other", None, false, &never),
+            ServerReply::Refuse(..)
+        ));
+    }
+
+    #[test]
     fn client_checks_response() {
         let key = "dGhlIHNhbXBsZSBub25jZQ==";
         let ok = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
