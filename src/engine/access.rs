@@ -3,6 +3,7 @@
 //! `AccessRules::check` once a request is a valid WebSocket upgrade for the server's path; a
 //! refusal becomes an HTTP answer sent before the connection is closed.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -121,8 +122,7 @@ pub fn reason_phrase(status: u16) -> &'static str {
     }
 }
 
-/// An origin or a Host header taken apart: lower-case scheme (empty for Host) and host, and the
-/// port if one was written.
+/// An origin taken apart: lower-case scheme and host, and the port if one was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Authority {
     scheme: String,
@@ -395,9 +395,7 @@ impl AccessRules {
     /// The bearer token the request presents: None if it presents none. RFC 6750 §2: a client
     /// must not send the token more than one way, so two Authorization headers, two
     /// access_token parameters or one of each are a bad request.
-    fn presented<'r>(
-        req: &'r Request<'_>,
-    ) -> std::result::Result<Option<std::borrow::Cow<'r, [u8]>>, Refusal> {
+    fn presented<'r>(req: &'r Request<'_>) -> std::result::Result<Option<Cow<'r, [u8]>>, Refusal> {
         let twice = || {
             Refusal::bearer(
                 400,
@@ -418,7 +416,7 @@ impl AccessRules {
                 .position(u8::is_ascii_whitespace)
                 .unwrap_or(v.len());
             if v[..scheme_len].eq_ignore_ascii_case(b"Bearer") {
-                found = Some(std::borrow::Cow::Borrowed(trim(&v[scheme_len..])));
+                found = Some(Cow::Borrowed(trim(&v[scheme_len..])));
             }
         }
         for pair in req.query.split('&') {
@@ -435,7 +433,7 @@ impl AccessRules {
                     "malformed access_token parameter",
                 )
             })?;
-            found = Some(std::borrow::Cow::Owned(decoded));
+            found = Some(Cow::Owned(decoded));
         }
         Ok(found)
     }
