@@ -22,7 +22,8 @@ MODULEDIR ?= $(shell $(PKG_CONFIG) --variable=moduledir syslog-ng)
 WS_CFLAGS := $(shell $(PKG_CONFIG) --cflags --static ws_api)
 WS_LIBS := $(shell $(PKG_CONFIG) --libs --static ws_api)
 
-SOURCES := websocket-plugin.c websocket-parser.c websocket-options.c websocket-dest.c websocket-source.c
+SOURCES := websocket-plugin.c websocket-parser.c websocket-options.c websocket-binding.c websocket-compat.c \
+	websocket-dest.c websocket-source.c
 OBJECTS := $(addprefix $(O)/,$(SOURCES:.c=.o)) $(O)/websocket-grammar.o
 CFLAGS ?= -O2 -g
 ALL_CFLAGS := $(CFLAGS) -fPIC -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
