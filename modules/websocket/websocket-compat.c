@@ -48,6 +48,8 @@ _add_stats_labels(StatsClusterKeyBuilder *kb, WebsocketOptions *options)
   stats_cluster_key_builder_add_legacy_label(kb, stats_cluster_label("url", websocket_options_url(options)));
 }
 
+/* NULL: no legacy instance of our own. (syslog-ng 4.8 itself shows the "processed" counter's
+   legacy instance with the labels twice: "websocket,client,ws://...,websocket,client,ws://...".) */
 static const gchar *
 _dest_format_stats_key(LogThreadedDestDriver *s, StatsClusterKeyBuilder *kb)
 {
@@ -72,6 +74,7 @@ void
 websocket_compat_source_init_stats(LogThreadedSourceDriver *self)
 {
   self->format_stats_key = _source_format_stats_key;
+  self->worker_options.super.stats_source = stats_register_type("websocket");
 }
 
 #else
@@ -105,6 +108,7 @@ void
 websocket_compat_source_init_stats(LogThreadedSourceDriver *self)
 {
   self->format_stats_instance = _source_format_stats_instance;
+  self->worker_options.super.stats_source = stats_register_type("websocket");
 }
 
 #endif
