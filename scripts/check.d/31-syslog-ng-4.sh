@@ -8,12 +8,15 @@
 #  2. the module built inside that root (Debian 13's headers and gcc) with
 #     modules/websocket/standalone.mk against the staged ws_api (pkg-config --static ws_api: the
 #     static library built here, linked into a module for a newer glibc);
-#  3. the whole end-to-end suite (modules/websocket/tests/test_websocket.py, TLS included), the
+#  3. ./configure run inside the root finds syslog-ng 4.8 and json-c, and the module built in that
+#     autotools tree installs into /usr/lib/syslog-ng/4.8 (DESTDIR);
+#  4. the whole end-to-end suite (modules/websocket/tests/test_websocket.py, TLS included), the
 #     Python peers on this machine, syslog-ng run as `chroot ROOT syslog-ng ...` (same loopback).
 # Everything runs in a private mount namespace (unshare -m): the bind mounts of the source tree,
 # the staged install and WS_API_OUT into the root (at the same paths, so that every path a test
 # writes into a configuration means the same file inside the root) vanish with it.
-# Ends with one line: `syslog-ng 4.8.1: N passed, M failed`. About 1 minute with a cached root.
+# Ends with one line: `syslog-ng 4.8.1: N passed, M failed`. About 1.5 minutes with a cached
+# root.
 # apt: debootstrap python3-venv openssl
 set -euo pipefail
 : "${WS_API_SRC:?}" "${WS_API_PREFIX:?}" "${WS_API_OUT:?}"
@@ -95,6 +98,26 @@ chroot "$root" env PKG_CONFIG_PATH="$WS_API_PREFIX/lib/pkgconfig" \
 # what it needs from glibc:
 objdump -T "$module/libwebsocket.so" | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -n 1 |
   sed 's/^/newest glibc symbol version the module needs: /'
+
+echo "== ./configure inside the root: finds syslog-ng 4.8, builds the module in the autotools tree"
+# The root has no Rust toolchain: the autotools tree gets the staged static library where its
+# own cargo build would have put it, and only modules/websocket is built there.
+cfg=$WS_API_OUT/configure-build
+mkdir -p "$cfg/target/release"
+cp "$WS_API_PREFIX/lib/libws_api.a" "$cfg/target/release/"
+pkg-config --static --libs-only-l ws_api | sed 's/-lws_api *//' > "$cfg/native-static-libs.txt"
+chroot "$root" sh -c "cd '$cfg' && CARGO=/bin/true '$WS_API_SRC/configure' --prefix=/usr --disable-c-tests \
+    --with-syslog-ng=yes > configure.log && make -s -C modules/websocket > make.log 2>&1 &&
+  make -s -C modules/websocket install DESTDIR='$cfg/destdir' >> make.log 2>&1" || {
+  tail -n 20 "$cfg/configure.log" "$cfg/make.log" >&2
+  exit 1
+}
+grep -E 'syslog-ng the module is built for|where to install the syslog-ng module' "$cfg/configure.log"
+test -f "$cfg/destdir/usr/lib/syslog-ng/4.8/libwebsocket.so" || {
+  echo "error: make install did not put libwebsocket.so into /usr/lib/syslog-ng/4.8" >&2
+  exit 1
+}
+echo "installed: /usr/lib/syslog-ng/4.8/libwebsocket.so (under DESTDIR)"
 
 venv=$WS_API_OUT/venv
 ws_websockets_venv "$venv"

@@ -155,6 +155,19 @@ class SyslogNg:
             self.wait_for(r"syslog-ng starting up")
         return self
 
+    def wait_exit(self, timeout=60):
+        """Waits until the process exited and its output was read to the end; returns its exit
+        status (the reader thread may still hold the last lines when the process is gone)."""
+        rc = self.proc.wait(timeout)
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while not self.lines or self.lines[-1] is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise Failure("%s: its output did not end within %ss" % (self.name, timeout))
+                self.cond.wait(left)
+        return rc
+
     def log_text(self):
         with self.cond:
             return "".join(l for l in self.lines if l)

@@ -697,8 +697,7 @@ destination d_file { file("/dev/null"); };
 log { source(s_ws); destination(d_file); };
 """ % port)
     sng.start(wait=False)
-    sng.proc.wait(60)
-    check(sng.proc.returncode != 0, "syslog-ng started although the port is in use")
+    check(sng.wait_exit(60) != 0, "syslog-ng started although the port is in use")
     text = sng.log_text()
     check("websocket: cannot start the source" in text and "cannot listen" in text,
           "the start-up error does not name the cause:\n" + text)
