@@ -73,11 +73,13 @@ _cb_connect(ws_context *ctx, ws_conn_id conn, void *user)
   g_mutex_lock(&self->lock);
   g_hash_table_insert(self->peers, g_memdup2(&conn, sizeof(conn)), peer);
   self->error_reported = FALSE;
+  /* The driver hears of it before the log says so: whoever reads the log (the tests) then
+     knows the driver's state already includes this connection. */
+  if (self->owner && self->handler->on_connect)
+    self->handler->on_connect(self->owner, conn);
   msg_verbose("websocket: connection open", evt_tag_str("endpoint", self->description),
               evt_tag_long("conn", (glong) conn), evt_tag_str("peer", peer->addr ? ip : "unknown"),
               evt_tag_int("peer_port", port));
-  if (self->owner && self->handler->on_connect)
-    self->handler->on_connect(self->owner, conn);
   g_mutex_unlock(&self->lock);
 }
 
@@ -112,11 +114,12 @@ _cb_close(ws_context *ctx, ws_conn_id conn, uint16_t code, const char *reason, v
 
   g_mutex_lock(&self->lock);
   g_hash_table_remove(self->peers, &conn);
+  /* As in _cb_connect: the driver first, then the log. */
+  if (self->owner && self->handler->on_close)
+    self->handler->on_close(self->owner, conn, code, reason);
   msg_verbose("websocket: connection closed", evt_tag_str("endpoint", self->description),
               evt_tag_long("conn", (glong) conn), evt_tag_int("code", code),
               evt_tag_str("reason", reason ? reason : ""));
-  if (self->owner && self->handler->on_close)
-    self->handler->on_close(self->owner, conn, code, reason);
   g_mutex_unlock(&self->lock);
 }
 

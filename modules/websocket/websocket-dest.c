@@ -147,8 +147,8 @@ _on_close(gpointer owner, ws_conn_id conn, uint16_t code, const char *reason)
 {
   WebsocketDestWorker *self = owner;
 
-  if (g_atomic_int_get(&self->connections) > 0)
-    g_atomic_int_add(&self->connections, -1);
+  /* May go below 0 for a moment: see _construct_worker. */
+  g_atomic_int_add(&self->connections, -1);
   g_mutex_lock(&self->state_lock);
   g_cond_broadcast(&self->state_cond);
   g_mutex_unlock(&self->state_lock);
@@ -385,7 +385,9 @@ _construct_worker(LogThreadedDestDriver *s, gint worker_index)
   g_cond_init(&self->state_cond);
   if (ws_get_stats(self->binding->ctx, &st) == WS_OK)
     self->engine_dropped_seen = st.messages_dropped;
-  g_atomic_int_set(&self->connections, websocket_binding_attach(self->binding, self, &websocket_dest_handler));
+  /* Added, not set: a callback may already have counted a connection opened or closed after
+     the attach, and the connections open at the attach are counted here. */
+  g_atomic_int_add(&self->connections, websocket_binding_attach(self->binding, self, &websocket_dest_handler));
   return &self->super;
 }
 

@@ -356,12 +356,13 @@ def test_b_dest_server_slow_subscriber(ctx):
     """A subscriber that stops reading: slow-policy("disconnect") closes it (1008) and counts what
     it did not get in `dropped`; the other subscriber gets every line, and syslog-ng never blocks.
     throttle() paces the broadcast (1,000 messages a second, after an initial burst of as many)
-    so that the reading subscriber is never the slow one; 5,000 messages of 4 kB overflow the
-    socket buffers plus queue-capacity(1000) of the other."""
+    and queue-capacity(2000) gives the reading subscriber 2 s of slack, so that it is never the
+    slow one even on a loaded machine; 8,000 messages of 4 kB overflow the socket buffers plus
+    queue-capacity() of the other."""
     net = free_tcp_port()
     sng = ctx.sng("dest-server-slow", net_source(net) + """
 destination d_ws { websocket( mode("server") address("127.0.0.1") port(0) template("$MSG")
-                              queue-capacity(1000) slow-policy("disconnect") throttle(1000) ); };
+                              queue-capacity(2000) slow-policy("disconnect") throttle(1000) ); };
 log { source(s_net); destination(d_ws); flags(flow-control); };
 """)
     sng.start(wait=False)
@@ -376,7 +377,7 @@ log { source(s_net); destination(d_ws); flags(flow-control); };
     _, i = sng.wait_for(r"websocket: connection open")
     sng.wait_for(r"websocket: connection open", start=i)
     pad = "x" * 4000
-    sent = ["%s %05d" % (pad, n) for n in range(5000)]
+    sent = ["%s %05d" % (pad, n) for n in range(8000)]
     tcp_send_lines(net, sent)
     check(fast.wait(len(sent), timeout=120) == sent, "the fast subscriber's messages differ")
     sng.wait_for(r"websocket: connection closed;.*code='1008'")
