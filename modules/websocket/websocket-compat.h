@@ -9,7 +9,12 @@
  *   StatsClusterKeyBuilder (format_stats_key, 4.3) instead of an instance string;
  * - a threaded source's run/request_exit/wakeup moved to LogThreadedSourceWorker (4.6), and
  *   posting became log_threaded_source_worker_post(); its stats use format_stats_key too.
- * On 4.x the module uses the 4.x interfaces themselves; on 3.38 the 3.38 ones.
+ * On 4.x the module uses the 4.x interfaces themselves; on 3.38 the 3.38 ones. The drivers need
+ * no post_config_init (3.38: on_config_inited) of their own: the threaded driver bases start
+ * their threads there, after the drivers' init made the engine contexts.
+ * The grammar rules the module takes from cfg-grammar.y (threaded_dest_driver_general_option,
+ * threaded_dest_driver_workers_option, threaded_source_driver_option) have the same names in
+ * both; on 4.x the workers rule also brings worker-partition-key().
  */
 
 #ifndef WEBSOCKET_COMPAT_H_INCLUDED
