@@ -88,9 +88,11 @@ have_module_source () {
 if test $do_install = 1; then
   ws_section "Packages"
   pkgs=(build-essential autoconf automake libtool pkg-config libssl-dev bsdutils)
-  # syslog-ng (and its headers, for the module) only when the module is part of the tree.
+  # syslog-ng (and its headers, for the module) only when the module is part of the tree;
+  # whichever version the distribution has (3.38 on Debian 12, 4.8 on Debian 13, whose
+  # headers also need json-c's).
   if have_module_source; then
-    pkgs+=(syslog-ng-core syslog-ng-dev bison python3)
+    pkgs+=(syslog-ng-core syslog-ng-dev bison python3 libjson-c-dev)
   fi
   ws_apt_install "${pkgs[@]}" || ws_die "could not install: ${pkgs[*]} (run as root, or install them first)"
   command -v cargo >/dev/null || ws_die "cargo not found: install the Rust toolchain (https://rustup.rs)"

@@ -4,6 +4,7 @@
 #   ws_section "Building"        # a visible header in a long log
 #   ws_apt_install gcc cmake     # installs what is missing, in one apt-get call
 #   ws_die "message"             # prints to stderr and exits 1
+#   ws_websockets_venv DIR       # a Python venv in DIR with the websockets package
 
 # The repository root (the directory above scripts/).
 WS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -78,4 +79,16 @@ ws_jobs () {
   n=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
   test "$n" -ge 1 2>/dev/null || n=1
   echo "$n"
+}
+
+# Makes (once) a Python venv in $1 with Python's `websockets` package (pip requirement $2,
+# default 'websockets>=13', the first with the sync API the peers use) and prints the version
+# it got. The venv's interpreter is $1/bin/python.
+ws_websockets_venv () {
+  local venv=$1 req=${2:-websockets>=13}
+  if ! "$venv/bin/python" -c 'import websockets.sync.server' 2>/dev/null; then
+    python3 -m venv "$venv" || return 1
+    "$venv/bin/pip" install --quiet "$req" || return 1
+  fi
+  "$venv/bin/python" -c 'import websockets; print("websockets", websockets.__version__)'
 }

@@ -1,8 +1,9 @@
 # modules/websocket/module.m4: configure checks for the syslog-ng websocket() module.
 #
 # WS_SYSLOG_NG_MODULE
-#   --with-syslog-ng=auto|yes|no   build the module (auto: when syslog-ng-dev, bison and python3
-#                                  are found; yes: fail when they are not)
+#   --with-syslog-ng=auto|yes|no   build the module for the syslog-ng pkg-config finds, 3.38 or
+#                                  4.6+ (auto: when syslog-ng-dev, bison and python3 are found,
+#                                  and json-c's headers for 4.x; yes: fail when they are not)
 #   --with-module-dir=DIR          where `make install` puts libwebsocket.so
 #                                  (default: syslog-ng's moduledir from pkg-config, relocated
 #                                  under --prefix; with --prefix=/usr that is exactly the
@@ -48,6 +49,14 @@ AS_IF([test "x$with_syslog_ng" != xno],
           [ws_sng_enable=no
            ws_sng_missing="syslog-ng's grammar tools (merge-grammar.py, cfg-grammar.y in '$SYSLOG_NG_TOOLSDIR')"])
   ])
+  dnl syslog-ng 4.x's headers include json-c's <json.h>, which its syslog-ng.pc does not list.
+  AS_IF([test "x$ws_sng_enable" = xyes && $PKG_CONFIG --atleast-version=4 syslog-ng],
+  [
+    PKG_CHECK_MODULES([WS_SNG_JSONC], [json-c],
+                      [SYSLOG_NG_CFLAGS="$SYSLOG_NG_CFLAGS $WS_SNG_JSONC_CFLAGS"],
+                      [ws_sng_enable=no
+                       ws_sng_missing="json-c's headers, which syslog-ng 4's headers include (pkg-config json-c; Debian: libjson-c-dev)"])
+  ])
   AS_IF([test "x$ws_sng_enable" = xyes],
   [
     AC_PATH_PROGS([WS_SNG_PYTHON], [python3 python])
@@ -71,6 +80,8 @@ AS_IF([test "x$ws_sng_enable" = xyes],
         [test "x$with_module_dir" = xno || test "x$with_module_dir" = xyes],
         [AC_MSG_ERROR([--with-module-dir needs a directory])],
         [ws_moduledir=`$PKG_CONFIG --define-variable=prefix='${prefix}' --variable=moduledir syslog-ng`])
+  AC_MSG_CHECKING([which syslog-ng the module is built for])
+  AC_MSG_RESULT([$SYSLOG_NG_VERSION])
   AC_MSG_CHECKING([where to install the syslog-ng module])
   AC_MSG_RESULT([$ws_moduledir])
 ])

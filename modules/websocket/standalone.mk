@@ -14,7 +14,9 @@ PYTHON ?= python3
 BISON ?= bison
 CC ?= cc
 
-SNG_CFLAGS := $(shell $(PKG_CONFIG) --cflags syslog-ng)
+# syslog-ng 4.x's headers include json-c's <json.h>, which its syslog-ng.pc does not list.
+SNG_CFLAGS := $(shell $(PKG_CONFIG) --cflags syslog-ng) \
+	$(shell $(PKG_CONFIG) --atleast-version=4 syslog-ng && $(PKG_CONFIG) --cflags json-c)
 # syslog-ng.pc leaves out ivykis (its event loop), which the module calls directly.
 SNG_LIBS := $(shell $(PKG_CONFIG) --libs syslog-ng ivykis)
 SNG_TOOLS := $(shell $(PKG_CONFIG) --variable=toolsdir syslog-ng)
@@ -22,7 +24,8 @@ MODULEDIR ?= $(shell $(PKG_CONFIG) --variable=moduledir syslog-ng)
 WS_CFLAGS := $(shell $(PKG_CONFIG) --cflags --static ws_api)
 WS_LIBS := $(shell $(PKG_CONFIG) --libs --static ws_api)
 
-SOURCES := websocket-plugin.c websocket-parser.c websocket-options.c websocket-dest.c websocket-source.c
+SOURCES := websocket-plugin.c websocket-parser.c websocket-options.c websocket-binding.c websocket-compat.c \
+	websocket-dest.c websocket-source.c
 OBJECTS := $(addprefix $(O)/,$(SOURCES:.c=.o)) $(O)/websocket-grammar.o
 CFLAGS ?= -O2 -g
 ALL_CFLAGS := $(CFLAGS) -fPIC -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \

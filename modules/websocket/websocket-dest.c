@@ -1,7 +1,10 @@
 /*
- * websocket-dest.c: the websocket() destination, a LogThreadedDestDriver.
+ * websocket-dest.c: the websocket() destination, a LogThreadedDestDriver with
+ * LogThreadedDestWorkers (the same worker API on syslog-ng 3.38 and 4.x).
  *
- * Client mode: the worker formats the template and queues the message in the engine with
+ * Client mode: workers(N) (default 1) opens N connections, one engine context per worker;
+ * syslog-ng spreads the messages over the workers, and each worker's messages go out on its
+ * own connection in order. Each worker formats the template and queues the message in the engine with
  * ws_send; the engine connects, reconnects and writes. While the engine has no connection, or
  * its queue stays full, the worker answers LTR_NOT_CONNECTED: the message is rewound into
  * syslog-ng's own queue (and its disk buffer, when one is configured) and the worker is
@@ -14,7 +17,8 @@
  */
 
 #include "websocket-dest.h"
-#include "websocket-options.h"
+#include "websocket-binding.h"
+#include "websocket-compat.h"
 #include "messages.h"
 #include "stats/stats-counter.h"
 #include "template/templates.h"
@@ -34,8 +38,18 @@ typedef struct _WebsocketDestDriver
   LogTemplate *template;
   LogTemplateOptions template_options;
   WebsocketNoSubscriber no_subscriber;
-  gchar *persist_key;
 
+  /* One engine context per worker (server mode: one), created in init so that a failure
+     (a port in use) fails the configuration; kept across reloads under persist_keys[i]. */
+  gint num_bindings;
+  WebsocketBinding **bindings;
+  gchar **persist_keys;
+} WebsocketDestDriver;
+
+typedef struct _WebsocketDestWorker
+{
+  LogThreadedDestWorker super;
+  WebsocketDestDriver *driver;
   WebsocketBinding *binding;
   GString *buffer;
 
@@ -50,7 +64,7 @@ typedef struct _WebsocketDestDriver
 
   guint64 engine_dropped_seen;
   gboolean no_subscriber_warned;
-} WebsocketDestDriver;
+} WebsocketDestWorker;
 
 WebsocketOptions *
 websocket_dd_get_options(LogDriver *s)
@@ -92,14 +106,22 @@ websocket_dd_check(LogDriver *s, GError **error)
 {
   WebsocketDestDriver *self = (WebsocketDestDriver *) s;
 
-  return websocket_options_validate(&self->options, FALSE, error);
+  if (!websocket_options_validate(&self->options, FALSE, error))
+    return FALSE;
+  if (self->options.mode == WS_MODE_SERVER && self->super.num_workers > 1)
+    {
+      g_set_error(error, WEBSOCKET_ERROR, 0,
+                  "workers() is only valid in mode(\"client\"): a server broadcasts from one context, in order");
+      return FALSE;
+    }
+  return TRUE;
 }
 
 /* ----------------------------------------------------------------------------------------- */
 /* Engine callbacks (the engine's I/O thread, with the binding's lock held). */
 
 static void
-_post_wakeup(WebsocketDestDriver *self)
+_post_wakeup(WebsocketDestWorker *self)
 {
   g_mutex_lock(&self->state_lock);
   if (self->wakeup_registered)
@@ -110,7 +132,7 @@ _post_wakeup(WebsocketDestDriver *self)
 static void
 _on_connect(gpointer owner, ws_conn_id conn)
 {
-  WebsocketDestDriver *self = owner;
+  WebsocketDestWorker *self = owner;
 
   g_atomic_int_inc(&self->connections);
   g_mutex_lock(&self->state_lock);
@@ -123,10 +145,10 @@ _on_connect(gpointer owner, ws_conn_id conn)
 static void
 _on_close(gpointer owner, ws_conn_id conn, uint16_t code, const char *reason)
 {
-  WebsocketDestDriver *self = owner;
+  WebsocketDestWorker *self = owner;
 
-  if (g_atomic_int_get(&self->connections) > 0)
-    g_atomic_int_add(&self->connections, -1);
+  /* May go below 0 for a moment: see _construct_worker. */
+  g_atomic_int_add(&self->connections, -1);
   g_mutex_lock(&self->state_lock);
   g_cond_broadcast(&self->state_cond);
   g_mutex_unlock(&self->state_lock);
@@ -135,7 +157,7 @@ _on_close(gpointer owner, ws_conn_id conn, uint16_t code, const char *reason)
 static void
 _on_writable(gpointer owner, ws_conn_id conn)
 {
-  WebsocketDestDriver *self = owner;
+  WebsocketDestWorker *self = owner;
 
   g_mutex_lock(&self->state_lock);
   self->writable = TRUE;
@@ -152,20 +174,20 @@ static const WebsocketHandler websocket_dest_handler =
 };
 
 /* ----------------------------------------------------------------------------------------- */
-/* Worker (syslog-ng's destination thread). */
+/* Worker (one syslog-ng destination thread each). */
 
 static void
 _wakeup_handler(void *cookie)
 {
-  WebsocketDestDriver *self = cookie;
+  WebsocketDestWorker *self = cookie;
 
-  log_threaded_dest_worker_wakeup_when_suspended(&self->super.worker.instance);
+  log_threaded_dest_worker_wakeup_when_suspended(&self->super);
 }
 
-static void
-_thread_init(LogThreadedDestDriver *s)
+static gboolean
+_worker_init(LogThreadedDestWorker *s)
 {
-  WebsocketDestDriver *self = (WebsocketDestDriver *) s;
+  WebsocketDestWorker *self = (WebsocketDestWorker *) s;
 
   IV_EVENT_INIT(&self->wakeup);
   self->wakeup.cookie = self;
@@ -174,28 +196,30 @@ _thread_init(LogThreadedDestDriver *s)
   g_mutex_lock(&self->state_lock);
   self->wakeup_registered = TRUE;
   g_mutex_unlock(&self->state_lock);
+  return log_threaded_dest_worker_init_method(s);
 }
 
 static void
-_thread_deinit(LogThreadedDestDriver *s)
+_worker_deinit(LogThreadedDestWorker *s)
 {
-  WebsocketDestDriver *self = (WebsocketDestDriver *) s;
+  WebsocketDestWorker *self = (WebsocketDestWorker *) s;
 
   g_mutex_lock(&self->state_lock);
   self->wakeup_registered = FALSE;
   g_mutex_unlock(&self->state_lock);
   iv_event_unregister(&self->wakeup);
+  log_threaded_dest_worker_deinit_method(s);
 }
 
 static gboolean
-_is_connected(WebsocketDestDriver *self)
+_is_connected(WebsocketDestWorker *self)
 {
   return g_atomic_int_get(&self->connections) > 0;
 }
 
 /* Waits (bounded) until cond() holds; the state lock is held by the caller. */
 static void
-_wait_state(WebsocketDestDriver *self, gboolean (*cond)(WebsocketDestDriver *))
+_wait_state(WebsocketDestWorker *self, gboolean (*cond)(WebsocketDestWorker *))
 {
   gint64 end = g_get_monotonic_time() + WEBSOCKET_WAIT_MS * G_TIME_SPAN_MILLISECOND;
 
@@ -205,15 +229,15 @@ _wait_state(WebsocketDestDriver *self, gboolean (*cond)(WebsocketDestDriver *))
 }
 
 static gboolean
-_connect(LogThreadedDestDriver *s)
+_connect(LogThreadedDestWorker *s)
 {
-  WebsocketDestDriver *self = (WebsocketDestDriver *) s;
+  WebsocketDestWorker *self = (WebsocketDestWorker *) s;
 
   /* Server mode has nothing to connect. With no-subscriber("wait") the worker stays suspended
      until a subscriber connects (on_connect wakes it); with "drop" the messages are handled
      one by one in insert(). */
-  if (self->options.mode == WS_MODE_SERVER)
-    return self->no_subscriber == WEBSOCKET_NO_SUBSCRIBER_DROP || _is_connected(self);
+  if (self->driver->options.mode == WS_MODE_SERVER)
+    return self->driver->no_subscriber == WEBSOCKET_NO_SUBSCRIBER_DROP || _is_connected(self);
 
   /* The engine connects in the background and reports it through on_connect (which also wakes
      a suspended worker); waiting briefly here spares the first messages a suspend cycle. */
@@ -224,13 +248,13 @@ _connect(LogThreadedDestDriver *s)
 }
 
 static gboolean
-_writable_or_gone(WebsocketDestDriver *self)
+_writable_or_gone(WebsocketDestWorker *self)
 {
   return self->writable || !_is_connected(self);
 }
 
 static void
-_account_engine_drops(WebsocketDestDriver *self)
+_account_engine_drops(WebsocketDestWorker *self)
 {
   ws_stats st = { .struct_size = sizeof(ws_stats) };
 
@@ -238,30 +262,35 @@ _account_engine_drops(WebsocketDestDriver *self)
     return;
   if (st.messages_dropped > self->engine_dropped_seen)
     {
-      stats_counter_add(self->super.dropped_messages, (gssize) (st.messages_dropped - self->engine_dropped_seen));
+      stats_counter_add(websocket_compat_dest_dropped_counter(&self->driver->super),
+                        (gssize) (st.messages_dropped - self->engine_dropped_seen));
       self->engine_dropped_seen = st.messages_dropped;
     }
 }
 
 static ws_status
-_send(WebsocketDestDriver *self)
+_send(WebsocketDestWorker *self)
 {
-  if (self->options.mode == WS_MODE_SERVER)
-    return ws_broadcast(self->binding->ctx, self->buffer->str, self->buffer->len, self->options.message_type);
-  return ws_send(self->binding->ctx, 0, self->buffer->str, self->buffer->len, self->options.message_type);
+  ws_msg_type type = self->driver->options.message_type;
+
+  if (self->driver->options.mode == WS_MODE_SERVER)
+    return ws_broadcast(self->binding->ctx, self->buffer->str, self->buffer->len, type);
+  return ws_send(self->binding->ctx, 0, self->buffer->str, self->buffer->len, type);
 }
 
 static LogThreadedResult
-_insert(LogThreadedDestDriver *s, LogMessage *msg)
+_insert(LogThreadedDestWorker *s, LogMessage *msg)
 {
-  WebsocketDestDriver *self = (WebsocketDestDriver *) s;
-  LogTemplateEvalOptions eval = { &self->template_options, LTZ_SEND, self->super.worker.instance.seq_num, NULL,
-                                  LM_VT_STRING };
+  WebsocketDestWorker *self = (WebsocketDestWorker *) s;
+  WebsocketDestDriver *driver = self->driver;
+  const gchar *driver_id = driver->super.super.super.id;
+  LogTemplateEvalOptions eval = { .opts = &driver->template_options, .tz = LTZ_SEND, .seq_num = s->seq_num,
+                                  .context_id = NULL, .context_id_type = LM_VT_STRING };
   ws_status st;
 
   if (!_is_connected(self))
     {
-      if (self->options.mode == WS_MODE_CLIENT || self->no_subscriber == WEBSOCKET_NO_SUBSCRIBER_WAIT)
+      if (driver->options.mode == WS_MODE_CLIENT || driver->no_subscriber == WEBSOCKET_NO_SUBSCRIBER_WAIT)
         return LTR_NOT_CONNECTED;
 
       /* no-subscriber("drop"): counted as dropped; warned once per period without subscribers. */
@@ -269,16 +298,15 @@ _insert(LogThreadedDestDriver *s, LogMessage *msg)
         {
           msg_warning("websocket: no subscriber connected, messages are dropped until one connects "
                       "(counted in the destination's dropped counter; no-subscriber(\"wait\") keeps them queued)",
-                      evt_tag_str("driver", self->super.super.super.id),
-                      evt_tag_str("endpoint", self->binding->description));
+                      evt_tag_str("driver", driver_id), evt_tag_str("endpoint", self->binding->description));
           self->no_subscriber_warned = TRUE;
         }
-      log_threaded_dest_worker_drop_messages(&self->super.worker.instance, 1);
+      log_threaded_dest_worker_drop_messages(s, 1);
       return LTR_EXPLICIT_ACK_MGMT;
     }
 
-  log_template_format(self->template, msg, &eval, self->buffer);
-  log_threaded_dest_driver_insert_msg_length_stats(&self->super, self->buffer->len);
+  log_template_format(driver->template, msg, &eval, self->buffer);
+  log_threaded_dest_driver_insert_msg_length_stats(&driver->super, self->buffer->len);
 
   st = _send(self);
   if (st == WS_ERR_QUEUE_FULL)
@@ -296,7 +324,7 @@ _insert(LogThreadedDestDriver *s, LogMessage *msg)
       if (st == WS_ERR_QUEUE_FULL)
         ws_request_writable(self->binding->ctx, 0);
     }
-  if (self->options.mode == WS_MODE_SERVER)
+  if (driver->options.mode == WS_MODE_SERVER)
     _account_engine_drops(self);
 
   switch (st)
@@ -309,33 +337,62 @@ _insert(LogThreadedDestDriver *s, LogMessage *msg)
       return LTR_NOT_CONNECTED;
     case WS_ERR_TOO_LARGE:
       msg_error("websocket: message larger than max-message-size(), dropped",
-                evt_tag_str("driver", self->super.super.super.id),
-                evt_tag_long("size", (glong) self->buffer->len));
+                evt_tag_str("driver", driver_id), evt_tag_long("size", (glong) self->buffer->len));
       return LTR_DROP;
     case WS_ERR_INVALID_ARGUMENT:
       msg_error("websocket: message refused by the engine (a text message must be valid UTF-8; "
                 "message-type(\"binary\") sends any bytes), dropped",
-                evt_tag_str("driver", self->super.super.super.id), evt_tag_str("detail", ws_last_error()));
+                evt_tag_str("driver", driver_id), evt_tag_str("detail", ws_last_error()));
       return LTR_DROP;
     default:
-      msg_error("websocket: sending failed", evt_tag_str("driver", self->super.super.super.id),
+      msg_error("websocket: sending failed", evt_tag_str("driver", driver_id),
                 evt_tag_str("error", ws_strerror(st)), evt_tag_str("detail", ws_last_error()));
       return LTR_ERROR;
     }
 }
 
+static void
+_worker_free(LogThreadedDestWorker *s)
+{
+  WebsocketDestWorker *self = (WebsocketDestWorker *) s;
+
+  g_string_free(self->buffer, TRUE);
+  g_cond_clear(&self->state_cond);
+  g_mutex_clear(&self->state_lock);
+  log_threaded_dest_worker_free_method(s);
+}
+
+/* Worker i uses binding i: its own connection in client mode. Constructed after _init made
+   the bindings. */
+static LogThreadedDestWorker *
+_construct_worker(LogThreadedDestDriver *s, gint worker_index)
+{
+  WebsocketDestDriver *driver = (WebsocketDestDriver *) s;
+  WebsocketDestWorker *self = g_new0(WebsocketDestWorker, 1);
+  ws_stats st = { .struct_size = sizeof(ws_stats) };
+
+  log_threaded_dest_worker_init_instance(&self->super, s, worker_index);
+  self->super.init = _worker_init;
+  self->super.deinit = _worker_deinit;
+  self->super.connect = _connect;
+  self->super.insert = _insert;
+  self->super.free_fn = _worker_free;
+
+  self->driver = driver;
+  self->binding = driver->bindings[worker_index % driver->num_bindings];
+  self->buffer = g_string_sized_new(1024);
+  g_mutex_init(&self->state_lock);
+  g_cond_init(&self->state_cond);
+  if (ws_get_stats(self->binding->ctx, &st) == WS_OK)
+    self->engine_dropped_seen = st.messages_dropped;
+  /* Added, not set: a callback may already have counted a connection opened or closed after
+     the attach, and the connections open at the attach are counted here. */
+  g_atomic_int_add(&self->connections, websocket_binding_attach(self->binding, self, &websocket_dest_handler));
+  return &self->super;
+}
+
 /* ----------------------------------------------------------------------------------------- */
 /* LogPipe */
-
-static const gchar *
-_format_stats_instance(LogThreadedDestDriver *s)
-{
-  WebsocketDestDriver *self = (WebsocketDestDriver *) s;
-  static gchar stats_instance[1024];
-
-  return websocket_options_stats_instance(&self->options, s->super.super.super.persist_name,
-                                          stats_instance, sizeof(stats_instance));
-}
 
 static const gchar *
 _generate_persist_name(const LogPipe *s)
@@ -346,14 +403,35 @@ _generate_persist_name(const LogPipe *s)
   return websocket_options_persist_name(&self->options, "websocket-destination", persist_name, sizeof(persist_name));
 }
 
+static void
+_release_bindings(WebsocketDestDriver *self, gboolean keep)
+{
+  GlobalConfig *cfg = log_pipe_get_config(&self->super.super.super.super);
+
+  for (gint i = 0; i < self->num_bindings; i++)
+    {
+      if (!self->bindings[i])
+        continue;
+      /* Kept for the next configuration; freed (drained, then destroyed) when it does not
+         take it, including at shutdown. */
+      if (keep)
+        websocket_binding_keep(self->bindings[i], cfg, self->persist_keys[i]);
+      else
+        websocket_binding_free(self->bindings[i]);
+    }
+  g_free(self->bindings);
+  g_strfreev(self->persist_keys);
+  self->bindings = NULL;
+  self->persist_keys = NULL;
+  self->num_bindings = 0;
+}
+
 static gboolean
 _init(LogPipe *s)
 {
   WebsocketDestDriver *self = (WebsocketDestDriver *) s;
   GlobalConfig *cfg = log_pipe_get_config(s);
-  GError *error = NULL;
-  WebsocketBinding *binding;
-  gchar *fingerprint;
+  gchar *base_key;
 
   if (!self->template)
     {
@@ -362,57 +440,30 @@ _init(LogPipe *s)
     }
   log_template_options_init(&self->template_options, cfg);
 
-  if (!websocket_options_validate(&self->options, FALSE, &error))
+  /* The contexts of the previous configuration are taken over when nothing changed: no
+     reconnect, and what they still had queued goes on in order. Worker 0 keeps the key of a
+     single-worker destination, so changing workers() keeps the first connection. */
+  self->num_bindings = self->options.mode == WS_MODE_CLIENT ? MAX(self->super.num_workers, 1) : 1;
+  self->bindings = g_new0(WebsocketBinding *, self->num_bindings);
+  self->persist_keys = g_new0(gchar *, self->num_bindings + 1);
+  base_key = websocket_binding_persist_key(s, "destination");
+  for (gint i = 0; i < self->num_bindings; i++)
     {
-      msg_error("websocket: invalid configuration", evt_tag_str("driver", self->super.super.super.id),
-                evt_tag_str("error", error->message));
-      g_clear_error(&error);
-      return FALSE;
-    }
-
-  /* The context of the previous configuration is taken over when nothing changed: no
-     reconnect, and what it still had queued goes on in order. */
-  g_free(self->persist_key);
-  self->persist_key = websocket_binding_persist_key(s, "destination");
-  binding = cfg_persist_config_fetch(cfg, self->persist_key);
-  fingerprint = websocket_options_fingerprint(&self->options, WS_DISPATCH_THREAD, FALSE);
-  if (binding && strcmp(binding->fingerprint, fingerprint) != 0)
-    {
-      websocket_binding_free(binding);
-      binding = NULL;
-    }
-  g_free(fingerprint);
-  if (!binding)
-    {
-      binding = websocket_binding_new(&self->options, WS_DISPATCH_THREAD, FALSE, &error);
-      if (!binding)
+      self->persist_keys[i] = i == 0 ? g_strdup(base_key) : g_strdup_printf("%s.%d", base_key, i);
+      self->bindings[i] = websocket_binding_acquire(cfg, self->persist_keys[i], &self->options, WS_DISPATCH_THREAD,
+                                                    FALSE, self->super.super.super.id);
+      if (!self->bindings[i])
         {
-          msg_error("websocket: cannot start the destination", evt_tag_str("driver", self->super.super.super.id),
-                    evt_tag_str("error", error->message));
-          g_clear_error(&error);
+          g_free(base_key);
+          _release_bindings(self, FALSE);
           return FALSE;
         }
-      msg_verbose("websocket: destination started", evt_tag_str("endpoint", binding->description),
-                  evt_tag_int("port", ws_local_port(binding->ctx)));
     }
-  self->binding = binding;
-  binding->drain_timeout_ms = self->options.drain_timeout_ms;
-  {
-    ws_stats st = { .struct_size = sizeof(ws_stats) };
-
-    if (ws_get_stats(binding->ctx, &st) == WS_OK)
-      self->engine_dropped_seen = st.messages_dropped;
-  }
-  g_mutex_lock(&binding->lock);
-  g_atomic_int_set(&self->connections, g_hash_table_size(binding->peers));
-  binding->owner = self;
-  binding->handler = &websocket_dest_handler;
-  g_mutex_unlock(&binding->lock);
+  g_free(base_key);
 
   if (!log_threaded_dest_driver_init_method(s))
     {
-      websocket_binding_free(self->binding);
-      self->binding = NULL;
+      _release_bindings(self, FALSE);
       return FALSE;
     }
   return TRUE;
@@ -422,17 +473,14 @@ static gboolean
 _deinit(LogPipe *s)
 {
   WebsocketDestDriver *self = (WebsocketDestDriver *) s;
-  gboolean ok = log_threaded_dest_driver_deinit_method(s);
+  gboolean ok;
 
-  if (self->binding)
-    {
-      websocket_binding_detach(self->binding);
-      /* Kept for the next configuration; freed (drained, then destroyed) when it does not
-         take it, including at shutdown. */
-      cfg_persist_config_add(log_pipe_get_config(s), self->persist_key, self->binding,
-                             (GDestroyNotify) websocket_binding_free, FALSE);
-      self->binding = NULL;
-    }
+  /* The callbacks stop reaching the workers before syslog-ng stops (and may free) them; a
+     worker waiting for a callback meanwhile gives up within WEBSOCKET_WAIT_MS. */
+  for (gint i = 0; i < self->num_bindings; i++)
+    websocket_binding_detach(self->bindings[i]);
+  ok = log_threaded_dest_driver_deinit_method(s);
+  _release_bindings(self, TRUE);
   return ok;
 }
 
@@ -444,10 +492,7 @@ _free(LogPipe *s)
   log_template_unref(self->template);
   log_template_options_destroy(&self->template_options);
   websocket_options_destroy(&self->options);
-  g_string_free(self->buffer, TRUE);
-  g_free(self->persist_key);
-  g_cond_clear(&self->state_cond);
-  g_mutex_clear(&self->state_lock);
+  _release_bindings(self, FALSE);
   log_threaded_dest_driver_free(s);
 }
 
@@ -461,21 +506,13 @@ websocket_dd_new(GlobalConfig *cfg)
   self->super.super.super.super.deinit = _deinit;
   self->super.super.super.super.free_fn = _free;
   self->super.super.super.super.generate_persist_name = _generate_persist_name;
-
-  self->super.worker.thread_init = _thread_init;
-  self->super.worker.thread_deinit = _thread_deinit;
-  self->super.worker.connect = _connect;
-  self->super.worker.insert = _insert;
-  self->super.format_stats_instance = _format_stats_instance;
-  self->super.stats_source = stats_register_type("websocket");
+  self->super.worker.construct = _construct_worker;
+  websocket_compat_dest_init_stats(&self->super);
   /* The engine reconnects by itself and wakes the worker when it does; time-reopen() is only
      the fallback interval at which a suspended worker looks again. */
   self->super.time_reopen = 1;
 
   websocket_options_defaults(&self->options, WS_MODE_CLIENT);
   log_template_options_defaults(&self->template_options);
-  self->buffer = g_string_sized_new(1024);
-  g_mutex_init(&self->state_lock);
-  g_cond_init(&self->state_cond);
   return &self->super.super.super;
 }

@@ -11,9 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define WEBSOCKET_ERROR websocket_error_quark()
-
-static GQuark
+GQuark
 websocket_error_quark(void)
 {
   return g_quark_from_static_string("websocket-error-quark");
@@ -50,6 +48,7 @@ websocket_options_destroy(WebsocketOptions *self)
   g_free(self->key);
   g_free(self->cacert);
   g_free(self->index_html);
+  g_free(self->url);
   memset(self, 0, sizeof(*self));
 }
 
@@ -196,23 +195,42 @@ websocket_options_validate(WebsocketOptions *self, gboolean is_source, GError **
   return TRUE;
 }
 
-static gint
-_effective_port(const WebsocketOptions *self)
+gint
+websocket_options_effective_port(const WebsocketOptions *self)
 {
   if (self->port >= 0)
     return self->port;
   return self->tls ? 443 : 80;
 }
 
-gchar *
-websocket_options_describe(const WebsocketOptions *self)
+static gchar *
+_format_url(const WebsocketOptions *self)
 {
   const gchar *address = self->address ? self->address : WEBSOCKET_DEFAULT_BIND_ADDRESS;
   gboolean v6 = strchr(address, ':') != NULL;
 
-  return g_strdup_printf("%s %s://%s%s%s:%d%s", self->mode == WS_MODE_CLIENT ? "client" : "server",
-                         self->tls ? "wss" : "ws", v6 ? "[" : "", address, v6 ? "]" : "",
-                         _effective_port(self), self->path);
+  return g_strdup_printf("%s://%s%s%s:%d%s", self->tls ? "wss" : "ws", v6 ? "[" : "", address, v6 ? "]" : "",
+                         websocket_options_effective_port(self), self->path);
+}
+
+const gchar *
+websocket_options_url(WebsocketOptions *self)
+{
+  /* Made once: the options do not change after parsing, and the pointer must stay valid for
+     whoever keeps it (the stats key builder). */
+  if (!self->url)
+    self->url = _format_url(self);
+  return self->url;
+}
+
+gchar *
+websocket_options_describe(const WebsocketOptions *self)
+{
+  gchar *url = _format_url(self);
+  gchar *d = g_strdup_printf("%s %s", self->mode == WS_MODE_CLIENT ? "client" : "server", url);
+
+  g_free(url);
+  return d;
 }
 
 const gchar *
@@ -246,7 +264,7 @@ websocket_options_fingerprint(const WebsocketOptions *self, ws_dispatch_mode dis
   GString *s = g_string_new(NULL);
 
   g_string_append_printf(s, "%s|%d|%d|%s|%d|%s|%s|", is_source ? "src" : "dst", (gint) dispatch,
-                         (gint) self->mode, self->address ? self->address : "", _effective_port(self),
+                         (gint) self->mode, self->address ? self->address : "", websocket_options_effective_port(self),
                          self->path, self->protocol ? self->protocol : "");
   for (GList *l = self->headers; l; l = l->next)
     g_string_append_printf(s, "%s\n", (const gchar *) l->data);
@@ -260,291 +278,4 @@ websocket_options_fingerprint(const WebsocketOptions *self, ws_dispatch_mode dis
                          self->max_connections, (gint) self->slow_policy,
                          self->index_html ? self->index_html : "");
   return g_string_free(s, FALSE);
-}
-
-/* ----------------------------------------------------------------------------------------- */
-/* Engine diagnostics go to syslog-ng's own log. */
-
-static void
-_engine_log(ws_log_level level, const char *message, void *user)
-{
-  switch (level)
-    {
-    case WS_LOG_ERROR:
-      msg_error("websocket: engine error", evt_tag_str("message", message));
-      break;
-    case WS_LOG_WARN:
-      msg_warning("websocket: engine warning", evt_tag_str("message", message));
-      break;
-    case WS_LOG_INFO:
-      msg_verbose("websocket: engine", evt_tag_str("message", message));
-      break;
-    default:
-      msg_debug("websocket: engine", evt_tag_str("message", message));
-      break;
-    }
-}
-
-static void
-_peer_free(gpointer p)
-{
-  WebsocketPeer *peer = p;
-
-  if (peer->addr)
-    g_sockaddr_unref(peer->addr);
-  g_free(peer);
-}
-
-gint
-websocket_binding_connections(WebsocketBinding *self)
-{
-  gint n;
-
-  g_mutex_lock(&self->lock);
-  n = g_hash_table_size(self->peers);
-  g_mutex_unlock(&self->lock);
-  return n;
-}
-
-/* ----------------------------------------------------------------------------------------- */
-/* Callback trampolines: the context's user pointer is the binding; the driver may change. */
-
-static void
-_cb_connect(ws_context *ctx, ws_conn_id conn, void *user)
-{
-  WebsocketBinding *self = user;
-
-  WebsocketPeer *peer = g_new0(WebsocketPeer, 1);
-  char ip[64];
-  uint16_t port = 0;
-
-  if (ws_peer_address(ctx, conn, ip, sizeof(ip), &port) == WS_OK)
-    peer->addr = strchr(ip, ':') ? g_sockaddr_inet6_new(ip, port) : g_sockaddr_inet_new(ip, port);
-
-  g_mutex_lock(&self->lock);
-  g_hash_table_insert(self->peers, g_memdup2(&conn, sizeof(conn)), peer);
-  self->error_reported = FALSE;
-  msg_verbose("websocket: connection open", evt_tag_str("endpoint", self->description),
-              evt_tag_long("conn", (glong) conn), evt_tag_str("peer", peer->addr ? ip : "unknown"),
-              evt_tag_int("peer_port", port));
-  if (self->owner && self->handler->on_connect)
-    self->handler->on_connect(self->owner, conn);
-  g_mutex_unlock(&self->lock);
-}
-
-static int
-_cb_receive(ws_context *ctx, ws_conn_id conn, const uint8_t *data, size_t len, ws_msg_type type, void *user)
-{
-  WebsocketBinding *self = user;
-  int pause = 0;
-
-  g_mutex_lock(&self->lock);
-  if (self->owner && self->handler->on_receive)
-    pause = self->handler->on_receive(self->owner, conn, data, len, type);
-  g_mutex_unlock(&self->lock);
-  return pause;
-}
-
-static void
-_cb_writable(ws_context *ctx, ws_conn_id conn, void *user)
-{
-  WebsocketBinding *self = user;
-
-  g_mutex_lock(&self->lock);
-  if (self->owner && self->handler->on_writable)
-    self->handler->on_writable(self->owner, conn);
-  g_mutex_unlock(&self->lock);
-}
-
-static void
-_cb_close(ws_context *ctx, ws_conn_id conn, uint16_t code, const char *reason, void *user)
-{
-  WebsocketBinding *self = user;
-
-  g_mutex_lock(&self->lock);
-  g_hash_table_remove(self->peers, &conn);
-  msg_verbose("websocket: connection closed", evt_tag_str("endpoint", self->description),
-              evt_tag_long("conn", (glong) conn), evt_tag_int("code", code),
-              evt_tag_str("reason", reason ? reason : ""));
-  if (self->owner && self->handler->on_close)
-    self->handler->on_close(self->owner, conn, code, reason);
-  g_mutex_unlock(&self->lock);
-}
-
-static void
-_cb_error(ws_context *ctx, ws_conn_id conn, ws_status status, const char *message, void *user)
-{
-  WebsocketBinding *self = user;
-
-  g_mutex_lock(&self->lock);
-  /* A client retries forever: the first failure after a working state is an error, the
-     following ones (one per reconnect attempt) are debug messages, so the log is not flooded. */
-  if (!self->error_reported)
-    {
-      msg_error("websocket: connection error", evt_tag_str("endpoint", self->description),
-                evt_tag_str("error", ws_strerror(status)), evt_tag_str("detail", message ? message : ""));
-      self->error_reported = TRUE;
-    }
-  else
-    msg_debug("websocket: connection error", evt_tag_str("endpoint", self->description),
-              evt_tag_str("error", ws_strerror(status)), evt_tag_str("detail", message ? message : ""));
-  if (self->owner && self->handler->on_error)
-    self->handler->on_error(self->owner, conn, status, message);
-  g_mutex_unlock(&self->lock);
-}
-
-static const ws_callbacks websocket_callbacks =
-{
-  .on_connect = _cb_connect,
-  .on_receive = _cb_receive,
-  .on_writable = _cb_writable,
-  .on_close = _cb_close,
-  .on_error = _cb_error,
-};
-
-#define CHECK_WS(call, what) \
-  do { \
-    ws_status _st = (call); \
-    if (_st != WS_OK) \
-      { \
-        g_set_error(error, WEBSOCKET_ERROR, 0, "%s: %s (%s)", what, ws_strerror(_st), ws_last_error()); \
-        goto fail; \
-      } \
-  } while (0)
-
-WebsocketBinding *
-websocket_binding_new(const WebsocketOptions *o, ws_dispatch_mode dispatch, gboolean is_source, GError **error)
-{
-  WebsocketBinding *self = g_new0(WebsocketBinding, 1);
-  ws_options *wo = ws_options_new(o->mode);
-
-  g_mutex_init(&self->lock);
-  self->peers = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, _peer_free);
-  self->fingerprint = websocket_options_fingerprint(o, dispatch, is_source);
-  self->description = websocket_options_describe(o);
-  self->drain_timeout_ms = o->drain_timeout_ms;
-
-  ws_set_log_handler(_engine_log, NULL, debug_flag ? WS_LOG_DEBUG : WS_LOG_INFO);
-
-  if (!wo)
-    {
-      g_set_error(error, WEBSOCKET_ERROR, 0, "ws_options_new failed: %s", ws_last_error());
-      goto fail;
-    }
-  if (o->address)
-    CHECK_WS(ws_options_set_address(wo, o->address), "address()");
-  CHECK_WS(ws_options_set_port(wo, _effective_port(o)), "port()");
-  CHECK_WS(ws_options_set_path(wo, o->path), "path()");
-  if (o->protocol)
-    CHECK_WS(ws_options_set_protocol(wo, o->protocol), "protocol()");
-  for (GList *l = o->headers; l; l = l->next)
-    {
-      gchar **kv = g_strsplit((const gchar *) l->data, ":", 2);
-      ws_status st = ws_options_add_header(wo, g_strstrip(kv[0]), g_strstrip(kv[1]));
-
-      g_strfreev(kv);
-      CHECK_WS(st, "headers()");
-    }
-  if (o->tls)
-    {
-      CHECK_WS(ws_options_set_tls(wo, 1), "ssl()");
-      if (o->cert)
-        CHECK_WS(ws_options_set_cert(wo, o->cert), "ssl(cert())");
-      if (o->key)
-        CHECK_WS(ws_options_set_key(wo, o->key), "ssl(key())");
-      if (o->cacert)
-        CHECK_WS(ws_options_set_cacert(wo, o->cacert), "ssl(cacert())");
-      if (o->allow_self_signed)
-        CHECK_WS(ws_options_set_allow_self_signed(wo, 1), "ssl(allow-self-signed)");
-    }
-  if (o->max_message_size >= 0)
-    CHECK_WS(ws_options_set_max_message_size(wo, (size_t) o->max_message_size), "max-message-size()");
-  if (o->queue_capacity >= 0)
-    CHECK_WS(ws_options_set_queue_capacity(wo, (size_t) o->queue_capacity), "queue-capacity()");
-  if (o->ping_interval_ms >= 0)
-    CHECK_WS(ws_options_set_ping_interval_ms(wo, (uint32_t) o->ping_interval_ms), "ping-interval()");
-  if (o->pong_timeout_ms >= 0)
-    CHECK_WS(ws_options_set_pong_timeout_ms(wo, (uint32_t) o->pong_timeout_ms), "pong-timeout()");
-  if (o->handshake_timeout_ms >= 0)
-    CHECK_WS(ws_options_set_handshake_timeout_ms(wo, (uint32_t) o->handshake_timeout_ms), "handshake-timeout()");
-  if (o->mode == WS_MODE_CLIENT && o->reconnect_min_ms >= 0)
-    CHECK_WS(ws_options_set_reconnect_backoff_ms(wo, (uint32_t) o->reconnect_min_ms,
-                                                 (uint32_t) (o->reconnect_max_ms >= 0 ? o->reconnect_max_ms
-                                                             : MAX(o->reconnect_min_ms, 30000))),
-             "reconnect-backoff()");
-  if (o->mode == WS_MODE_SERVER)
-    {
-      if (o->max_connections >= 0)
-        CHECK_WS(ws_options_set_max_connections(wo, (uint32_t) o->max_connections), "max-connections()");
-      CHECK_WS(ws_options_set_slow_policy(wo, o->slow_policy), "slow-policy()");
-      if (o->index_html)
-        CHECK_WS(ws_options_set_index_html(wo, o->index_html), "index-html()");
-    }
-  CHECK_WS(ws_options_set_dispatch(wo, dispatch), "dispatch");
-  CHECK_WS(ws_options_set_callbacks(wo, &websocket_callbacks, self), "callbacks");
-  CHECK_WS(ws_context_create(wo, &self->ctx), o->mode == WS_MODE_SERVER ? "cannot listen" : "cannot start client");
-  ws_options_free(wo);
-  return self;
-
-fail:
-  if (wo)
-    ws_options_free(wo);
-  g_hash_table_destroy(self->peers);
-  g_free(self->fingerprint);
-  g_free(self->description);
-  g_mutex_clear(&self->lock);
-  g_free(self);
-  return NULL;
-}
-
-void
-websocket_binding_attach(WebsocketBinding *self, gpointer owner, const WebsocketHandler *handler)
-{
-  g_mutex_lock(&self->lock);
-  self->owner = owner;
-  self->handler = handler;
-  g_mutex_unlock(&self->lock);
-}
-
-void
-websocket_binding_detach(WebsocketBinding *self)
-{
-  g_mutex_lock(&self->lock);
-  self->owner = NULL;
-  self->handler = NULL;
-  g_mutex_unlock(&self->lock);
-}
-
-void
-websocket_binding_free(WebsocketBinding *self)
-{
-  uint64_t unsent = 0;
-  ws_status st;
-
-  if (!self)
-    return;
-  websocket_binding_detach(self);
-  st = ws_context_destroy(self->ctx, (uint32_t) self->drain_timeout_ms, &unsent);
-  /* Nothing is lost silently: what the drain timeout left behind is reported. */
-  if (st != WS_OK || unsent > 0)
-    msg_error("websocket: messages still queued in the engine were dropped at shutdown",
-              evt_tag_str("endpoint", self->description), evt_tag_long("unsent", (glong) unsent),
-              evt_tag_int("drain_timeout_ms", (gint) self->drain_timeout_ms),
-              evt_tag_str("status", ws_strerror(st)));
-  else
-    msg_verbose("websocket: engine context closed, nothing left unsent",
-                evt_tag_str("endpoint", self->description));
-  g_hash_table_destroy(self->peers);
-  g_free(self->fingerprint);
-  g_free(self->description);
-  g_mutex_clear(&self->lock);
-  g_free(self);
-}
-
-gchar *
-websocket_binding_persist_key(LogPipe *driver, const gchar *kind)
-{
-  const gchar *name = log_pipe_get_persist_name(driver);
-
-  return g_strdup_printf("websocket-%s(%s).context", kind, name ? name : "");
 }

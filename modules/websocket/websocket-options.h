@@ -17,6 +17,10 @@
 #define WEBSOCKET_DEFAULT_BIND_ADDRESS "0.0.0.0"
 #define WEBSOCKET_DEFAULT_DRAIN_TIMEOUT_MS 5000
 
+/* The domain of the module's GErrors (configuration and start-up errors). */
+#define WEBSOCKET_ERROR websocket_error_quark()
+GQuark websocket_error_quark(void);
+
 typedef struct _WebsocketOptions
 {
   ws_mode mode;
@@ -43,6 +47,7 @@ typedef struct _WebsocketOptions
   gchar *index_html;
   gint64 drain_timeout_ms;
   ws_msg_type message_type;
+  gchar *url;                   /* websocket_options_url()'s string */
 } WebsocketOptions;
 
 void websocket_options_defaults(WebsocketOptions *self, ws_mode default_mode);
@@ -60,8 +65,15 @@ void websocket_options_set_string(gchar **slot, const gchar *value);
 /* Checks the whole set once the driver's block is parsed (so it runs under --syntax-only). */
 gboolean websocket_options_validate(WebsocketOptions *self, gboolean is_source, GError **error);
 
+/* The port a driver uses: port(), else 80 (443 with ssl()) for a client. */
+gint websocket_options_effective_port(const WebsocketOptions *self);
+
 /* "client ws://127.0.0.1:8000/" style description for log messages and stats. */
 gchar *websocket_options_describe(const WebsocketOptions *self);
+
+/* "ws://127.0.0.1:8000/" (wss:// with ssl()): owned by the options, valid until
+   websocket_options_destroy(). */
+const gchar *websocket_options_url(WebsocketOptions *self);
 
 /* The stats instance ("websocket,<persist-name or description>") and persist name
    ("<kind>(<description>)") of a driver, written into `buf` (which is returned). */
@@ -70,58 +82,8 @@ const gchar *websocket_options_stats_instance(const WebsocketOptions *self, cons
 const gchar *websocket_options_persist_name(const WebsocketOptions *self, const gchar *kind,
                                             gchar *buf, gsize size);
 
-/* ----------------------------------------------------------------------------------------- */
-/* The engine context and the driver currently using it.
- *
- * Callbacks reach the driver through this binding, so that at a reload the context (its
- * connections, its listening socket, the messages queued in it or not yet dispatched) is handed
- * to the driver of the new configuration when that driver has identical options, instead of
- * being closed and reopened. Everything a driver needs from a callback goes through
- * WebsocketHandler. */
-
-typedef struct _WebsocketHandler
-{
-  void (*on_connect)(gpointer owner, ws_conn_id conn);
-  int (*on_receive)(gpointer owner, ws_conn_id conn, const uint8_t *data, size_t len, ws_msg_type type);
-  void (*on_writable)(gpointer owner, ws_conn_id conn);
-  void (*on_close)(gpointer owner, ws_conn_id conn, uint16_t code, const char *reason);
-  void (*on_error)(gpointer owner, ws_conn_id conn, ws_status status, const char *message);
-} WebsocketHandler;
-
-typedef struct _WebsocketPeer
-{
-  GSockAddr *addr;              /* the peer's address, for SOURCEIP / HOST_FROM */
-  gboolean paused;              /* reading paused by the source (ws_rx_flow) */
-} WebsocketPeer;
-
-typedef struct _WebsocketBinding
-{
-  ws_context *ctx;
-  gchar *fingerprint;
-  gchar *description;
-  GMutex lock;
-  gpointer owner;
-  const WebsocketHandler *handler;
-  gint64 drain_timeout_ms;
-  /* open connections (ws_conn_id -> WebsocketPeer), kept here because they survive the
-     handover to the next configuration's driver */
-  GHashTable *peers;
-  /* the last error was already logged at error level (logged again only after a connect) */
-  gboolean error_reported;
-} WebsocketBinding;
-
-WebsocketBinding *websocket_binding_new(const WebsocketOptions *options, ws_dispatch_mode dispatch,
-                                        gboolean is_source, GError **error);
-void websocket_binding_attach(WebsocketBinding *self, gpointer owner, const WebsocketHandler *handler);
-void websocket_binding_detach(WebsocketBinding *self);
-/* Destroys the context (draining for the configured time) and frees the binding. */
-void websocket_binding_free(WebsocketBinding *self);
-/* Number of open connections; the binding's lock must not be held. */
-gint websocket_binding_connections(WebsocketBinding *self);
-
+/* Every option that the engine context depends on, as one string: a reload keeps the context
+   only when this did not change. */
 gchar *websocket_options_fingerprint(const WebsocketOptions *self, ws_dispatch_mode dispatch, gboolean is_source);
-
-/* The persist key under which a binding waits for the next configuration. */
-gchar *websocket_binding_persist_key(LogPipe *driver, const gchar *kind);
 
 #endif

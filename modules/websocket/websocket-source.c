@@ -1,5 +1,10 @@
 /*
- * websocket-source.c: the websocket() source, a LogThreadedSourceDriver.
+ * websocket-source.c: the websocket() source, a LogThreadedSourceDriver with one thread
+ * (a LogThreadedSourceWorker on syslog-ng 4.x; see websocket-compat.h).
+ *
+ * Server mode (the default) accepts WebSocket clients; client mode connects out to a WebSocket
+ * server and ingests what it pushes, the engine reconnecting with backoff. Both work the same
+ * way from here on.
  *
  * The engine runs in WS_DISPATCH_MANUAL mode: its callbacks wait in the engine until this
  * driver's worker thread calls ws_dispatch, so every message is posted from syslog-ng's own
@@ -13,6 +18,8 @@
  */
 
 #include "websocket-source.h"
+#include "websocket-binding.h"
+#include "websocket-compat.h"
 #include "messages.h"
 #include "logmsg/logmsg.h"
 #include "msg-format.h"
@@ -30,6 +37,7 @@ typedef struct _WebsocketSourceDriver
   gchar *persist_key;
   WebsocketBinding *binding;
   int wake_fd;
+  WebsocketSourcePoster *poster; /* set while the thread runs */
   gint exit_requested;          /* atomic */
   gboolean reading_paused;      /* worker thread only */
 } WebsocketSourceDriver;
@@ -94,9 +102,9 @@ _on_receive(gpointer owner, ws_conn_id conn, const uint8_t *data, size_t len, ws
   msg = msg_format_parse(&self->super.worker_options.parse_options, data, len);
   if (peer && peer->addr)
     log_msg_set_saddr(msg, peer->addr);
-  log_threaded_source_post(&self->super, msg);
+  websocket_compat_source_post(self->poster, msg);
 
-  if (!log_threaded_source_free_to_send(&self->super))
+  if (!websocket_compat_source_free_to_send(self->poster))
     {
       /* The window is full: stop reading everywhere until syslog-ng frees it. */
       _set_reading_locked(self, FALSE);
@@ -136,15 +144,16 @@ _event_pending(int fd)
   return poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
 }
 
-static void
-_run(LogThreadedSourceDriver *s)
+void
+websocket_sd_run(LogThreadedSourceDriver *s, WebsocketSourcePoster *poster)
 {
   WebsocketSourceDriver *self = (WebsocketSourceDriver *) s;
   int event_fd = ws_event_fd(self->binding->ctx);
 
+  self->poster = poster;
   while (!g_atomic_int_get(&self->exit_requested))
     {
-      gboolean free_to_send = log_threaded_source_free_to_send(&self->super);
+      gboolean free_to_send = websocket_compat_source_free_to_send(poster);
       struct pollfd fds[2] = { { .fd = self->wake_fd, .events = POLLIN }, { .fd = event_fd, .events = POLLIN } };
       uint64_t counter;
 
@@ -160,8 +169,9 @@ _run(LogThreadedSourceDriver *s)
       while (free_to_send && !g_atomic_int_get(&self->exit_requested) && _event_pending(event_fd))
         {
           ws_dispatch(self->binding->ctx, 1);
-          free_to_send = log_threaded_source_free_to_send(&self->super);
+          free_to_send = websocket_compat_source_free_to_send(poster);
         }
+      websocket_compat_source_close_batch(poster);
       if (g_atomic_int_get(&self->exit_requested))
         break;
 
@@ -178,10 +188,11 @@ _run(LogThreadedSourceDriver *s)
             msg_error("websocket: cannot read the wakeup counter", evt_tag_error("error"));
         }
     }
+  self->poster = NULL;
 }
 
-static void
-_request_exit(LogThreadedSourceDriver *s)
+void
+websocket_sd_request_exit(LogThreadedSourceDriver *s)
 {
   WebsocketSourceDriver *self = (WebsocketSourceDriver *) s;
 
@@ -189,24 +200,14 @@ _request_exit(LogThreadedSourceDriver *s)
   _wake(self);
 }
 
-static void
-_wakeup(LogThreadedSourceDriver *s)
+void
+websocket_sd_wakeup(LogThreadedSourceDriver *s)
 {
   _wake((WebsocketSourceDriver *) s);
 }
 
 /* ----------------------------------------------------------------------------------------- */
 /* LogPipe */
-
-static const gchar *
-_format_stats_instance(LogThreadedSourceDriver *s)
-{
-  WebsocketSourceDriver *self = (WebsocketSourceDriver *) s;
-  static gchar stats_instance[1024];
-
-  return websocket_options_stats_instance(&self->options, s->super.super.super.persist_name,
-                                          stats_instance, sizeof(stats_instance));
-}
 
 static const gchar *
 _generate_persist_name(const LogPipe *s)
@@ -221,51 +222,19 @@ static gboolean
 _init(LogPipe *s)
 {
   WebsocketSourceDriver *self = (WebsocketSourceDriver *) s;
-  GlobalConfig *cfg = log_pipe_get_config(s);
-  GError *error = NULL;
-  WebsocketBinding *binding;
-  gchar *fingerprint;
 
-  if (!websocket_options_validate(&self->options, TRUE, &error))
-    {
-      msg_error("websocket: invalid configuration", evt_tag_str("driver", self->super.super.super.id),
-                evt_tag_str("error", error->message));
-      g_clear_error(&error);
-      return FALSE;
-    }
-
-  /* Taking over the previous configuration's context keeps the listening socket, the
-     connections and the events not yet dispatched: a reload loses nothing. */
+  /* Taking over the previous configuration's context keeps the listening socket (or the
+     client connection), the connections and the events not yet dispatched: a reload loses
+     nothing. */
   g_free(self->persist_key);
   self->persist_key = websocket_binding_persist_key(s, "source");
-  binding = cfg_persist_config_fetch(cfg, self->persist_key);
-  fingerprint = websocket_options_fingerprint(&self->options, WS_DISPATCH_MANUAL, TRUE);
-  if (binding && strcmp(binding->fingerprint, fingerprint) != 0)
-    {
-      websocket_binding_free(binding);
-      binding = NULL;
-    }
-  g_free(fingerprint);
-  if (!binding)
-    {
-      binding = websocket_binding_new(&self->options, WS_DISPATCH_MANUAL, TRUE, &error);
-      if (!binding)
-        {
-          msg_error("websocket: cannot start the source", evt_tag_str("driver", self->super.super.super.id),
-                    evt_tag_str("error", error->message));
-          g_clear_error(&error);
-          return FALSE;
-        }
-      msg_verbose("websocket: source started", evt_tag_str("endpoint", binding->description),
-                  evt_tag_int("port", ws_local_port(binding->ctx)));
-    }
-  self->binding = binding;
-  g_mutex_lock(&binding->lock);
-  /* Connections the previous driver paused are resumed by the worker once it sees room. */
+  self->binding = websocket_binding_acquire(log_pipe_get_config(s), self->persist_key, &self->options,
+                                            WS_DISPATCH_MANUAL, TRUE, self->super.super.super.id);
+  if (!self->binding)
+    return FALSE;
+  /* Connections the previous driver paused are resumed by the thread once it sees room. */
   self->reading_paused = TRUE;
-  binding->owner = self;
-  binding->handler = &websocket_source_handler;
-  g_mutex_unlock(&binding->lock);
+  websocket_binding_attach(self->binding, self, &websocket_source_handler);
 
   g_atomic_int_set(&self->exit_requested, FALSE);
   if (!log_threaded_source_driver_init_method(s))
@@ -281,15 +250,14 @@ static gboolean
 _deinit(LogPipe *s)
 {
   WebsocketSourceDriver *self = (WebsocketSourceDriver *) s;
+  gboolean ok = log_threaded_source_driver_deinit_method(s);
 
   if (self->binding)
     {
-      websocket_binding_detach(self->binding);
-      cfg_persist_config_add(log_pipe_get_config(s), self->persist_key, self->binding,
-                             (GDestroyNotify) websocket_binding_free, FALSE);
+      websocket_binding_keep(self->binding, log_pipe_get_config(s), self->persist_key);
       self->binding = NULL;
     }
-  return log_threaded_source_driver_deinit_method(s);
+  return ok;
 }
 
 static void
@@ -314,10 +282,8 @@ websocket_sd_new(GlobalConfig *cfg)
   self->super.super.super.super.deinit = _deinit;
   self->super.super.super.super.free_fn = _free;
   self->super.super.super.super.generate_persist_name = _generate_persist_name;
-  self->super.format_stats_instance = _format_stats_instance;
-  self->super.run = _run;
-  self->super.request_exit = _request_exit;
-  self->super.wakeup = _wakeup;
+  websocket_compat_source_init_stats(&self->super);
+  websocket_compat_source_init_thread(&self->super);
 
   websocket_options_defaults(&self->options, WS_MODE_SERVER);
   self->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -8,12 +8,10 @@
 # apt: python3-venv openssl
 set -euo pipefail
 : "${WS_API_SRC:?}" "${WS_API_OUT:?}"
+# shellcheck source=scripts/lib.sh
+. "$WS_API_SRC/scripts/lib.sh"
 venv=$WS_API_OUT/venv
-if ! "$venv/bin/python" -c 'import websockets' 2>/dev/null; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet 'websockets>=10'
-fi
-"$venv/bin/python" -c 'import websockets; print("websockets", websockets.__version__)'
+ws_websockets_venv "$venv"
 cd "$WS_API_SRC"
 # check.sh exports CARGO_TARGET_DIR (the build's cache); on its own the script uses its own.
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$WS_API_OUT/target}

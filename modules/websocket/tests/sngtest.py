@@ -9,6 +9,7 @@ port a server bound) instead of sleeping.
 
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -16,8 +17,33 @@ import tempfile
 import threading
 import time
 
-SYSLOG_NG = os.environ.get("SYSLOG_NG", "syslog-ng")
-SYSLOG_NG_CTL = os.environ.get("SYSLOG_NG_CTL", "syslog-ng-ctl")
+# The syslog-ng under test: SYSLOG_NG / SYSLOG_NG_CTL name the programs, WS_SNG_PREFIX is put in
+# front of both (e.g. "chroot /var/cache/ws_api/trixie-root" runs Debian 13's syslog-ng; every
+# path a test uses must then be the same inside that root, see scripts/check.d/31-syslog-ng-4.sh).
+PREFIX = shlex.split(os.environ.get("WS_SNG_PREFIX", ""))
+SYSLOG_NG = PREFIX + [os.environ.get("SYSLOG_NG", "syslog-ng")]
+SYSLOG_NG_CTL = PREFIX + [os.environ.get("SYSLOG_NG_CTL", "syslog-ng-ctl")]
+_version_info = None
+
+
+def version_info():
+    """Fields of `syslog-ng --version` ("Installer-Version", "Config version", "Module-Directory")."""
+    global _version_info
+    if _version_info is None:
+        r = subprocess.run(SYSLOG_NG + ["--version"], capture_output=True, text=True, timeout=60)
+        check(r.returncode == 0, "syslog-ng --version failed: %s" % r.stderr)
+        _version_info = {}
+        for line in r.stdout.splitlines():
+            k, sep, v = line.partition(":")
+            if sep:
+                _version_info[k.strip()] = v.strip()
+    return _version_info
+
+
+def version():
+    """(major, minor) of the syslog-ng under test."""
+    v = version_info().get("Installer-Version", "3.38")
+    return tuple(int(x) for x in v.split(".")[:2])
 
 
 class Skip(Exception):
@@ -34,13 +60,9 @@ def check(cond, what):
 
 
 def system_module_dir():
-    out = subprocess.run(["pkg-config", "--variable=moduledir", "syslog-ng"],
-                         capture_output=True, text=True)
-    d = out.stdout.strip()
-    if out.returncode == 0 and d:
-        return d
-    # Debian's default, also what `syslog-ng --help` names.
-    return "/usr/lib/syslog-ng/3.38"
+    """The module directory of the syslog-ng under test (not the one pkg-config names: that can
+    be another version's)."""
+    return version_info().get("Module-Directory") or "/usr/lib/syslog-ng/%d.%d" % version()
 
 
 def free_tcp_port():
@@ -72,12 +94,13 @@ class SyslogNg:
 
     def write_config(self, config):
         with open(self.cfg, "w") as f:
-            f.write("@version: 3.38\n")
-            f.write("options { stats-level(1); };\n")
+            f.write("@version: %s\n" % version_info().get("Config version", "3.38"))
+            # stats(level(1)) is 4.x's spelling; 3.x only knows stats-level().
+            f.write("options { stats(level(1)); };\n" if version() >= (4, 0) else "options { stats-level(1); };\n")
             f.write(config)
 
     def args(self, *extra):
-        return [SYSLOG_NG, "-F", "-e", "-v", "--no-caps",
+        return SYSLOG_NG + ["-F", "-e", "-v", "--no-caps",
                 "--module-path=%s:%s" % (self.module_dir, system_module_dir()),
                 "-f", self.cfg, "-p", self.pid, "-R", self.persist, "-c", self.ctl] + list(extra)
 
@@ -132,6 +155,19 @@ class SyslogNg:
             self.wait_for(r"syslog-ng starting up")
         return self
 
+    def wait_exit(self, timeout=60):
+        """Waits until the process exited and its output was read to the end; returns its exit
+        status (the reader thread may still hold the last lines when the process is gone)."""
+        rc = self.proc.wait(timeout)
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while not self.lines or self.lines[-1] is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise Failure("%s: its output did not end within %ss" % (self.name, timeout))
+                self.cond.wait(left)
+        return rc
+
     def log_text(self):
         with self.cond:
             return "".join(l for l in self.lines if l)
@@ -144,8 +180,10 @@ class SyslogNg:
               "Error initializing new configuration" not in self.log_text(),
               "%s: reload failed; log: %s" % (self.name, self.log_path))
 
-    def stats(self):
-        r = subprocess.run([SYSLOG_NG_CTL, "stats", "-c", self.ctl], capture_output=True, text=True, timeout=30)
+    def stats(self, *extra):
+        """`syslog-ng-ctl stats` (extra: e.g. "prometheus" on 4.x)."""
+        r = subprocess.run(SYSLOG_NG_CTL + ["stats"] + list(extra) + ["-c", self.ctl],
+                           capture_output=True, text=True, timeout=30)
         check(r.returncode == 0, "syslog-ng-ctl stats failed: %s" % r.stderr)
         return r.stdout
 

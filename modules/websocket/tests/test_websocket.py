@@ -12,6 +12,13 @@ module under test) on loopback, with Python `websockets` peers:
   e  destination client whose server is down for 5 s, then comes up: nothing lost
   f  reload (SIGHUP) and restart keep working with no loss
   g  bad configurations refused with clear errors (--syntax-only and at start)
+  h  the 2016 module's two statements, as written, over wss
+  i  destination client with workers(3): three connections, lines spread, order per connection
+  j  source in mode("client"): ingests what a server pushes, flow control, reconnect
+  k  metrics of both drivers (4.x names and labels on syslog-ng 4.x)
+
+The syslog-ng under test is `syslog-ng` on PATH, or WS_SNG_PREFIX + syslog-ng (sngtest.py), so
+the same tests run against syslog-ng 3.38 and 4.8 (scripts/check.d/30-syslog-ng.sh, 31-syslog-ng-4.sh).
 
 Usage: test_websocket.py MODULE_DIR [TEST...]   (environment: WS_SNG_WORKDIR for the output)
 Exit status: 0 all passed, 1 a failure, 77 nothing could run (no websockets package / syslog-ng).
@@ -34,8 +41,8 @@ import warnings
 # untracked file git does not ignore).
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sngtest import (Failure, Skip, SyslogNg, check, free_tcp_port, read_lines,  # noqa: E402
-                     tcp_send_lines, wait_file_lines)
+from sngtest import (SYSLOG_NG, Failure, Skip, SyslogNg, check, free_tcp_port, read_lines,  # noqa: E402
+                     tcp_send_lines, version, version_info, wait_file_lines)
 
 try:
     from websockets.sync.client import connect as ws_connect
@@ -44,6 +51,8 @@ except ImportError:  # pragma: no cover - reported as a skip of the whole suite
     ws_connect = ws_serve = None
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# The repository's one certificate script (the Rust TLS tests use it too).
+MKCERTS = os.path.join(HERE, "..", "..", "..", "tests", "peers", "mkcerts.sh")
 # The tests keep some connections open across steps without a `with` block.
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 TLS_NOT_BUILT = "TLS support is not built yet"
@@ -52,77 +61,127 @@ TLS_NOT_BUILT = "TLS support is not built yet"
 # ---------------------------------------------------------------------------------------------
 # Peers
 
-class Collector:
-    """A WebSocket server that records every message it receives, in order."""
+class Recorder:
+    """What a peer received: every message in arrival order (`msgs`) and per connection
+    (`by_conn`, in the order the connections opened)."""
 
-    def __init__(self, port=0, tls=None, subprotocols=None):
+    def __init__(self):
         self.msgs = []
-        self.connections = 0
+        self.by_conn = []
         self.cond = threading.Condition()
-        self.server = ws_serve(self._handler, "127.0.0.1", port, ssl=tls, subprotocols=subprotocols,
-                               max_size=None)
-        self.port = self.server.socket.getsockname()[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
 
-    def _handler(self, ws):
+    @property
+    def connections(self):
         with self.cond:
-            self.connections += 1
+            return len(self.by_conn)
+
+    def _record(self, ws):
+        """Reads `ws` until it closes (a peer's own thread)."""
+        with self.cond:
+            mine = []
+            self.by_conn.append(mine)
             self.cond.notify_all()
         try:
             for m in ws:
                 with self.cond:
                     self.msgs.append(m)
+                    mine.append(m)
                     self.cond.notify_all()
         except Exception:
             pass
 
-    def wait(self, count, timeout=60):
+    def _wait_until(self, cond, what, timeout):
         deadline = time.monotonic() + timeout
         with self.cond:
-            while len(self.msgs) < count:
+            while not cond():
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise Failure("server got %d of %d messages in %ss" % (len(self.msgs), count, timeout))
+                    raise Failure("%s after %ss (%s got %d messages on %d connections)"
+                                  % (what, timeout, type(self).__name__, len(self.msgs), len(self.by_conn)))
                 self.cond.wait(left)
+
+    def wait(self, count, timeout=60):
+        """Waits for `count` messages in all; returns them."""
+        self._wait_until(lambda: len(self.msgs) >= count, "fewer than %d messages" % count, timeout)
+        with self.cond:
             return list(self.msgs)
+
+    def wait_connections(self, count, timeout=30):
+        self._wait_until(lambda: len(self.by_conn) >= count, "fewer than %d connections" % count, timeout)
+
+
+class Collector(Recorder):
+    """A WebSocket server that records what its clients send."""
+
+    def __init__(self, port=0, tls=None, subprotocols=None):
+        super().__init__()
+        self.server = ws_serve(self._record, "127.0.0.1", port, ssl=tls, subprotocols=subprotocols,
+                               max_size=None)
+        self.port = self.server.socket.getsockname()[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
 
     def close(self):
         self.server.shutdown()
         self.thread.join(10)
 
 
-class Subscriber:
-    """A WebSocket client that records every message the server sends it."""
+class Subscriber(Recorder):
+    """A WebSocket client that records what the server sends it."""
 
     def __init__(self, uri, tls=None):
-        self.msgs = []
-        self.cond = threading.Condition()
+        super().__init__()
         self.ws = ws_connect(uri, ssl=tls, max_size=None, open_timeout=10)
-        self.thread = threading.Thread(target=self._reader, daemon=True)
+        self.thread = threading.Thread(target=self._record, args=(self.ws,), daemon=True)
         self.thread.start()
-
-    def _reader(self):
-        try:
-            for m in self.ws:
-                with self.cond:
-                    self.msgs.append(m)
-                    self.cond.notify_all()
-        except Exception:
-            pass
-
-    def wait(self, count, timeout=60):
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while len(self.msgs) < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise Failure("subscriber got %d of %d messages in %ss" % (len(self.msgs), count, timeout))
-                self.cond.wait(left)
-            return list(self.msgs)
 
     def close(self):
         self.ws.close()
+        self.thread.join(10)
+
+
+class Pusher:
+    """A WebSocket server that pushes to each client that connects the next batch of messages
+    (batches[i] to the i-th connection), then closes that connection once `close_after[i]` is
+    set (or keeps it open)."""
+
+    def __init__(self, batches):
+        self.batches = batches
+        self.close_events = [threading.Event() for _ in batches]
+        self.connections = 0
+        self.cond = threading.Condition()
+        self.server = ws_serve(self._handler, "127.0.0.1", 0, max_size=None)
+        self.port = self.server.socket.getsockname()[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def _handler(self, ws):
+        with self.cond:
+            i = self.connections
+            self.connections += 1
+            self.cond.notify_all()
+        if i >= len(self.batches):
+            for _ in ws:  # nothing more to push: keep the connection until the client closes it
+                pass
+            return
+        for m in self.batches[i]:
+            ws.send(m)
+        self.close_events[i].wait(120)
+
+    def wait_connections(self, count, timeout=30):
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while self.connections < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise Failure("the pushing server got %d of %d connections in %ss"
+                                  % (self.connections, count, timeout))
+                self.cond.wait(left)
+
+    def close(self):
+        for e in self.close_events:
+            e.set()
+        self.server.shutdown()
         self.thread.join(10)
 
 
@@ -144,7 +203,7 @@ class Ctx:
     def certs(self):
         if self._certs is None:
             d = os.path.join(self.workdir, "certs")
-            subprocess.run(["sh", os.path.join(HERE, "mkcerts.sh"), d], check=True)
+            subprocess.run(["sh", MKCERTS, d], check=True)
             self._certs = d
         return self._certs
 
@@ -297,12 +356,13 @@ def test_b_dest_server_slow_subscriber(ctx):
     """A subscriber that stops reading: slow-policy("disconnect") closes it (1008) and counts what
     it did not get in `dropped`; the other subscriber gets every line, and syslog-ng never blocks.
     throttle() paces the broadcast (1,000 messages a second, after an initial burst of as many)
-    so that the reading subscriber is never the slow one; 5,000 messages of 4 kB overflow the
-    socket buffers plus queue-capacity(1000) of the other."""
+    and queue-capacity(2000) gives the reading subscriber 2 s of slack, so that it is never the
+    slow one even on a loaded machine; 8,000 messages of 4 kB overflow the socket buffers plus
+    queue-capacity() of the other."""
     net = free_tcp_port()
     sng = ctx.sng("dest-server-slow", net_source(net) + """
 destination d_ws { websocket( mode("server") address("127.0.0.1") port(0) template("$MSG")
-                              queue-capacity(1000) slow-policy("disconnect") throttle(1000) ); };
+                              queue-capacity(2000) slow-policy("disconnect") throttle(1000) ); };
 log { source(s_net); destination(d_ws); flags(flow-control); };
 """)
     sng.start(wait=False)
@@ -317,7 +377,7 @@ log { source(s_net); destination(d_ws); flags(flow-control); };
     _, i = sng.wait_for(r"websocket: connection open")
     sng.wait_for(r"websocket: connection open", start=i)
     pad = "x" * 4000
-    sent = ["%s %05d" % (pad, n) for n in range(5000)]
+    sent = ["%s %05d" % (pad, n) for n in range(8000)]
     tcp_send_lines(net, sent)
     check(fast.wait(len(sent), timeout=120) == sent, "the fast subscriber's messages differ")
     sng.wait_for(r"websocket: connection closed;.*code='1008'")
@@ -552,6 +612,7 @@ log { source(s_ws); destination(d_file); flags(flow-control); };
 
     t = threading.Thread(target=keep_sending)
     t.start()
+    reload_mark = sng.mark()
     sng.reload()
     stop.set()
     t.join()
@@ -565,6 +626,12 @@ log { source(s_ws); destination(d_file); flags(flow-control); };
     check(coll.wait(len(expected_ws)) == expected_ws, "destination: lines differ across the reload")
     check(wait_file_lines(out, len(expected_file), proc=sng) == expected_file,
           "source: messages differ across the reload")
+    # Both drivers kept their connections: the server saw one connection from the destination,
+    # and the source's client was never closed (it kept sending on the same connection).
+    check(coll.connections == 1, "the destination reconnected at the reload (%d connections)" % coll.connections)
+    text = "".join(l for l in sng.lines[reload_mark:] if l)
+    check("websocket: connection closed" not in text and "websocket: connection open" not in text,
+          "a connection was closed or opened by the reload:\n" + text)
     client.close()
 
     # Restart: a new process with the same persist file; the clients reconnect.
@@ -601,6 +668,14 @@ BAD_CONFIGS = [
      'headers(): "no colon here" is not of the form "Name: value"'),
     ('destination d { websocket(address("127.0.0.1") port(8000) no-such-option(1)); };',
      'syntax error'),
+    ('destination d { websocket(address("127.0.0.1") port(8000) batch-lines(100)); };',
+     'batch-lines() is not supported by websocket(): every message is sent as its own WebSocket message'),
+    ('destination d { websocket(address("127.0.0.1") port(8000) batch-timeout(100)); };',
+     'batch-timeout() is not supported by websocket()'),
+    ('destination d { websocket(mode("server") port(8000) workers(2)); };',
+     'workers() is only valid in mode("client")'),
+    ('source s { websocket(port(8000) workers(2)); };', 'syntax error'),
+    ('source s { websocket(mode("client") port(8000)); };', 'address() is required in mode("client")'),
 ]
 
 
@@ -623,11 +698,118 @@ destination d_file { file("/dev/null"); };
 log { source(s_ws); destination(d_file); };
 """ % port)
     sng.start(wait=False)
-    sng.proc.wait(60)
-    check(sng.proc.returncode != 0, "syslog-ng started although the port is in use")
+    check(sng.wait_exit(60) != 0, "syslog-ng started although the port is in use")
     text = sng.log_text()
     check("websocket: cannot start the source" in text and "cannot listen" in text,
           "the start-up error does not name the cause:\n" + text)
+
+
+def test_i_dest_client_workers(ctx):
+    """workers(3): three connections; syslog-ng spreads the lines over them; each connection's
+    lines arrive in the order they were sent, none lost or duplicated."""
+    coll = Collector()
+    ctx.cleanup.append(coll.close)
+    net = free_tcp_port()
+    sng = ctx.sng("dest-workers", net_source(net) + """
+destination d_ws { websocket( address("127.0.0.1") port(%d) template("$MSG") workers(3) ); };
+log { source(s_net); destination(d_ws); flags(flow-control); };
+""" % coll.port)
+    sng.start()
+    coll.wait_connections(3)
+    sent = lines("worker", 3000)
+    tcp_send_lines(net, sent)
+    got = coll.wait(len(sent))
+    check(sorted(got) == sorted(sent), "lines lost or duplicated over three workers")
+    position = {m: i for i, m in enumerate(sent)}
+    with coll.cond:
+        per_conn = [list(c) for c in coll.by_conn]
+    check(len(per_conn) == 3, "expected 3 connections, got %d" % len(per_conn))
+    for n, c in enumerate(per_conn):
+        check(c, "connection %d got no line: the messages were not spread" % n)
+        check([position[m] for m in c] == sorted(position[m] for m in c),
+              "connection %d: lines out of order" % n)
+    check(sng.wait_stat("websocket", "written", len(sent)) == len(sent), "written is not %d" % len(sent))
+    check(sng.stop() == 0, "syslog-ng exited with an error")
+
+
+def test_j_source_client_mode(ctx):
+    """mode("client") source: connects to a WebSocket server and ingests what it pushes: a burst
+    of 5,000 through log-iw-size(100) (the source pauses reading while the window is full), then
+    the server closes the connection; the engine reconnects and the next batch arrives too."""
+    first = lines("pushed", 5000)
+    second = lines("after-reconnect", 100)
+    pusher = Pusher([first, second])
+    ctx.cleanup.append(pusher.close)
+    out = os.path.join(ctx.workdir, "client-source.out")
+    sng = ctx.sng("source-client", """
+source s_ws { websocket( mode("client") address("127.0.0.1") port(%d) path("/") reconnect-backoff(0.1 0.5)
+                         flags(no-parse) log-iw-size(100) ); };
+destination d_file { file("%s" template("$SOURCEIP $MSG\\n")); };
+log { source(s_ws); destination(d_file); flags(flow-control); };
+""" % (pusher.port, out))
+    sng.start()
+    pusher.wait_connections(1)
+    got = wait_file_lines(out, len(first), timeout=120, proc=sng)
+    check(got == ["127.0.0.1 " + m for m in first], "the pushed messages differ or are out of order")
+    pusher.close_events[0].set()
+    pusher.wait_connections(2)
+    got = wait_file_lines(out, len(first) + len(second), timeout=60, proc=sng)
+    check(got[len(first):] == ["127.0.0.1 " + m for m in second], "the messages after the reconnect differ")
+    check(sng.stop() == 0, "syslog-ng exited with an error")
+
+
+def test_k_metrics(ctx):
+    """The counters of both drivers: on syslog-ng 4.x under the 4.x names with the driver's labels
+    (`syslog-ng-ctl stats prometheus`: syslogng_output_events_total / syslogng_input_events_total
+    with driver="websocket", mode, url, id); on 3.x the legacy dst.websocket / src.websocket rows."""
+    coll = Collector()
+    ctx.cleanup.append(coll.close)
+    net = free_tcp_port()
+    out = os.path.join(ctx.workdir, "metrics.out")
+    sng = ctx.sng("metrics", net_source(net) + """
+destination d_ws { websocket( address("127.0.0.1") port(%d) template("$MSG") ); };
+source s_ws { websocket( address("127.0.0.1") port(0) flags(no-parse) ); };
+destination d_file { file("%s" template("$MSG\\n")); };
+log { source(s_net); destination(d_ws); flags(flow-control); };
+log { source(s_ws); destination(d_file); flags(flow-control); };
+""" % (coll.port, out))
+    sng.start(wait=False)
+    port = started_port(sng, "source")
+    sng.wait_for(r"syslog-ng starting up")
+    tcp_send_lines(net, lines("out", 7))
+    coll.wait(7)
+    with ws_connect("ws://127.0.0.1:%d/" % port, open_timeout=10) as ws:
+        for m in lines("in", 5):
+            ws.send(m)
+        wait_file_lines(out, 5, proc=sng)
+    dest_url = 'url="ws://127.0.0.1:%d/"' % coll.port
+    if version() >= (4, 0):
+        def metric(name, *labels):
+            for line in sng.stats("prometheus").splitlines():
+                if line.startswith(name + "{") and all(l in line for l in labels):
+                    return int(float(line.rsplit(" ", 1)[1]))
+            return None
+
+        deadline = time.monotonic() + 30
+        while True:
+            delivered = metric("syslogng_output_events_total", 'driver="websocket"', 'mode="client"', dest_url,
+                               'id="d_ws#0"', 'result="delivered"')
+            received = metric("syslogng_input_events_total", 'driver="websocket"', 'mode="server"',
+                              'url="ws://127.0.0.1:0/"', 'id="s_ws#0"')
+            if (delivered, received) == (7, 5) or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        check(delivered == 7, "syslogng_output_events_total{driver=\"websocket\",result=\"delivered\"} is %s, "
+              "expected 7:\n%s" % (delivered, sng.stats("prometheus")))
+        check(received == 5, "syslogng_input_events_total{driver=\"websocket\"} is %s, expected 5" % received)
+        dropped = metric("syslogng_output_events_total", 'driver="websocket"', 'id="d_ws#0"', 'result="dropped"')
+        check(dropped == 0, "syslogng_output_events_total{result=\"dropped\"} is %s, expected 0" % dropped)
+    else:
+        check(sng.wait_stat("websocket", "written", 7) == 7, "dst.websocket written is not 7")
+        rows = [l.split(";") for l in sng.stats().splitlines()]
+        processed = [int(f[5]) for f in rows if len(f) == 6 and f[0] == "src.websocket" and f[4] == "processed"]
+        check(processed == [5], "src.websocket processed: %r, expected [5]" % processed)
+    check(sng.stop() == 0, "syslog-ng exited with an error")
 
 
 TESTS = [test_a_dest_client, test_a_dest_client_full_engine_queue, test_b_dest_server_two_subscribers,
@@ -635,7 +817,8 @@ TESTS = [test_a_dest_client, test_a_dest_client_full_engine_queue, test_b_dest_s
          test_b_dest_server_slow_subscriber, test_c_source_to_file, test_c_short_lived_peer_sourceip,
          test_d_tls_dest_client,
          test_d_tls_source, test_e_server_down_then_up, test_e_disk_buffer_across_restart,
-         test_f_reload_and_restart, test_g_bad_configs, test_h_original_configs]
+         test_f_reload_and_restart, test_g_bad_configs, test_h_original_configs, test_i_dest_client_workers,
+         test_j_source_client_mode, test_k_metrics]
 
 
 def main():
@@ -647,9 +830,11 @@ def main():
     if ws_connect is None:
         print("SKIP: the Python package 'websockets' (>= 13) is not installed")
         return 77
-    if shutil.which("syslog-ng") is None:
-        print("SKIP: syslog-ng is not installed")
+    if shutil.which(SYSLOG_NG[0]) is None:
+        print("SKIP: %s is not installed" % SYSLOG_NG[0])
         return 77
+    sng_version = version_info().get("Installer-Version", "?")
+    print("syslog-ng %s (%s), module %s" % (sng_version, " ".join(SYSLOG_NG), module_dir), flush=True)
     check(os.path.exists(os.path.join(module_dir, "libwebsocket.so")),
           "no libwebsocket.so in %s" % module_dir)
     root = os.environ.get("WS_SNG_WORKDIR") or tempfile.mkdtemp(prefix="ws-sng-")
@@ -678,6 +863,12 @@ def main():
         print("%-40s %s (%.1fs)" % (name, results[name], time.monotonic() - t0), flush=True)
     print("output: %s" % root)
     failed = [n for n, r in results.items() if r == "FAIL"]
+    passed = [n for n, r in results.items() if r == "PASS"]
+    skipped = len(results) - len(passed) - len(failed)
+    # One summary line, named after the syslog-ng under test unless WS_SNG_LABEL says otherwise.
+    label = os.environ.get("WS_SNG_LABEL") or "syslog-ng %s" % sng_version
+    print("%s: %d passed, %d failed%s" % (label, len(passed), len(failed),
+                                          ", %d skipped" % skipped if skipped else ""), flush=True)
     return 1 if failed else 0
 
 
