@@ -86,6 +86,25 @@ log { source(s_loggen); destination(d_out); flags(flow-control); };
 """ % (in_port, WINDOW, dst)
 
 
+def _wait_established(port, proc, timeout=30):
+    """Waits until B's listening port has an established connection (A's destination is
+    connected), so that neither path's measurement includes connecting. /proc/net/tcp lists
+    sockets with their local address as hex IP:port and state 01 for ESTABLISHED."""
+    want = ":%04X" % port
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open("/proc/net/tcp") as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if fields[1].endswith(want) and fields[3] == "01":
+                    return
+        if proc.proc.poll() is not None:
+            break
+        time.sleep(0.01)
+    raise PathError("syslog-ng A did not connect to B's port %d within %ds (log: %s)"
+                    % (port, timeout, proc.log_path))
+
+
 def _cpu_s(stat_path):
     """utime + stime of a /proc .../stat file, in seconds."""
     with open(stat_path) as f:
@@ -190,6 +209,7 @@ def run_path(kind, n, size, workdir, module_dir, stall_s):
         in_port = sngtest.free_tcp_port()
         a = sngtest.SyslogNg(d, "A", _config_a(kind, in_port, port), module_dir)
         a.start()
+        _wait_established(port, a)
         # CPU from here on only: starting up (parsing the configuration, loading modules) is
         # not part of the path.
         base_a, base_b = _thread_cpu(a.proc.pid), _thread_cpu(b.proc.pid)

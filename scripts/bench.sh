@@ -4,7 +4,7 @@
 #   scripts/bench.sh            full run: 5 interleaved rounds of every scenario (about 10
 #                               minutes on a quiet 2-core machine); writes bench/results.md and
 #                               .json, the results block of docs/bench.md and the goals of README.md
-#   scripts/bench.sh --quick    every scenario once with tiny sizes (about a minute); checks that
+#   scripts/bench.sh --quick    every scenario once with tiny sizes (about 10 s); checks that
 #                               each program works and loses nothing, never judges speed
 #
 # ws_api comes from pkg-config when PKG_CONFIG_PATH finds ws_api.pc (a staged `make install`,
@@ -81,6 +81,7 @@ test -z "${BENCH_REPS:-}" || opts+=(--reps "$BENCH_REPS")
 test -z "${BENCH_SCALE:-}" || opts+=(--scale "$BENCH_SCALE")
 test -z "$sng_module" || opts+=(--sng-module "$sng_module")
 rm -rf "$out/sng-work"
-python3 bench/run.py --bin "$out/bin" $quick --md "$md" --json "$json" --workdir "$out/sng-work" \
+# No __pycache__ in the source tree (bench/ and the module's tests/, which run.py imports).
+PYTHONDONTWRITEBYTECODE=1 python3 bench/run.py --bin "$out/bin" $quick --md "$md" --json "$json" --workdir "$out/sng-work" \
   "${doc[@]}" "${opts[@]}"
 echo "results: $md, $json"
