@@ -40,8 +40,12 @@ class BenchError(Exception):
     pass
 
 
+T0 = time.monotonic()
+
+
 def log(msg):
-    print(msg, flush=True)
+    """Progress on stdout, each line with the seconds since the start (where a run's time goes)."""
+    print("[%4.0fs] %s" % (time.monotonic() - T0, msg), flush=True)
 
 
 def raise_fd_limit():
