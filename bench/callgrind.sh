@@ -12,7 +12,7 @@
 # TLS library, threads) cancels out. The
 # measured side runs under callgrind (all its threads in one profile), its peer natively.
 # OUT_DIR keeps every callgrind.out file and, for the N2 run, `callgrind_annotate` of self
-# cost (*.self.txt) and inclusive cost (*.incl.txt). About 5 minutes on 2 cores.
+# cost (*.self.txt) and inclusive cost (*.incl.txt). About 2 minutes on 2 cores.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
