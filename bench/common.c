@@ -61,6 +61,7 @@ bench_parse_args (int argc, char **argv, struct bench_args *a, const char *usage
     { "latency", no_argument, NULL, 'l' },
     { "no-handshake", no_argument, NULL, 'H' },
     { "binary", no_argument, NULL, 'b' },
+    { "upgrade", no_argument, NULL, 'u' },
     { NULL, 0, NULL, 0 }
   };
   int c;
@@ -83,6 +84,7 @@ bench_parse_args (int argc, char **argv, struct bench_args *a, const char *usage
         case 'l': a->latency = 1; break;
         case 'H': a->handshake = 0; break;
         case 'b': a->binary = 1; break;
+        case 'u': a->upgrade = 1; break;
         default:
           fprintf (stderr, "usage: %s\n", usage);
           exit (2);

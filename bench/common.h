@@ -21,6 +21,7 @@ struct bench_args
   uint64_t rate;          /* --rate: messages per second in total, 0 = as fast as possible */
   int latency;            /* --latency: payloads carry the send time; the sink reports percentiles */
   int handshake;          /* --no-handshake clears it (raw tool only) */
+  int upgrade;            /* --upgrade: the raw sender does the HTTP upgrade first (raw tool only) */
   int binary;             /* --binary: binary frames instead of text */
 };
 

@@ -1,9 +1,11 @@
 /* rawws.c: the raw-TCP side of the benchmarks: WebSocket frames over plain sockets, no library.
  *
  *   rawws sink  --count N [--conns K] [--latency]      listen; parse + unmask client frames
- *   rawws send  --port P --count N [--size S] [--conns K] [--rate R] [--latency]
+ *   rawws send  --port P --count N [--size S] [--conns K] [--rate R] [--latency] [--upgrade]
  *                                                        connect; write masked frames (64 KiB batches,
- *                                                        or one write per message when paced)
+ *                                                        or one write per message when paced);
+ *                                                        --upgrade: HTTP upgrade first, so that any
+ *                                                        WebSocket server can be the sink
  *   rawws bcast --count N --conns S [--size S]         listen; write N unmasked frames to each of S
  *   rawws sub   --port P --count N --conns S [--no-handshake]
  *                                                        S subscribers (HTTP upgrade unless
@@ -31,7 +33,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define USAGE "rawws sink|send|bcast|sub [--host H] [--port P] [--count N] [--size S] [--conns K] [--rate R] [--latency] [--no-handshake] [--binary]"
+#define USAGE "rawws sink|send|bcast|sub [--host H] [--port P] [--count N] [--size S] [--conns K] [--rate R] [--latency] [--no-handshake] [--upgrade] [--binary]"
 #define BATCH (64 * 1024)
 #define RDBUF (256 * 1024)
 
@@ -102,6 +104,37 @@ write_all (int fd, const uint8_t *p, size_t len)
       p += w;
       len -= (size_t) w;
     }
+}
+
+/* The client's HTTP upgrade request (a fixed key: the servers measured do not care).  */
+static const char upgrade_req[] =
+  "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+/* --upgrade on a blocking socket: sends the request and reads the response up to its blank
+   line, one byte at a time so that nothing after it is consumed (the server sends nothing
+   more until the client does anyway; this runs once per connection, before the clock).  */
+static void
+upgrade_blocking (int fd)
+{
+  char resp[1024];
+  size_t len = 0;
+
+  write_all (fd, (const uint8_t *) upgrade_req, sizeof upgrade_req - 1);
+  while (len < 4 || memcmp (resp + len - 4, "\r\n\r\n", 4) != 0)
+    {
+      ssize_t r;
+
+      if (len == sizeof resp - 1)
+        bench_die ("upgrade: response too long");
+      r = read (fd, resp + len, 1);
+      if (r <= 0)
+        bench_die ("upgrade: connection closed during the handshake");
+      len++;
+    }
+  resp[len] = 0;
+  if (strncmp (resp, "HTTP/1.1 101", 12) != 0)
+    bench_die ("upgrade refused: %.40s", resp);
 }
 
 /* ---- sink ---------------------------------------------------------------------------------- */
@@ -232,6 +265,8 @@ sender_batched (void *arg)
   uint64_t left = s->count;
   size_t i;
 
+  if (args.upgrade)
+    upgrade_blocking (fd);
   for (i = 0; i < per; i++)
     {
       memcpy (img + i * flen, hdr, hl);
@@ -244,6 +279,17 @@ sender_batched (void *arg)
 
       write_all (fd, img, (size_t) k * flen);
       left -= k;
+    }
+  if (args.upgrade)
+    {
+      /* A WebSocket server expects a closing handshake: close frame, status 1000.  */
+      uint8_t close_frame[14 + 2];
+      size_t ch = ws_frame_header (close_frame, 8, 2, mask_key);
+
+      close_frame[ch] = 0x03;
+      close_frame[ch + 1] = 0xe8;
+      ws_frame_mask (close_frame + ch, 2, mask_key, 0);
+      write_all (fd, close_frame, ch + 2);
     }
   /* Wait for the sink to close (it has read everything) so the process exit never races it.  */
   shutdown (fd, SHUT_WR);
@@ -425,9 +471,6 @@ run_sub (void)
   struct epoll_event ev, evs[256];
   int ep = epoll_create1 (0), next = 0, inflight = 0, open_n = 0, done = 0, i, n;
   uint64_t t_connect0 = bench_now_ns (), t_connected = 0, total = 0;
-  static const char req[] =
-    "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
 
   if (!s)
     bench_die ("out of memory");
@@ -465,7 +508,7 @@ run_sub (void)
               epoll_ctl (ep, EPOLL_CTL_MOD, c->fd, &ev);
               if (args.handshake)
                 {
-                  write_all (c->fd, (const uint8_t *) req, sizeof req - 1);
+                  write_all (c->fd, (const uint8_t *) upgrade_req, sizeof upgrade_req - 1);
                   c->st = SUB_HANDSHAKE;
                   continue;
                 }

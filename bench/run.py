@@ -3,12 +3,19 @@
 
 Called by scripts/bench.sh (which builds the programs first):
 
-    run.py --bin DIR [--quick] [--md FILE] [--json FILE]
+    run.py --bin DIR [--quick] [--reps N] [--scale X] [--md FILE] [--json FILE] [--doc FILE]
+           [--readme FILE] [--only 1,2,...] [--sng-module DIR] [--workdir DIR]
 
 Each scenario starts a server program, reads its `port=N` line, starts the peer program(s) in
 other processes and collects the `key=value` lines every program prints at its end.  Any program
 that fails, times out or reports fewer messages than were sent fails the whole run (exit 1):
 --quick is what CI runs so that the benchmarks never rot; it never judges speed.
+
+A full run does every scenario in 5 rounds (--reps), each round running ours, libwebsockets and
+raw TCP one after the other, so that the ratios of one round compare figures taken moments apart.
+results.json keeps every round (`runs`), min/median/max of every figure and ratio (`spread`), the
+goals judged on each row (`goals`); its plain fields are the medians.  Scenario 8 (two syslog-ng
+processes, websocket() against network(tcp)) lives in syslogng.py.
 """
 
 import argparse
@@ -17,20 +24,28 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
+import syslogng
+
 ARGS = None
-REPS = 1  # runs per figure (the median is kept): 3 in a full run, 1 with --quick
+REPS = 1  # rounds per scenario: 5 in a full run (--reps), 1 with --quick
 
 
 class BenchError(Exception):
     pass
 
 
+T0 = time.monotonic()
+
+
 def log(msg):
-    print(msg, flush=True)
+    """Progress on stdout, each line with the seconds since the start (where a run's time goes)."""
+    print("[%4.0fs] %s" % (time.monotonic() - T0, msg), flush=True)
 
 
 def raise_fd_limit():
@@ -146,20 +161,25 @@ IMPLS = {
     "libwebsockets": ("lws", "lws"),
     "raw_tcp": ("rawws", "rawws"),
 }
+COLUMNS = ("ours", "libwebsockets", "raw_tcp")
 
 
-def median_runs(fn, impls, key=None, reps=None):
-    """Runs fn(impl) REPS (or `reps`) times for every impl, interleaved (so that a burst of load
-    from elsewhere on the machine hits every column alike); answers {impl: median result}."""
-    runs = {i: [] for i in impls}
-    for _ in range(reps if reps and REPS > 1 else REPS):
-        for i in impls:
-            runs[i].append(fn(i))
-    out = {}
-    for i, vs in runs.items():
-        vs = sorted(vs, key=(lambda v: v[key]) if key else None)
-        out[i] = vs[len(vs) // 2]
-    return out
+def interleaved(columns):
+    """Runs every (name, fn) of `columns` once per round, REPS rounds (so that a burst of load
+    from elsewhere on the machine hits every column alike, and the ratios of one round compare
+    figures taken moments apart); answers {name: [result of each round]}."""
+    runs = {name: [] for name, _ in columns}
+    for k in range(REPS):
+        if REPS > 1:
+            log("   round %d of %d" % (k + 1, REPS))
+        for name, fn in columns:
+            runs[name].append(fn())
+    return runs
+
+
+def pick(runs, key):
+    """{column: [figure `key` of each round]} from interleaved()'s results."""
+    return {name: [r[key] for r in rs] for name, rs in runs.items()}
 
 
 def throughput(impl, n, size=200, conns=1, sink_prog=None, send_prog=None, extra_sink=(),
@@ -205,21 +225,17 @@ def broadcast(impl, subs, n):
     finally:
         srv.kill()
     check_count(" ".join(sub_argv), r["recv"], n * subs)
-    return n * subs / ((int(r["last_ns"]) - int(s["start_ns"])) / 1e9)
+    return {"dps": n * subs / ((int(r["last_ns"]) - int(s["start_ns"])) / 1e9)}
 
 
 def latency(impl, rate, secs):
     n = max(1, int(rate * secs))
-    s, _ = throughput_pair_latency(impl, rate, n)
-    return {"p50": float(s["lat_p50_us"]), "p99": float(s["lat_p99_us"]),
-            "p999": float(s["lat_p999_us"])}
-
-
-def throughput_pair_latency(impl, rate, n):
     sp, cp = IMPLS[impl]
-    return pair([prog(sp), "sink", "--count", str(n), "--latency"],
+    s, _ = pair([prog(sp), "sink", "--count", str(n), "--latency"],
                 [prog(cp), "send", "--port", "{port}", "--count", str(n), "--rate", str(rate),
                  "--latency"], n)
+    return {"p50": float(s["lat_p50_us"]), "p99": float(s["lat_p99_us"]),
+            "p999": float(s["lat_p999_us"]), "max": float(s["lat_max_us"])}
 
 
 def connections(impl, conns):
@@ -247,25 +263,96 @@ def connections(impl, conns):
     return {"kib_per_conn": (int(s["rss_kb"]) - rss0) / conns, "connects_s": conns / connect_s}
 
 
-# ---- table ----------------------------------------------------------------------------------
+# ---- figures, ratios and goals ----------------------------------------------------------------
 
-ROWS = []
+ROWS = []   # one dict per table row, as written to results.json
+GOALS = []  # one dict per goal (also attached to its row in results.json)
+EXTRA_MD = []  # sections added after the goals (per-run latency, syslog-ng threads)
 
 
-def row(scenario, unit, ours, lws=None, raw=None, better="higher"):
-    def ratio(a, b):
-        return round(a / b, 3) if a is not None and b else None
+def rnd(v):
+    if v is None:
+        return None
+    return round(v, 3) if abs(v) < 100 else round(v)
 
-    def rnd(v):
-        if v is None:
-            return None
-        return round(v, 3) if abs(v) < 100 else round(v)
 
-    r = {"scenario": scenario, "unit": unit, "ours": rnd(ours), "libwebsockets": rnd(lws),
-         "raw_tcp": rnd(raw), "ratio_libwebsockets": ratio(ours, lws), "ratio_raw": ratio(ours, raw)}
-    ROWS.append((r, better))
-    log("  %-44s %-10s ours=%s lws=%s raw=%s" % (scenario, unit, r["ours"], r["libwebsockets"],
-                                                  r["raw_tcp"]))
+def spread(vs):
+    vs = sorted(v for v in vs if v is not None)
+    if not vs:
+        return None
+    return {"min": rnd(vs[0]), "median": rnd(statistics.median(vs)), "max": rnd(vs[-1])}
+
+
+def row(scenario, unit, cols, better="higher", note=None):
+    """Adds a table row. `cols` is {column: [figure of each round]} for the columns measured
+    (ours, libwebsockets, raw_tcp); the ratios are taken per round (ours of round k over the
+    other column of round k), then summed up as min/median/max like every figure. The row's
+    plain fields (today's format) are the medians; `runs` has every round, `spread` the
+    min/median/max of every field."""
+    n = max(len(v) for v in cols.values())
+    runs = []
+    for k in range(n):
+        r = {c: (cols[c][k] if c in cols else None) for c in COLUMNS}
+        for c, f in (("libwebsockets", "ratio_libwebsockets"), ("raw_tcp", "ratio_raw")):
+            o, x = r["ours"], r[c]
+            r[f] = o / x if o is not None and x else None
+        runs.append(r)
+    fields = COLUMNS + ("ratio_libwebsockets", "ratio_raw")
+    sp = {f: spread([r[f] for r in runs]) for f in fields}
+    out = {"scenario": scenario, "unit": unit, "better": better}
+    for f in fields:
+        out[f] = sp[f]["median"] if sp[f] else None
+    out["runs"] = [{f: rnd(r[f]) for f in fields} for r in runs]
+    out["spread"] = {f: v for f, v in sp.items() if v}
+    if note:
+        out["note"] = note
+    ROWS.append(out)
+    log("  %-46s %-12s ours=%s lws=%s raw=%s" % (scenario, unit, out["ours"], out["libwebsockets"],
+                                                  out["raw_tcp"]))
+    return out
+
+
+def not_measured(scenario, unit, why):
+    """A slot for a figure that cannot be measured yet (a feature not built): kept in the table
+    and the JSON so that it is not forgotten."""
+    out = {"scenario": scenario, "unit": unit, "better": "higher", "ours": None,
+           "libwebsockets": None, "raw_tcp": None, "ratio_libwebsockets": None, "ratio_raw": None,
+           "runs": [], "spread": {}, "note": why}
+    ROWS.append(out)
+    return out
+
+
+def over(n):
+    return "over %d run%s" % (n, "" if n == 1 else "s")
+
+
+def goal(text, r, field, limit, lower=False, every=False, what=None):
+    """A goal on one field of row `r`: met when the median (or, with `every`, each round) is
+    >= limit (<= with `lower`). Recorded with the median and the spread over the rounds."""
+    vals = [x[field] for x in r["runs"] if x[field] is not None]
+    g = {"goal": text, "scenario": r["scenario"], "field": field, "limit": limit,
+         "rule": ("every run" if every else "median") + (" <= limit" if lower else " >= limit"),
+         "runs": len(vals)}
+    if not vals:
+        g.update({"met": None, "measured": r.get("note", "not measured")})
+    else:
+        ok = (lambda v: v <= limit) if lower else (lambda v: v >= limit)
+        med = statistics.median(vals)
+        g.update({"median": rnd(med), "min": rnd(min(vals)), "max": rnd(max(vals)),
+                  "met": all(ok(v) for v in vals) if every else ok(med)})
+        unit = what or ("of raw TCP" if field == "ratio_raw" else
+                        "x libwebsockets" if field == "ratio_libwebsockets" else r["unit"])
+        sep = "" if unit.startswith("x") else " "
+        if every:
+            g["measured"] = "worst %s%s%s, median %s (%s)" % (fmt(max(vals) if lower else min(vals)),
+                                                            sep, unit, fmt(med), over(len(vals)))
+        elif len(vals) == 1:
+            g["measured"] = "%s%s%s (%s)" % (fmt(med), sep, unit, over(1))
+        else:
+            g["measured"] = "%s%s%s (%s–%s %s)" % (fmt(med), sep, unit, fmt(min(vals)),
+                                                   fmt(max(vals)), over(len(vals)))
+    GOALS.append(g)
+    r.setdefault("goals", []).append(g)
 
 
 def fmt(v):
@@ -273,7 +360,17 @@ def fmt(v):
         return "–"
     if isinstance(v, float) and abs(v) < 100:
         return "%.3g" % v if abs(v) < 10 else "%.1f" % v
-    return "{:,}".format(int(v))
+    return "{:,}".format(int(round(v)))
+
+
+def fmt_spread(r, field):
+    """A ratio cell: the median, with min–max when there is more than one round."""
+    sp = r["spread"].get(field)
+    if not sp:
+        return "–"
+    if len(r["runs"]) < 2:
+        return fmt(sp["median"])
+    return "%s (%s–%s)" % (fmt(sp["median"]), fmt(sp["min"]), fmt(sp["max"]))
 
 
 def machine():
@@ -302,73 +399,115 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--reps", type=int, help="rounds per scenario (default 5; 1 with --quick)")
+    ap.add_argument("--scale", type=float, default=1.0,
+                    help="multiplies message counts and durations (e.g. 0.1 to test the tooling)")
     ap.add_argument("--md")
     ap.add_argument("--json")
     ap.add_argument("--doc", help="a markdown file whose results:begin/end block gets the table")
+    ap.add_argument("--readme", help="a markdown file whose bench-goals:begin/end block gets the "
+                    "goals table")
     ap.add_argument("--only", help="comma-separated scenario numbers (for profiling runs)")
+    ap.add_argument("--sng-module", help="directory holding the syslog-ng module libwebsocket.so "
+                    "(scenario 8)")
+    ap.add_argument("--workdir", help="where scenario 8 runs syslog-ng (default: a temp dir)")
     ARGS = ap.parse_args()
     q = ARGS.quick
-    REPS = 1 if q else 3
+    REPS = ARGS.reps or (1 if q else 5)
     only = set(ARGS.only.split(",")) if ARGS.only else None
     fdlim = raise_fd_limit()
     t0 = time.monotonic()
-    impls = ["ours", "libwebsockets", "raw_tcp"]
-    goals = []
-    res = {}
 
     def want(k):
         return only is None or k in only
 
-    if want("1"):
-        n = 20000 if q else 2000000
-        log("1. client-send: %d messages of 200 B" % n)
-        res["send"] = median_runs(lambda i: throughput(i, n), impls, "msgs")
-        t = res["send"]
-        row("1. client-send 200 B", "msg/s", *[t[i]["msgs"] for i in impls])
-        row("1. client-send CPU (both processes)", "CPU s/1M msg",
-            *[t[i]["cpu_per_m"] for i in impls], better="lower")
-        row("1. client-send peak RSS, sender", "KiB", *[t[i]["rss_send"] for i in impls],
-            better="lower")
-        row("1. client-send peak RSS, sink", "KiB", *[t[i]["rss_sink"] for i in impls],
-            better="lower")
-        o, l = t["ours"]["msgs"], t["libwebsockets"]["msgs"]
-        goals.append(("client-send >= 2,000,000 msg/s and >= 2x libwebsockets",
-                      "%s msg/s, %.2fx" % (fmt(o), o / l), o >= 2e6 and o >= 2 * l))
+    def count(full, quick):
+        return quick if q else max(1, int(full * ARGS.scale))
+
+    def both(fn, *args, **kw):
+        return [(i, (lambda i=i: fn(i, *args, **kw))) for i in COLUMNS]
+
+    if want("1") or want("7"):
+        n = count(2000000, 20000)
+        log("1./7. client-send: %d messages of 200 B, %d rounds" % (n, REPS))
+        cols = both(throughput, n)
+        if want("7"):
+            cols.insert(1, ("ours_legacy", lambda: throughput("ours", n,
+                                                               send_prog="ours_legacy")))
+        t = interleaved(cols)
+        msgs = pick(t, "msgs")
+        if want("1"):
+            main_cols = {c: msgs[c] for c in COLUMNS}
+            r = row("1. client-send 200 B", "msg/s", main_cols)
+            goal("client-send 200 B >= 0.5 of raw TCP", r, "ratio_raw", 0.5)
+            goal("client-send >= 10x libwebsockets", r, "ratio_libwebsockets", 10)
+            cpu = pick(t, "cpu_per_m")
+            r = row("1. client-send CPU (both processes)", "CPU s/1M msg",
+                    {c: cpu[c] for c in COLUMNS}, better="lower")
+            goal("client-send CPU per message (both processes) <= 2x raw TCP", r, "ratio_raw", 2,
+                 lower=True, what="x raw TCP")
+            for key, what in (("rss_send", "sender"), ("rss_sink", "sink")):
+                v = pick(t, key)
+                row("1. client-send peak RSS, %s" % what, "KiB", {c: v[c] for c in COLUMNS},
+                    better="lower")
+        if want("7"):
+            row("7. client send, 2016 websocket_client_send_msg", "msg/s",
+                {"ours": msgs["ours_legacy"], "libwebsockets": msgs["libwebsockets"],
+                 "raw_tcp": msgs["raw_tcp"]})
+            row("7. client send, ws_send (as in 1.)", "msg/s", {c: msgs[c] for c in COLUMNS})
 
     if want("2"):
-        total = 20000 if q else 2000000
+        total = count(2000000, 20000)
         log("2. broadcast: %d deliveries per subscriber count" % total)
         for subs in (1, 10, 100, 1000):
             n = max(10, total // subs)
-            m = median_runs(lambda i: broadcast(i, subs, n), impls)
-            v = [m[i] for i in impls]
-            row("2. broadcast to %d subscriber%s" % (subs, "" if subs == 1 else "s"),
-                "deliveries/s", *v)
+            m = pick(interleaved(both(broadcast, subs, n)), "dps")
+            r = row("2. broadcast to %d subscriber%s" % (subs, "" if subs == 1 else "s"),
+                    "deliveries/s", m)
             if subs == 100:
-                goals.append(("broadcast to 100 subscribers >= 10,000,000 deliveries/s",
-                              "%s deliveries/s" % fmt(v[0]), v[0] >= 1e7))
+                goal("broadcast to 100 subscribers >= the raw-TCP broadcaster", r, "ratio_raw", 1)
 
     if want("3"):
-        n = 20000 if q else 2000000
+        n = count(2000000, 20000)
         log("3. receive: 10 clients, %d messages in total" % n)
-        m = median_runs(lambda i: throughput(i, n, conns=10), impls, "msgs")
-        v = [m[i]["msgs"] for i in impls]
-        row("3. receive from 10 clients (on_receive)", "msg/s", *v)
-        p = median_runs(lambda i: throughput(i, n, conns=10, sink_prog="ours_legacy"), ["ours"],
-                        "msgs")["ours"]["msgs"]
-        row("3. receive from 10 clients (2016 pipe)", "msg/s", p, v[1], v[2])
+        cols = both(throughput, n, conns=10)
+        cols.insert(1, ("ours_pipe", lambda: throughput("ours", n, conns=10,
+                                                          sink_prog="ours_legacy")))
+        # The same servers fed by the raw-TCP sender (with the HTTP upgrade): the server's
+        # receive path alone, as the broadcast scenario measures the server alone. The raw
+        # column is the same in both rows.
+        for i in ("ours", "libwebsockets"):
+            cols.append((i + "_rx", (lambda i=i: throughput(i, n, conns=10, send_prog="rawws",
+                                                            extra_send=("--upgrade",)))))
+        m = pick(interleaved(cols), "msgs")
+        r = row("3. receive from 10 clients (on_receive)", "msg/s", {c: m[c] for c in COLUMNS})
+        goal("receive from 10 clients (on_receive; clients of the same library) >= 0.6 of raw "
+             "TCP", r, "ratio_raw", 0.6)
+        row("3. receive from 10 clients (2016 pipe)", "msg/s",
+            {"ours": m["ours_pipe"], "libwebsockets": m["libwebsockets"], "raw_tcp": m["raw_tcp"]})
+        r = row("3. receive from 10 raw-TCP clients (on_receive; the server alone)", "msg/s",
+                {"ours": m["ours_rx"], "libwebsockets": m["libwebsockets_rx"],
+                 "raw_tcp": m["raw_tcp"]})
+        goal("receive from 10 raw-TCP clients (on_receive; the server alone) >= 0.6 of raw TCP",
+             r, "ratio_raw", 0.6)
 
     if want("4"):
-        secs = 0.2 if q else 10
+        secs = 0.2 if q else 5 * ARGS.scale
         for rate in (10000, 100000):
             log("4. latency at %d msg/s for %ss" % (rate, secs))
-            v = [latency(i, rate, secs) for i in impls]
+            t = interleaved(both(latency, rate, secs))
+            rows = {}
             for k, name in (("p50", "p50"), ("p99", "p99"), ("p999", "p99.9")):
-                row("4. latency %s at %s msg/s" % (name, fmt(rate)), "µs",
-                    *[x[k] for x in v], better="lower")
+                rows[k] = row("4. latency %s at %s msg/s" % (name, fmt(rate)), "µs", pick(t, k),
+                              better="lower")
+            latency_md(rate, t)
             if rate == 100000:
-                goals.append(("p99 latency <= 1 ms at 100,000 msg/s",
-                              "%.0f µs" % v[0]["p99"], v[0]["p99"] <= 1000))
+                goal("latency p50 at 100,000 msg/s <= libwebsockets's p50", rows["p50"],
+                     "ratio_libwebsockets", 1, lower=True)
+                goal("latency p99 at 100,000 msg/s <= 2x raw TCP's p99", rows["p99"],
+                     "ratio_raw", 2, lower=True, what="x raw TCP")
+                goal("latency p99.9 at 100,000 msg/s <= 1 ms in every run", rows["p999"], "ours",
+                     1000, lower=True, every=True)
 
     if want("5"):
         conns = 100 if q else 10000
@@ -376,72 +515,156 @@ def main():
             conns = max(10, fdlim - 100)
             log("   (descriptor limit %d: %d connections only)" % (fdlim, conns))
         log("5. connections: %d idle clients" % conns)
-        v = [connections(i, conns) for i in ("ours", "libwebsockets")]
-        row("5. %s idle connections: RSS per connection" % fmt(conns), "KiB",
-            v[0]["kib_per_conn"], v[1]["kib_per_conn"], better="lower")
-        row("5. %s idle connections: connects/s" % fmt(conns), "conn/s",
-            v[0]["connects_s"], v[1]["connects_s"])
-        goals.append(("10,000 connections at <= 16 KiB RSS each",
-                      "%.1f KiB (%d connections)" % (v[0]["kib_per_conn"], conns),
-                      v[0]["kib_per_conn"] <= 16))
+        t = interleaved([(i, (lambda i=i: connections(i, conns)))
+                         for i in ("ours", "libwebsockets")])
+        r = row("5. %s idle connections: RSS per connection" % fmt(conns), "KiB",
+                pick(t, "kib_per_conn"), better="lower")
+        goal("<= 16 KiB RSS per idle connection (%s connections)" % fmt(conns), r, "ours", 16,
+             lower=True)
+        row("5. %s idle connections: connects/s" % fmt(conns), "conn/s", pick(t, "connects_s"))
 
     if want("6"):
         sizes = ((16, 2000000), (1024, 500000), (65536, 8000), (1048576, 500))
         for size, n in sizes:
-            n = max(5, n // 100) if q else n
+            n = count(n, max(5, n // 100))
             log("6. message size %d B: %d messages" % (size, n))
-            # Large messages make short runs (a fraction of a second): 5 of them.
-            m = median_runs(lambda i: throughput(i, n, size=size), impls, "mbs",
-                            reps=5 if size >= 65536 else None)
-            v = [m[i]["mbs"] for i in impls]
+            m = pick(interleaved(both(throughput, n, size=size)), "mbs")
             label = {16: "16 B", 1024: "1 KiB", 65536: "64 KiB", 1048576: "1 MiB"}[size]
-            row("6. message size %s" % label, "MB/s", *v)
-            if size >= 65536:
-                goals.append(("%s messages >= half of raw-TCP MB/s" % label,
-                              "%.2f of raw" % (v[0] / v[2]), v[0] >= v[2] / 2))
+            r = row("6. message size %s" % label, "MB/s", m)
+            need = {16: 0.3, 65536: 0.5, 1048576: 0.8}.get(size)
+            if need:
+                goal("%s messages >= %s of raw-TCP MB/s" % (label, need), r, "ratio_raw", need)
 
-    if want("7"):
-        n = 20000 if q else 2000000
-        log("7. the 2016 path: %d messages" % n)
-        leg = median_runs(lambda i: throughput(i, n, send_prog="ours_legacy"), ["ours"],
-                          "msgs")["ours"]
-        new = res["send"]["ours"]["msgs"] if "send" in res else throughput("ours", n)["msgs"]
-        lws_v = res["send"]["libwebsockets"]["msgs"] if "send" in res else None
-        raw_v = res["send"]["raw_tcp"]["msgs"] if "send" in res else None
-        row("7. client send, 2016 websocket_client_send_msg", "msg/s", leg["msgs"], lws_v, raw_v)
-        row("7. client send, ws_send (as in 1.)", "msg/s", new, lws_v, raw_v)
+    if want("8"):
+        syslog_ng_scenario(count(500000, 20000))
 
     elapsed = time.monotonic() - t0
     log("all scenarios passed in %.0f s" % elapsed)
     m = machine()
     if ARGS.json:
         with open(ARGS.json, "w") as f:
-            json.dump([r for r, _ in ROWS], f, indent=1, ensure_ascii=False)
+            json.dump(ROWS, f, indent=1, ensure_ascii=False)
             f.write("\n")
     if ARGS.md:
-        write_md(ARGS.md, m, goals, elapsed, q)
+        write_md(ARGS.md, m, elapsed, q)
         if ARGS.doc:
-            update_doc(ARGS.doc, ARGS.md)
+            update_block(ARGS.doc, "results", md_body(ARGS.md))
+        if ARGS.readme:
+            update_block(ARGS.readme, "bench-goals", readme_block(m))
 
 
-def update_doc(doc, md):
-    """Puts results.md (without its title) between the markers of `doc`."""
-    begin, end = "<!-- results:begin -->", "<!-- results:end -->"
+def latency_md(rate, t):
+    """The per-run latency table: tails are judged run by run (a median hides a bad run)."""
+    out = ["\n### Latency at %s msg/s, per run (µs)\n" % fmt(rate),
+           "| run | ours p50 / p99 / p99.9 / max | libwebsockets | raw TCP |", "|---|---|---|---|"]
+    for k in range(len(t["ours"])):
+        cells = ["%s / %s / %s / %s" % tuple(fmt(t[c][k][p]) for p in ("p50", "p99", "p999", "max"))
+                 for c in COLUMNS]
+        out.append("| %d | %s |" % (k + 1, " | ".join(cells)))
+    EXTRA_MD.append("\n".join(out))
+
+
+def syslog_ng_scenario(n):
+    """8. loggen -> syslog-ng A -> websocket() or network(tcp) -> syslog-ng B -> file."""
+    ver = syslogng.version()
+    why = syslogng.missing(ARGS.sng_module)
+    size = 200
+    label = "8. syslog-ng -> syslog-ng, %d B, flow control" % size
+    if why:
+        if ARGS.quick or ARGS.only:
+            log("8. syslog-ng path: skipped: %s" % why)
+            not_measured(label, "msg/s", "not measured: " + why)
+            return
+        raise BenchError("scenario 8: " + why + " (or leave 8 out: BENCH_ONLY=1,2,...)")
+    work = ARGS.workdir or tempfile.mkdtemp(prefix="bench-sng-")
+    os.makedirs(work, exist_ok=True)
+    log("8. syslog-ng %s: loggen -> A -> websocket() | network(tcp) -> B -> file, %d messages "
+        "(module from %s)" % (ver, n, ARGS.sng_module))
+    stall = 10 if ARGS.quick else 30
+
+    def one(kind):
+        try:
+            return syslogng.run_path(kind, n, size, work, ARGS.sng_module, stall)
+        except syslogng.PathError as e:
+            raise BenchError(str(e))
+
+    t = interleaved([("ours", lambda: one("websocket")), ("raw_tcp", lambda: one("tcp"))])
+    note = ("syslog-ng %s; ours: A's websocket() destination to B's websocket() source; raw_tcp: "
+            "the same path over syslog-ng's network(transport(tcp)); module %s"
+            % (ver, os.path.join(ARGS.sng_module, "libwebsocket.so")))
+    r = row(label, "msg/s", pick(t, "msgs"), note=note)
+    goal("syslog-ng path: websocket() >= 1.0x network(tcp), plain", r, "ratio_raw", 1.0,
+         what="x network(tcp)")
+    for key, who in (("cpu_a", "A (sender)"), ("cpu_b", "B (receiver)")):
+        row("8. syslog-ng CPU, %s" % who, "CPU s/1M msg", pick(t, key), better="lower", note=note)
+    r = not_measured("8. syslog-ng path, acknowledgements", "msg/s",
+                     "not measured: feature not built yet (end-to-end acknowledgements)")
+    goal("syslog-ng path: websocket() with acknowledgements >= 0.9x network(tcp)", r, "ratio_raw",
+         0.9)
+    not_measured("8. syslog-ng path, compression", "msg/s",
+                 "not measured: feature not built yet (permessage-deflate)")
+    # Where the time goes: CPU per thread name, averaged over the rounds.
+    out = ["\n### syslog-ng path: CPU per thread (s per 1M messages, mean of %d run%s)\n"
+           % (len(t["ours"]), "" if len(t["ours"]) == 1 else "s"),
+           "Thread names as the kernel shows them (`top -H`); `ws_api-*` is the engine's I/O "
+           "thread.\n", "| path | process | thread | CPU s/1M msg |", "|---|---|---|---:|"]
+    for col, path in (("ours", "websocket()"), ("raw_tcp", "network(tcp)")):
+        for key, proc in (("threads_a", "A"), ("threads_b", "B")):
+            names = sorted({name for run in t[col] for name in run[key]})
+            for name in names:
+                v = statistics.mean(run[key].get(name, 0.0) for run in t[col]) / n * 1e6
+                out.append("| %s | %s | %s | %s |" % (path, proc, name, fmt(v)))
+    EXTRA_MD.append("\n".join(out))
+    # The per-thread figures stay in results.json too (first CPU row's runs).
+    for row_ in ROWS:
+        if row_["scenario"] == label:
+            for k, run in enumerate(row_["runs"]):
+                run["threads"] = {"ours": {"A": t["ours"][k]["threads_a"],
+                                           "B": t["ours"][k]["threads_b"]},
+                                  "raw_tcp": {"A": t["raw_tcp"][k]["threads_a"],
+                                              "B": t["raw_tcp"][k]["threads_b"]}}
+
+
+def md_body(md):
+    with open(md) as f:
+        body = f.read().split("\n", 1)[1].strip()
+    return body.replace("\n## ", "\n### ").replace("\n### Latency", "\n#### Latency") \
+               .replace("\n### syslog-ng path", "\n#### syslog-ng path")
+
+
+def update_block(doc, name, body):
+    """Puts `body` between the <!-- NAME:begin --> and <!-- NAME:end --> markers of `doc`."""
+    begin, end = "<!-- %s:begin -->" % name, "<!-- %s:end -->" % name
     with open(doc) as f:
         text = f.read()
     if begin not in text or end not in text:
-        log("(%s has no results markers: not updated)" % doc)
+        log("(%s has no %s markers: not updated)" % (doc, name))
         return
-    with open(md) as f:
-        body = f.read().split("\n", 1)[1].strip()
-    body = body.replace("\n## Goals", "\n### Goals")
     head, rest = text.split(begin, 1)
     tail = rest.split(end, 1)[1]
     with open(doc, "w") as f:
         f.write(head + begin + "\n" + body + "\n" + end + tail)
 
 
-def write_md(path, m, goals, elapsed, quick):
+def goals_table():
+    out = ["| goal | measured (median, spread) | met |", "|---|---|---|"]
+    for g in GOALS:
+        met = {True: "yes", False: "**no**", None: "not measured"}[g["met"]]
+        out.append("| %s | %s | %s |" % (g["goal"], g["measured"], met))
+    return out
+
+
+def readme_block(m):
+    return "\n".join([
+        "Goals of the latest full run (`bench/results.md`, written %s UTC; %d rounds, each "
+        "scenario's columns interleaved; load average %.1f at its end). Each ratio is taken "
+        "within one round, then the median and the spread (min–max) over the rounds are given; "
+        "absolute figures move with the machine and are in `bench/results.md`."
+        % (datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M"), REPS, m["load"]), ""]
+        + goals_table())
+
+
+def write_md(path, m, elapsed, quick):
     out = []
     out.append("# ws_api benchmark results\n")
     out.append("Written by `scripts/bench.sh%s` on %s UTC in %.0f s.\n"
@@ -449,25 +672,35 @@ def write_md(path, m, goals, elapsed, quick):
                   datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M"), elapsed))
     if quick:
         out.append("**Quick mode: tiny sizes, the figures mean nothing.**\n")
+    elif REPS < 5 or ARGS.scale != 1.0:
+        out.append("**Tooling test (%d rounds, sizes x%s): not a results run.**\n"
+                   % (REPS, ARGS.scale))
     out.append("Machine: %s, %d cores, Linux %s; libwebsockets %s. 200-byte text messages over "
-               "loopback unless stated; producer and consumers are separate processes. Ratios are "
-               "ours / other: above 1 is better where higher is better, below 1 where lower is "
-               "better (column *better*). Each figure is the median of %d run%s; the load average when the "
-               "run ended was %.1f (other work on the machine shows up as noise).\n"
+               "loopback unless stated; producer and consumers are separate processes. Every "
+               "scenario ran %d round%s, its columns interleaved (ours, libwebsockets, raw TCP, "
+               "ours, ...). The absolute columns are medians and move with the machine (the load "
+               "average when the run ended was %.1f); judge by the ratios, each taken within one "
+               "round (ours / other) and given as median (min–max over the rounds): above 1 is "
+               "better where higher is better, below 1 where lower is better (column *better*). "
+               "Every round's figures are in `results.json` (`runs`).\n"
                % (m["cpu"], m["cores"], m["kernel"], m["lws"], REPS, "" if REPS == 1 else "s",
                   m["load"]))
     out.append("| scenario | unit | better | ours | libwebsockets | raw TCP | ours/lws | ours/raw |")
     out.append("|---|---|---|---:|---:|---:|---:|---:|")
-    for r, better in ROWS:
+    notes = []
+    for r in ROWS:
+        if r.get("note") and r["note"] not in notes:
+            notes.append(r["note"])
         out.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            r["scenario"], r["unit"], better, fmt(r["ours"]), fmt(r["libwebsockets"]),
-            fmt(r["raw_tcp"]), fmt(r["ratio_libwebsockets"]), fmt(r["ratio_raw"])))
-    if goals:
+            r["scenario"], r["unit"], r["better"], fmt(r["ours"]), fmt(r["libwebsockets"]),
+            fmt(r["raw_tcp"]), fmt_spread(r, "ratio_libwebsockets"), fmt_spread(r, "ratio_raw")))
+    if notes:
+        out.append("")
+        out.extend("- %s" % n for n in notes)
+    if GOALS:
         out.append("\n## Goals\n")
-        out.append("| goal | measured | met |")
-        out.append("|---|---|---|")
-        for g, meas, ok in goals:
-            out.append("| %s | %s | %s |" % (g, meas, "yes" if ok else "**no**"))
+        out.extend(goals_table())
+    out.extend(EXTRA_MD)
     with open(path, "w") as f:
         f.write("\n".join(out) + "\n")
 

@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
 # scripts/bench.sh: builds bench/ and runs every benchmark scenario (docs/bench.md).
 #
-#   scripts/bench.sh            full run (under 10 minutes); writes bench/results.md and .json
-#   scripts/bench.sh --quick    every scenario with tiny sizes (seconds); checks that each
-#                               program works and loses nothing, never judges speed
+#   scripts/bench.sh            full run: 5 interleaved rounds of every scenario (about 10
+#                               minutes on a quiet 2-core machine); writes bench/results.md and
+#                               .json, the results block of docs/bench.md and the goals of README.md
+#   scripts/bench.sh --quick    every scenario once with tiny sizes (about 10 s); checks that
+#                               each program works and loses nothing, never judges speed
 #
 # ws_api comes from pkg-config when PKG_CONFIG_PATH finds ws_api.pc (a staged `make install`,
 # as in CI); otherwise the crate is built here with cargo (CARGO_TARGET_DIR, default
 # /tmp/bench-target) and used from include/ and that target directory. libwebsockets comes from
 # the system (libwebsockets-dev). Environment: BENCH_OUT (where the programs and a --quick run's
-# results go; default _build/bench), BENCH_ONLY (comma-separated scenario numbers).
+# results go; default _build/bench), BENCH_ONLY (comma-separated scenario numbers),
+# BENCH_REPS (rounds per scenario, default 5) and BENCH_SCALE (multiplies message counts and
+# durations; e.g. BENCH_REPS=2 BENCH_SCALE=0.05 tests the tooling in a minute or two): a run with
+# any of these writes under BENCH_OUT, never over the committed results.
+# Scenario 8 (syslog-ng -> syslog-ng) needs syslog-ng and loggen (syslog-ng-core) and the module
+# libwebsocket.so, taken from BENCH_SNG_MODULE_DIR, else from the ws_api prefix pkg-config
+# names, else from _build/stage (the autotools build's `make install`), else from syslog-ng's own
+# module directory. A full run fails without it; --quick skips it when syslog-ng is missing.
 set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -42,15 +51,37 @@ fi
 # -B: relinked every time, so a rebuilt library is always the one measured (a few seconds).
 make -B "${make_args[@]}"
 
+# The syslog-ng module of scenario 8 (see the top). syslog-ng's moduledir relocated under a
+# prefix: what `make install` with --prefix=PREFIX uses.
+sng_module=${BENCH_SNG_MODULE_DIR:-}
+if test -z "$sng_module" && pkg-config --exists syslog-ng; then
+  prefixes=()
+  ! pkg-config --exists ws_api || prefixes+=("$(pkg-config --variable=prefix ws_api)")
+  prefixes+=("$WS_ROOT/_build/stage")
+  for p in "${prefixes[@]}"; do
+    d=$(pkg-config --define-variable=prefix="$p" --variable=moduledir syslog-ng)
+    if test -f "$d/libwebsocket.so"; then sng_module=$d; break; fi
+  done
+  d=$(pkg-config --variable=moduledir syslog-ng)
+  test -n "$sng_module" || ! test -f "$d/libwebsocket.so" || sng_module=$d
+fi
+echo "syslog-ng module (scenario 8): ${sng_module:-not found}"
+
 ws_section "Running the benchmarks${quick:+ (quick)}"
-if test -n "$quick" || test -n "${BENCH_ONLY:-}"; then
+if test -n "$quick" || test -n "${BENCH_ONLY:-}${BENCH_REPS:-}${BENCH_SCALE:-}"; then
   # A quick or partial run never overwrites the committed results.
   md=$out/results.md json=$out/results.json
 else
   md=$WS_ROOT/bench/results.md json=$WS_ROOT/bench/results.json
-  doc=(--doc "$WS_ROOT/docs/bench.md")
+  doc=(--doc "$WS_ROOT/docs/bench.md" --readme "$WS_ROOT/README.md")
 fi
-only=()
-test -z "${BENCH_ONLY:-}" || only=(--only "$BENCH_ONLY")
-python3 bench/run.py --bin "$out/bin" $quick --md "$md" --json "$json" "${doc[@]}" "${only[@]}"
+opts=()
+test -z "${BENCH_ONLY:-}" || opts+=(--only "$BENCH_ONLY")
+test -z "${BENCH_REPS:-}" || opts+=(--reps "$BENCH_REPS")
+test -z "${BENCH_SCALE:-}" || opts+=(--scale "$BENCH_SCALE")
+test -z "$sng_module" || opts+=(--sng-module "$sng_module")
+rm -rf "$out/sng-work"
+# No __pycache__ in the source tree (bench/ and the module's tests/, which run.py imports).
+PYTHONDONTWRITEBYTECODE=1 python3 bench/run.py --bin "$out/bin" $quick --md "$md" --json "$json" --workdir "$out/sng-work" \
+  "${doc[@]}" "${opts[@]}"
 echo "results: $md, $json"
