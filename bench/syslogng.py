@@ -40,7 +40,7 @@ class PathError(Exception):
 def version():
     """syslog-ng's version, e.g. "3.38.1" (None when syslog-ng is not installed)."""
     try:
-        out = subprocess.run([sngtest.SYSLOG_NG, "--version"], capture_output=True, text=True,
+        out = subprocess.run(sngtest.SYSLOG_NG + ["--version"], capture_output=True, text=True,
                              timeout=30).stdout
     except OSError:
         return None
@@ -50,7 +50,7 @@ def version():
 
 def missing(module_dir):
     """Why scenario 8 cannot run here (None when it can)."""
-    if shutil.which(sngtest.SYSLOG_NG) is None:
+    if shutil.which(sngtest.SYSLOG_NG[-1]) is None:
         return "syslog-ng is not installed (apt-get install syslog-ng-core)"
     if shutil.which(LOGGEN) is None:
         return "loggen is not installed (Debian: package syslog-ng-core)"
