@@ -208,6 +208,11 @@ typedef struct ws_stats {
    * Errors reported through on_error.
    */
   uint64_t errors;
+  /**
+   * Bytes held now for incomplete incoming messages and read buffers, across connections
+   * (kept within ws_options_set_max_buffered_bytes).
+   */
+  uint64_t buffered_bytes;
 } ws_stats;
 
 /**
@@ -509,6 +514,23 @@ enum ws_status ws_options_set_handshake_timeout_ms(struct ws_options *o, uint32_
  * beyond it get HTTP 503 and are closed.
  */
 enum ws_status ws_options_set_max_connections(struct ws_options *o, uint32_t n);
+
+/**
+ * Bytes the context may hold for incomplete incoming messages and read buffers, across all its
+ * connections (default 256 MiB; at least 64 KiB). When the
+ * budget is reached, the connection holding the most is closed with 1008 (policy violation),
+ * reported through on_error and counted in `ws_stats.errors`; `ws_stats.buffered_bytes` shows
+ * what is held now. It bounds what hostile peers sending partial messages can make the
+ * context spend, well below max_connections x max_message_size.
+ */
+enum ws_status ws_options_set_max_buffered_bytes(struct ws_options *o, size_t bytes);
+
+/**
+ * How long an incoming message may stay incomplete (a fragmented message, or a frame whose
+ * bytes stopped arriving) before its connection is closed with 1008; default 60000 ms; 0 = no
+ * limit.
+ */
+enum ws_status ws_options_set_message_timeout_ms(struct ws_options *o, uint32_t ms);
 
 /**
  * Server only: what a broadcast does with a subscriber whose queue is full.

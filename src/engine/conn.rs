@@ -17,7 +17,7 @@ use super::error::{Error, ErrorKind};
 use super::frame::{self, opcode};
 use super::handshake::{self, ServerReply, MAX_HEAD};
 use super::log::Level;
-use super::parser::{self, Incoming, Parser, Violation};
+use super::parser::{self, reserve_stepped, Incoming, Parser, Violation};
 use super::queue::{OutMsg, OutQueue};
 use super::shared::Shared;
 use super::sink::Sink;
@@ -34,6 +34,9 @@ const BATCH_BYTES: usize = 1 << 20;
 const IOV: usize = 512;
 /// Reads per wake-up before other connections get their turn.
 const READ_BUDGET: usize = 16;
+/// An empty read buffer keeps at most this much capacity: every idle connection's buffer counts
+/// against the memory budget.
+const IDLE_INBUF: usize = 4 * 1024;
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,6 +140,14 @@ pub struct Conn {
     stash: Option<OutMsg>,
     /// Server: over max_connections; its request is answered with 503.
     pub refuse: bool,
+    /// Bytes of `held()` counted in the context's budget total (`Shared::held`).
+    accounted: usize,
+    /// When the incoming message now incomplete must be complete.
+    message_deadline: Option<Instant>,
+    /// The last read stopped because the context's buffered bytes are over the budget.
+    pub over_budget: bool,
+    /// When the opening handshake completed.
+    pub opened_at: Option<Instant>,
 }
 
 impl Conn {
@@ -185,6 +196,10 @@ impl Conn {
             bcast: None,
             stash: None,
             refuse: false,
+            accounted: 0,
+            message_deadline: None,
+            over_budget: false,
+            opened_at: None,
         }
     }
 
@@ -195,6 +210,7 @@ impl Conn {
             self.close_deadline,
             self.next_ping,
             self.pong_deadline,
+            self.message_deadline,
         ]
         .into_iter()
         .flatten()
@@ -214,11 +230,22 @@ impl Conn {
                 "no pong within pong_timeout: the peer is gone",
             ));
         }
+        if self.message_deadline.is_some_and(|d| d <= now) {
+            self.message_deadline = None;
+            self.give_up_input(
+                Violation {
+                    code: 1008,
+                    reason: "message incomplete after message_timeout",
+                },
+                shared,
+            );
+        }
         if self.next_ping.is_some_and(|d| d <= now) {
             let cfg = &shared.config;
             self.ping_count += 1;
             let mask = self.mask();
-            self.push_control(frame::encode(
+            // A ping of ours the peer has not taken yet is replaced, not repeated.
+            self.push_control_coalesced(frame::encode(
                 opcode::PING,
                 &self.ping_count.to_be_bytes(),
                 mask,
@@ -241,7 +268,9 @@ impl Conn {
     }
 
     /// Puts a control frame (or HTTP bytes) ahead of queued data, after any partly written frame
-    /// and after control frames already waiting.
+    /// and after control frames already waiting. Control frames waiting are few (at most one
+    /// ping and one pong, thanks to `push_control_coalesced`, a close, an HTTP head), so the
+    /// walk is O(1).
     pub fn push_control(&mut self, data: Bytes) {
         let mut i = usize::from(self.out.front().is_some_and(|c| c.off > 0));
         while i < self.out.len() && self.out[i].payload.is_none() {
@@ -256,6 +285,89 @@ impl Conn {
                 payload: None,
             },
         );
+    }
+
+    /// Queues a ping or pong, replacing one of the same opcode that waits unwritten: RFC 6455
+    /// 5.5.3 lets an endpoint answer only the most recent ping, so a peer that floods pings and
+    /// reads nothing costs one pending pong, not a queue of them.
+    fn push_control_coalesced(&mut self, data: Bytes) {
+        let first = usize::from(self.out.front().is_some_and(|c| c.off > 0));
+        let same = self
+            .out
+            .iter_mut()
+            .skip(first)
+            .take_while(|c| c.payload.is_none())
+            .find(|c| c.off == 0 && c.data.first() == data.first());
+        match same {
+            Some(c) => {
+                self.out_bytes = self.out_bytes - c.data.len() + data.len();
+                c.data = data;
+            }
+            None => self.push_control(data),
+        }
+    }
+
+    /// Whether a control frame (or HTTP answer) waits in the batch.
+    fn control_waiting(&self) -> bool {
+        self.out.iter().take(2).any(|c| c.payload.is_none())
+    }
+
+    /// Bytes this connection holds for incoming data: its read buffer and the message being
+    /// reassembled (capacities: what the allocator really holds).
+    pub fn held(&self) -> usize {
+        self.inbuf.capacity() + self.parser.buffered()
+    }
+
+    /// Brings this connection's share of the context's budget total up to date; answers the
+    /// total.
+    pub fn account(&mut self, shared: &Shared) -> usize {
+        let now = self.held();
+        if now >= self.accounted {
+            shared
+                .held
+                .fetch_add(now - self.accounted, Ordering::Relaxed);
+        } else {
+            shared
+                .held
+                .fetch_sub(self.accounted - now, Ordering::Relaxed);
+        }
+        self.accounted = now;
+        shared.held.load(Ordering::Relaxed)
+    }
+
+    /// Takes this connection's share out of the budget total (it is being removed).
+    pub fn unaccount(&mut self, shared: &Shared) {
+        shared.held.fetch_sub(self.accounted, Ordering::Relaxed);
+        self.accounted = 0;
+    }
+
+    /// Closes with `v` (1008 for the budget and the message timeout) and frees what the
+    /// connection held for incoming data at once: nothing more it sends is kept.
+    pub fn give_up_input(&mut self, v: Violation, shared: &Shared) {
+        if self.violation.is_none() && self.close_received.is_none() {
+            self.fail(v);
+        }
+        self.parser.discard();
+        self.inbuf = Vec::new();
+        self.message_deadline = None;
+        self.account(shared);
+    }
+
+    /// Starts or stops the message timeout: it runs while an incoming message is incomplete (a
+    /// fragmented message, or a frame whose bytes stopped arriving) and the application is not
+    /// the one holding reading back.
+    fn track_message(&mut self, shared: &Shared) {
+        let incomplete = self.phase == Phase::Open
+            && self.violation.is_none()
+            && self.close_received.is_none()
+            && !self.rx_paused
+            && (self.parser.in_message() || !self.inbuf.is_empty());
+        let limit = shared.config.message_timeout;
+        if !incomplete || limit.is_zero() {
+            self.message_deadline = None;
+        } else if self.message_deadline.is_none() {
+            self.message_deadline = Some(Instant::now() + limit);
+        }
     }
 
     /// Data chunks not yet (fully) written, in order, rewound to their start: what an earlier
@@ -336,14 +448,33 @@ impl Conn {
         sink: &mut Sink,
         shared: &Shared,
     ) -> Result<(), End> {
+        let r = self.read_inner(scratch, sink, shared);
+        self.track_message(shared);
+        r
+    }
+
+    fn read_inner(
+        &mut self,
+        scratch: &mut [u8],
+        sink: &mut Sink,
+        shared: &Shared,
+    ) -> Result<(), End> {
         self.more_to_read = false;
         self.held_back = false;
+        self.over_budget = false;
         for _ in 0..READ_BUDGET {
             if self.rx_paused || !self.read_hint {
                 return Ok(());
             }
             if sink.backlog_full() {
                 self.held_back = true;
+                return Ok(());
+            }
+            if !self.writable && self.control_waiting() {
+                // The peer does not take our answers (pongs, a close, an HTTP reply): it is
+                // read no more until it does, like any slow peer, so flooding costs it its own
+                // socket buffer and not our time or memory. Keepalive or the close deadline
+                // ends it. A writable event resumes reading (read_hint is still set).
                 return Ok(());
             }
             let n = match self.stream.read(scratch) {
@@ -366,6 +497,7 @@ impl Conn {
                         None => frame::MAX_HEADER.saturating_sub(self.inbuf.len()).max(1),
                     };
                     let take = want.min(n - start);
+                    reserve_stepped(&mut self.inbuf, take);
                     self.inbuf.extend_from_slice(&scratch[start..start + take]);
                     start += take;
                     self.consume_inbuf(sink, shared)?;
@@ -375,12 +507,19 @@ impl Conn {
                 if self.inbuf.is_empty() {
                     let used = start + self.consume(&mut scratch[start..n], sink, shared)?;
                     if used < n {
+                        reserve_stepped(&mut self.inbuf, n - used);
                         self.inbuf.extend_from_slice(&scratch[used..n]);
                     }
                 } else {
+                    reserve_stepped(&mut self.inbuf, n - start);
                     self.inbuf.extend_from_slice(&scratch[start..n]);
                     self.consume_inbuf(sink, shared)?;
                 }
+            }
+            if self.account(shared) > shared.config.max_buffered_bytes {
+                // Over the budget: the loop closes the largest holder before anyone reads on.
+                self.over_budget = true;
+                break;
             }
         }
         self.more_to_read = self.read_hint && !self.rx_paused;
@@ -397,7 +536,7 @@ impl Conn {
         if let Ok(used) = r {
             buf.drain(..used);
         }
-        if buf.is_empty() && buf.capacity() > 64 * 1024 {
+        if buf.is_empty() && buf.capacity() > IDLE_INBUF {
             buf = Vec::new();
         }
         self.inbuf = buf;
@@ -414,13 +553,14 @@ impl Conn {
         }
     }
 
+    /// Where the HTTP head in `buf` ends, once complete; an error when it is (or will be)
+    /// larger than MAX_HEAD however its bytes arrived (one write or many).
     fn head(&self, buf: &[u8]) -> Result<Option<usize>, End> {
-        match handshake::head_end(buf) {
-            Some(n) => Ok(Some(n)),
-            None if buf.len() > MAX_HEAD => {
-                Err(End::Handshake("HTTP head larger than 16 KiB".into()))
-            }
-            None => Ok(None),
+        // Only the first MAX_HEAD bytes can hold an acceptable head: the scan stays bounded.
+        match handshake::head_end(&buf[..buf.len().min(MAX_HEAD)]) {
+            Some(n) if n <= MAX_HEAD => Ok(Some(n)),
+            None if buf.len() < MAX_HEAD => Ok(None),
+            _ => Err(End::Handshake("HTTP head larger than 16 KiB".into())),
         }
     }
 
@@ -428,6 +568,7 @@ impl Conn {
         self.phase = Phase::Open;
         self.handshake_deadline = None;
         self.opened = true;
+        self.opened_at = Some(Instant::now());
         self.just_opened = true;
         for c in self.carry.drain(..) {
             self.out_bytes += c.data.len();
@@ -456,8 +597,18 @@ impl Conn {
                 "TLS handshake received on a plain ws:// port".into(),
             ));
         }
-        let Some(end) = self.head(buf)? else {
-            return Ok(0);
+        let end = match self.head(buf) {
+            Ok(Some(end)) => end,
+            Ok(None) => return Ok(0),
+            Err(_) => {
+                ws_log!(
+                    Level::Info,
+                    "refused handshake from {}: HTTP head larger than 16 KiB",
+                    self.peer
+                );
+                self.http_reply(handshake::head_too_large());
+                return Ok(buf.len());
+            }
         };
         if self.refuse {
             self.http_reply(handshake::too_many_connections());
@@ -595,7 +746,7 @@ impl Conn {
                 Next::Pong(p) => {
                     if self.close_sent.is_none() {
                         let mask = self.mask();
-                        self.push_control(frame::encode(opcode::PONG, &p, mask));
+                        self.push_control_coalesced(frame::encode(opcode::PONG, &p, mask));
                     }
                 }
                 Next::Close(code, reason) => {
@@ -613,6 +764,8 @@ impl Conn {
                 }
             }
         }
+        // A reassembled message is handled: its buffer is not kept (nor counted) while idle.
+        self.parser.release_done();
         Ok(pos)
     }
 
@@ -839,12 +992,15 @@ impl Conn {
     pub fn error_of(&self, end: &End) -> Option<Error> {
         let peer = self.peer;
         if let Some(v) = &self.violation {
+            // 1008 is our policy (memory budget, message timeout), not a fault of the peer's.
+            let what = if v.code == 1008 {
+                "was closed by policy"
+            } else {
+                "broke the protocol"
+            };
             return Some(Error::new(
                 ErrorKind::Io,
-                format!(
-                    "{peer} broke the protocol: {} (closed with {})",
-                    v.reason, v.code
-                ),
+                format!("{peer} {what}: {} (closed with {})", v.reason, v.code),
             ));
         }
         if matches!(end, End::Io(_))

@@ -27,6 +27,9 @@ pub struct Stats {
     pub send_rejected: AtomicU64,
     /// Errors reported.
     pub errors: AtomicU64,
+    /// Bytes held for incomplete incoming messages and read buffers (published by the I/O
+    /// thread after each round's budget check).
+    pub buffered_bytes: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -54,6 +57,9 @@ pub struct Snapshot {
     pub send_rejected: u64,
     /// Errors reported through on_error.
     pub errors: u64,
+    /// Bytes held now for incomplete incoming messages and read buffers, across connections
+    /// (bounded by `max_buffered_bytes`).
+    pub buffered_bytes: u64,
 }
 
 impl Stats {
@@ -76,6 +82,7 @@ impl Stats {
             messages_dropped: self.messages_dropped.load(Relaxed),
             send_rejected: self.send_rejected.load(Relaxed),
             errors: self.errors.load(Relaxed),
+            buffered_bytes: self.buffered_bytes.load(Relaxed),
         }
     }
 }

@@ -64,6 +64,10 @@ fn is_token(s: &str) -> bool {
             .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b))
 }
 
+/// The smallest budget accepted: one read buffer's worth, so a single connection can make
+/// progress.
+const MIN_BUFFERED_BYTES: usize = 64 * 1024;
+
 fn path_arg(p: *const c_char, what: &str) -> Result<PathBuf, Error> {
     // SAFETY: the caller passes NULL or a NUL-terminated string.
     let s = unsafe { str_arg(p, what)? };
@@ -354,6 +358,36 @@ pub extern "C" fn ws_options_set_max_connections(o: *mut ws_options, n: u32) -> 
             return Err(Error::invalid("max_connections must be above 0"));
         }
         opts.config.max_connections = n as usize;
+        Ok(())
+    })
+}
+
+/// Bytes the context may hold for incomplete incoming messages and read buffers, across all its
+/// connections (default 256 MiB; at least 64 KiB). When the
+/// budget is reached, the connection holding the most is closed with 1008 (policy violation),
+/// reported through on_error and counted in `ws_stats.errors`; `ws_stats.buffered_bytes` shows
+/// what is held now. It bounds what hostile peers sending partial messages can make the
+/// context spend, well below max_connections x max_message_size.
+#[no_mangle]
+pub extern "C" fn ws_options_set_max_buffered_bytes(o: *mut ws_options, bytes: usize) -> ws_status {
+    with_options(o, "ws_options_set_max_buffered_bytes", |opts| {
+        if bytes < MIN_BUFFERED_BYTES {
+            return Err(Error::invalid(format!(
+                "max_buffered_bytes {bytes} is below the minimum {MIN_BUFFERED_BYTES}"
+            )));
+        }
+        opts.config.max_buffered_bytes = bytes;
+        Ok(())
+    })
+}
+
+/// How long an incoming message may stay incomplete (a fragmented message, or a frame whose
+/// bytes stopped arriving) before its connection is closed with 1008; default 60000 ms; 0 = no
+/// limit.
+#[no_mangle]
+pub extern "C" fn ws_options_set_message_timeout_ms(o: *mut ws_options, ms: u32) -> ws_status {
+    with_options(o, "ws_options_set_message_timeout_ms", |opts| {
+        opts.config.message_timeout = Duration::from_millis(ms.into());
         Ok(())
     })
 }

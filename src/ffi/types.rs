@@ -198,6 +198,9 @@ pub struct ws_stats {
     pub send_rejected: u64,
     /// Errors reported through on_error.
     pub errors: u64,
+    /// Bytes held now for incomplete incoming messages and read buffers, across connections
+    /// (kept within ws_options_set_max_buffered_bytes).
+    pub buffered_bytes: u64,
 }
 
 /// The log handler's signature.
