@@ -34,6 +34,9 @@ const BATCH_BYTES: usize = 1 << 20;
 const IOV: usize = 512;
 /// Reads per wake-up before other connections get their turn.
 const READ_BUDGET: usize = 16;
+/// Bytes read per wake-up before other connections get their turn: one peer that sends as fast
+/// as it can (a ping flood) gets its share of the I/O thread, not all of it.
+const READ_BYTES_BUDGET: usize = 1 << 16;
 /// An empty read buffer keeps at most this much capacity: every idle connection's buffer counts
 /// against the memory budget.
 const IDLE_INBUF: usize = 4 * 1024;
@@ -462,7 +465,11 @@ impl Conn {
         self.more_to_read = false;
         self.held_back = false;
         self.over_budget = false;
+        let mut read_bytes = 0;
         for _ in 0..READ_BUDGET {
+            if read_bytes >= READ_BYTES_BUDGET {
+                break;
+            }
             if self.rx_paused || !self.read_hint {
                 return Ok(());
             }
@@ -477,7 +484,8 @@ impl Conn {
                 // ends it. A writable event resumes reading (read_hint is still set).
                 return Ok(());
             }
-            let n = match self.stream.read(scratch) {
+            let room = (READ_BYTES_BUDGET - read_bytes).min(scratch.len());
+            let n = match self.stream.read(&mut scratch[..room]) {
                 Ok(0) => return Err(End::Eof),
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -487,6 +495,7 @@ impl Conn {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(End::Io(e)),
             };
+            read_bytes += n;
             let mut start = 0;
             if !self.inbuf.is_empty() && self.phase == Phase::Open {
                 // Complete the frame held back from the last read with just the bytes it lacks,
@@ -690,6 +699,9 @@ impl Conn {
 
     fn frames(&mut self, buf: &mut [u8], sink: &mut Sink, shared: &Shared) -> Result<usize, End> {
         let mut pos = 0;
+        // Only the latest ping of this batch is answered (RFC 6455 5.5.3): a flood of pings
+        // costs a copy of at most 125 bytes each, and one pong.
+        let mut ping: Option<Vec<u8>> = None;
         while pos < buf.len() && !self.rx_paused {
             if self.close_received.is_some()
                 || self.violation.is_some()
@@ -700,11 +712,12 @@ impl Conn {
             enum Next {
                 Go,
                 Pause,
-                Pong(Vec<u8>),
+                Ping,
                 Close(u16, String),
             }
             let next = match self.parser.next(&mut buf[pos..]) {
                 Err(v) => {
+                    self.answer_ping(ping.take());
                     self.fail(v);
                     return Ok(buf.len());
                 }
@@ -718,7 +731,12 @@ impl Conn {
                             }
                             Next::Go
                         }
-                        Some(Incoming::Ping(p)) => Next::Pong(p.to_vec()),
+                        Some(Incoming::Ping(p)) => {
+                            let last = ping.get_or_insert_with(Vec::new);
+                            last.clear();
+                            last.extend_from_slice(p);
+                            Next::Ping
+                        }
                         Some(Incoming::Close(code, reason)) => {
                             Next::Close(code, reason.to_string())
                         }
@@ -743,13 +761,9 @@ impl Conn {
             match next {
                 Next::Go => {}
                 Next::Pause => self.rx_paused = true,
-                Next::Pong(p) => {
-                    if self.close_sent.is_none() {
-                        let mask = self.mask();
-                        self.push_control_coalesced(frame::encode(opcode::PONG, &p, mask));
-                    }
-                }
+                Next::Ping => {}
                 Next::Close(code, reason) => {
+                    self.answer_ping(ping.take());
                     self.close_received = Some((code, reason));
                     if self.close_sent.is_some() {
                         return Err(End::Done);
@@ -764,9 +778,18 @@ impl Conn {
                 }
             }
         }
+        self.answer_ping(ping);
         // A reassembled message is handled: its buffer is not kept (nor counted) while idle.
         self.parser.release_done();
         Ok(pos)
+    }
+
+    /// Queues the pong for the latest ping, replacing a pong still waiting.
+    fn answer_ping(&mut self, ping: Option<Vec<u8>>) {
+        if let (Some(p), None) = (ping, self.close_sent) {
+            let mask = self.mask();
+            self.push_control_coalesced(frame::encode(opcode::PONG, &p, mask));
+        }
     }
 
     /// Answers a protocol violation: a close frame with its code goes out, further input is
