@@ -408,6 +408,24 @@ fn ping_flood_without_reading() {
     assert!(took < Duration::from_secs(5), "destroy took {took:?}");
 }
 
+/// The other side of coalescing: a peer that reads gets a pong for every ping, even for pings
+/// that arrive in one segment (Autobahn case 2.10 checks this).
+#[test]
+fn every_ping_of_a_reading_peer_is_answered() {
+    let srv = Srv::start(|_| {});
+    let mut p = Peer::open(srv.port());
+    let burst: Vec<u8> = (0..10u8)
+        .flat_map(|i| client_frame(OP_PING, &[b'p', i]))
+        .collect();
+    p.send(&burst).unwrap();
+    let deadline = Instant::now() + T;
+    for i in 0..10u8 {
+        let f = p.frame(deadline).expect("a pong");
+        assert_eq!((f.op, f.payload), (OP_PONG, vec![b'p', i]));
+    }
+    srv.finish(Duration::from_millis(500));
+}
+
 /// Weak point 3: 200 connections hold fragmented messages, then one holds ever more. The
 /// budget (8 MiB) holds: the largest holder is closed with 1008 (on_close, on_error), the 200
 /// others keep their messages, and the server never shows more than the budget.

@@ -699,9 +699,6 @@ impl Conn {
 
     fn frames(&mut self, buf: &mut [u8], sink: &mut Sink, shared: &Shared) -> Result<usize, End> {
         let mut pos = 0;
-        // Only the latest ping of this batch is answered (RFC 6455 5.5.3): a flood of pings
-        // costs a copy of at most 125 bytes each, and one pong.
-        let mut ping: Option<Vec<u8>> = None;
         while pos < buf.len() && !self.rx_paused {
             if self.close_received.is_some()
                 || self.violation.is_some()
@@ -712,12 +709,11 @@ impl Conn {
             enum Next {
                 Go,
                 Pause,
-                Ping,
+                Pong(Vec<u8>),
                 Close(u16, String),
             }
             let next = match self.parser.next(&mut buf[pos..]) {
                 Err(v) => {
-                    self.answer_ping(ping.take());
                     self.fail(v);
                     return Ok(buf.len());
                 }
@@ -731,12 +727,7 @@ impl Conn {
                             }
                             Next::Go
                         }
-                        Some(Incoming::Ping(p)) => {
-                            let last = ping.get_or_insert_with(Vec::new);
-                            last.clear();
-                            last.extend_from_slice(p);
-                            Next::Ping
-                        }
+                        Some(Incoming::Ping(p)) => Next::Pong(p.to_vec()),
                         Some(Incoming::Close(code, reason)) => {
                             Next::Close(code, reason.to_string())
                         }
@@ -761,9 +752,8 @@ impl Conn {
             match next {
                 Next::Go => {}
                 Next::Pause => self.rx_paused = true,
-                Next::Ping => {}
+                Next::Pong(p) => self.answer_ping(&p)?,
                 Next::Close(code, reason) => {
-                    self.answer_ping(ping.take());
                     self.close_received = Some((code, reason));
                     if self.close_sent.is_some() {
                         return Err(End::Done);
@@ -778,18 +768,73 @@ impl Conn {
                 }
             }
         }
-        self.answer_ping(ping);
         // A reassembled message is handled: its buffer is not kept (nor counted) while idle.
         self.parser.release_done();
         Ok(pos)
     }
 
-    /// Queues the pong for the latest ping, replacing a pong still waiting.
-    fn answer_ping(&mut self, ping: Option<Vec<u8>>) {
-        if let (Some(p), None) = (ping, self.close_sent) {
-            let mask = self.mask();
-            self.push_control_coalesced(frame::encode(opcode::PONG, &p, mask));
+    /// Answers a ping. A pong still waiting is written first while the socket takes it, so a
+    /// peer that reads gets a pong for every ping; once the socket is full (the peer does not
+    /// read), the waiting pong is replaced by this one: at most one pong waits (RFC 6455 5.5.3
+    /// allows answering only the most recent ping), and reading stops until the peer reads.
+    fn answer_ping(&mut self, payload: &[u8]) -> Result<(), End> {
+        if self.close_sent.is_some() {
+            return Ok(());
         }
+        if self.writable && self.pong_waiting() {
+            self.flush_control()?;
+        }
+        let mask = self.mask();
+        self.push_control_coalesced(frame::encode(opcode::PONG, payload, mask));
+        Ok(())
+    }
+
+    /// Whether an unwritten pong is among the control frames at the front of the batch.
+    fn pong_waiting(&self) -> bool {
+        self.out
+            .iter()
+            .take_while(|c| c.payload.is_none() || c.off > 0)
+            .any(|c| c.off == 0 && c.data.first() == Some(&(0x80 | opcode::PONG)))
+    }
+
+    /// Writes the control frames at the front of the batch now, as far as the socket takes
+    /// them (nothing when a data frame is partly written: they must wait for it).
+    fn flush_control(&mut self) -> Result<(), End> {
+        while self.writable {
+            let mut iov = [IoSlice::new(&[]); 8];
+            let mut n = 0;
+            for c in self.out.iter().take_while(|c| c.payload.is_none()).take(8) {
+                iov[n] = IoSlice::new(&c.data[c.off..]);
+                n += 1;
+            }
+            if n == 0 {
+                return Ok(());
+            }
+            match self.stream.write_vectored(&iov[..n]) {
+                Ok(0) => {
+                    return Err(End::Io(io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        "socket accepted no bytes",
+                    )))
+                }
+                Ok(mut w) => {
+                    while w > 0 {
+                        let Some(c) = self.out.front_mut() else { break };
+                        let take = w.min(c.data.len() - c.off);
+                        c.off += take;
+                        w -= take;
+                        self.out_bytes = self.out_bytes.saturating_sub(take);
+                        if c.off == c.data.len() {
+                            self.out.pop_front();
+                        }
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(End::Io(e)),
+            }
+        }
+        Ok(())
     }
 
     /// Answers a protocol violation: a close frame with its code goes out, further input is
