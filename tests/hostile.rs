@@ -526,10 +526,12 @@ fn half_sent_frames_and_unfinished_messages_time_out() {
 }
 
 /// Weak point 4: the head limit holds however the bytes arrive (431), HTTP/1.0 gets 505,
-/// garbage 400, a duplicate or malformed key 400, and the absolute form is accepted.
+/// garbage 400, a duplicate or malformed key 400, the absolute form is accepted, and a head
+/// that never ends (slowloris) is dropped at the handshake timeout.
 #[test]
 fn handshake_limits() {
-    let srv = Srv::start(|_| {});
+    const HANDSHAKE: Duration = Duration::from_millis(500);
+    let srv = Srv::start(|c| c.handshake_timeout = HANDSHAKE);
     let control = Control::start(&srv);
     let port = srv.port();
     let key = format!("Sec-WebSocket-Key: {KEY}\r\n");
@@ -578,6 +580,16 @@ fn handshake_limits() {
             "key {bad}"
         );
     }
+    let mut slow = Peer::tcp(port);
+    let t0 = Instant::now();
+    slow.send(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n").unwrap();
+    assert_eq!(slow.head(T), None, "no answer to a never-ending head");
+    let dropped = t0.elapsed();
+    // None also at the read deadline: only an EOF well before it proves the drop.
+    assert!(
+        dropped >= HANDSHAKE && dropped < T - Duration::from_secs(1),
+        "dropped after {dropped:?}, handshake timeout {HANDSHAKE:?}"
+    );
     let absolute = upgrade_request(&format!("http://127.0.0.1:{port}/"), &key);
     assert_eq!(
         Peer::status_of(port, absolute.as_bytes()),

@@ -295,7 +295,9 @@ pub extern "C" fn ws_options_set_queue_capacity(o: *mut ws_options, messages: us
     })
 }
 
-/// Keepalive ping interval in ms; 0 = off; default 30000.
+/// Keepalive ping interval in ms; 0 = off; default 30000. Pings from the peer are always
+/// answered; a peer that does not read its pongs has at most one waiting (the latest ping's,
+/// RFC 6455 5.5.3), is read no more until it reads, and is closed by keepalive.
 #[no_mangle]
 pub extern "C" fn ws_options_set_ping_interval_ms(o: *mut ws_options, ms: u32) -> ws_status {
     with_options(o, "ws_options_set_ping_interval_ms", |opts| {
@@ -317,6 +319,9 @@ pub extern "C" fn ws_options_set_pong_timeout_ms(o: *mut ws_options, ms: u32) ->
 }
 
 /// Client reconnect delays: exponential from min_ms to max_ms, with jitter; default 100 .. 30000.
+/// Every failed attempt (TCP, TLS, handshake, or a connection that fails soon after it opened)
+/// takes the next, longer delay; the sequence starts over only after a connection stayed open
+/// for 5 s, so a server that accepts and then fails every connection is not hammered.
 #[no_mangle]
 pub extern "C" fn ws_options_set_reconnect_backoff_ms(
     o: *mut ws_options,
@@ -336,7 +341,10 @@ pub extern "C" fn ws_options_set_reconnect_backoff_ms(
     })
 }
 
-/// Time allowed for TCP connect, TLS and the WebSocket handshake; default 10000 ms.
+/// Time allowed for TCP connect, TLS and the WebSocket handshake; default 10000 ms. A server
+/// also answers a request head above 16 KiB with HTTP 431 (however its bytes arrive), a
+/// version below HTTP/1.1 with 505, and a request without exactly one Sec-WebSocket-Key of
+/// 16 base64-encoded bytes with 400.
 #[no_mangle]
 pub extern "C" fn ws_options_set_handshake_timeout_ms(o: *mut ws_options, ms: u32) -> ws_status {
     with_options(o, "ws_options_set_handshake_timeout_ms", |opts| {
