@@ -354,8 +354,10 @@ fn ping_frame() -> Vec<u8> {
 #[test]
 fn ping_flood_without_reading() {
     let srv = Srv::start(|c| {
+        // Keepalive gives up 4.5 s after the open: time enough, even on a loaded machine, for
+        // the flooder to be blocked first (it takes under a second here).
         c.ping_interval = Duration::from_millis(1500);
-        c.pong_timeout = Duration::from_millis(1000);
+        c.pong_timeout = Duration::from_millis(3000);
     });
     let control = Control::start(&srv);
     let mut flooder = Peer::open(srv.port());
