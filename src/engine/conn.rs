@@ -147,8 +147,6 @@ pub struct Conn {
     accounted: usize,
     /// When the incoming message now incomplete must be complete.
     message_deadline: Option<Instant>,
-    /// The last read stopped because the context's buffered bytes are over the budget.
-    pub over_budget: bool,
     /// When the opening handshake completed.
     pub opened_at: Option<Instant>,
 }
@@ -201,7 +199,6 @@ impl Conn {
             refuse: false,
             accounted: 0,
             message_deadline: None,
-            over_budget: false,
             opened_at: None,
         }
     }
@@ -235,13 +232,16 @@ impl Conn {
         }
         if self.message_deadline.is_some_and(|d| d <= now) {
             self.message_deadline = None;
-            self.give_up_input(
-                Violation {
-                    code: 1008,
-                    reason: "message incomplete after message_timeout",
-                },
-                shared,
-            );
+            // Reading paused by the application since the last read is no fault of the peer's.
+            if !self.rx_paused {
+                self.give_up_input(
+                    Violation {
+                        code: 1008,
+                        reason: "message incomplete after message_timeout",
+                    },
+                    shared,
+                );
+            }
         }
         if self.next_ping.is_some_and(|d| d <= now) {
             let cfg = &shared.config;
@@ -364,6 +364,7 @@ impl Conn {
             && self.violation.is_none()
             && self.close_received.is_none()
             && !self.rx_paused
+            && !self.held_back
             && (self.parser.in_message() || !self.inbuf.is_empty());
         let limit = shared.config.message_timeout;
         if !incomplete || limit.is_zero() {
@@ -464,7 +465,6 @@ impl Conn {
     ) -> Result<(), End> {
         self.more_to_read = false;
         self.held_back = false;
-        self.over_budget = false;
         let mut read_bytes = 0;
         for _ in 0..READ_BUDGET {
             if read_bytes >= READ_BYTES_BUDGET {
@@ -526,8 +526,8 @@ impl Conn {
                 }
             }
             if self.account(shared) > shared.config.max_buffered_bytes {
-                // Over the budget: the loop closes the largest holder before anyone reads on.
-                self.over_budget = true;
+                // Over the budget: the loop closes the largest holder before anyone reads on
+                // (this connection goes on in the next round if it is not the one).
                 break;
             }
         }
