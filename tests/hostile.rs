@@ -527,6 +527,36 @@ fn half_sent_frames_and_unfinished_messages_time_out() {
     srv.finish(Duration::from_millis(500));
 }
 
+/// The message timeout is the peer's clock, not the application's: while the application has
+/// paused reading, an unfinished message is not closed, and it completes after the resume.
+#[test]
+fn message_timeout_spares_a_connection_the_application_paused() {
+    const TIMEOUT: Duration = Duration::from_millis(300);
+    let srv = Srv::start(|c| c.message_timeout = TIMEOUT);
+    let mut p = Peer::open(srv.port());
+    let id = srv.nth_connect(1);
+    p.send(&frame(
+        false,
+        OP_BINARY,
+        b"first half, ",
+        Some([4, 3, 2, 1]),
+    ))
+    .unwrap();
+    // The first half is held (its timeout running) before the application pauses.
+    wait_until("the first half to be held", T, || srv.buffered() > 0);
+    srv.ctx.rx_flow(id, false).unwrap();
+    // No event marks a close that must not happen: let twice the timeout pass.
+    thread::sleep(TIMEOUT * 2);
+    srv.rec
+        .with(|l| assert!(l.closes.is_empty(), "closed: {:?}", l.closes));
+    srv.ctx.rx_flow(id, true).unwrap();
+    p.send(&frame(true, OP_CONT, b"second half", Some([4, 3, 2, 1])))
+        .unwrap();
+    let f = p.frame(Instant::now() + T).expect("the echo");
+    assert_eq!(f.payload, b"first half, second half");
+    srv.finish(Duration::from_millis(500));
+}
+
 /// Weak point 4: the head limit holds however the bytes arrive (431), HTTP/1.0 gets 505,
 /// garbage 400, a duplicate or malformed key 400, the absolute form is accepted, and a head
 /// that never ends (slowloris) is dropped at the handshake timeout.
