@@ -310,11 +310,6 @@ impl Conn {
         }
     }
 
-    /// Whether a control frame (or HTTP answer) waits in the batch.
-    fn control_waiting(&self) -> bool {
-        self.out.iter().take(2).any(|c| c.payload.is_none())
-    }
-
     /// Bytes this connection holds for incoming data: its read buffer and the message being
     /// reassembled (capacities: what the allocator really holds).
     pub fn held(&self) -> usize {
@@ -477,11 +472,13 @@ impl Conn {
                 self.held_back = true;
                 return Ok(());
             }
-            if !self.writable && self.control_waiting() {
-                // The peer does not take our answers (pongs, a close, an HTTP reply): it is
-                // read no more until it does, like any slow peer, so flooding costs it its own
-                // socket buffer and not our time or memory. Keepalive or the close deadline
-                // ends it. A writable event resumes reading (read_hint is still set).
+            if !self.writable && self.pong_waiting() {
+                // The peer does not take the answers to its own pings: it is read no more until
+                // it does, like any slow peer, so a ping flood costs it its own socket buffer and
+                // not our time. Keepalive ends it. A writable event resumes reading (read_hint
+                // is still set). Only pongs stop reading: a peer busy writing a large message
+                // while ours wait (our ping, our close) is still read, so neither side blocks
+                // the other.
                 return Ok(());
             }
             let room = (READ_BYTES_BUDGET - read_bytes).min(scratch.len());
@@ -789,7 +786,8 @@ impl Conn {
         Ok(())
     }
 
-    /// Whether an unwritten pong is among the control frames at the front of the batch.
+    /// Whether an unwritten pong is among the control frames at the front of the batch (a few
+    /// at most: O(1)).
     fn pong_waiting(&self) -> bool {
         self.out
             .iter()
