@@ -796,8 +796,12 @@ impl Conn {
     }
 
     /// Writes the control frames at the front of the batch now, as far as the socket takes
-    /// them (nothing when a data frame is partly written: they must wait for it).
+    /// them (nothing when a data frame is partly written, or a TLS batch that may hold data is
+    /// pending: the control frames wait for the regular write and may be coalesced).
     fn flush_control(&mut self) -> Result<(), End> {
+        if self.stream.write_pending() {
+            return Ok(());
+        }
         while self.writable {
             let mut iov = [IoSlice::new(&[]); 8];
             let mut n = 0;
