@@ -46,6 +46,8 @@ options_null (void)
   CHECK_FAILS (ws_options_set_reconnect_backoff_ms (NULL, 10, 100), INVALID);
   CHECK_FAILS (ws_options_set_handshake_timeout_ms (NULL, 1000), INVALID);
   CHECK_FAILS (ws_options_set_max_connections (NULL, 10), INVALID);
+  CHECK_FAILS (ws_options_set_max_buffered_bytes (NULL, 1 << 20), INVALID);
+  CHECK_FAILS (ws_options_set_message_timeout_ms (NULL, 1000), INVALID);
   CHECK_FAILS (ws_options_set_slow_policy (NULL, WS_SLOW_DROP_OLDEST), INVALID);
   CHECK_FAILS (ws_options_set_index_html (NULL, "/nonexistent.html"), INVALID);
   CHECK_FAILS (ws_options_set_dispatch (NULL, WS_DISPATCH_MANUAL), INVALID);
@@ -101,6 +103,13 @@ options_values (void)
   CHECK_FAILS (ws_options_set_queue_capacity (cli, 0), INVALID);
   CHECK_OK (ws_options_set_queue_capacity (cli, 1));
   CHECK_OK (ws_options_set_ping_interval_ms (cli, 0));  /* 0 = off */
+  /* The budget is at least 64 KiB, on both sides.  */
+  CHECK_FAILS (ws_options_set_max_buffered_bytes (srv, 0), INVALID);
+  CHECK_FAILS (ws_options_set_max_buffered_bytes (srv, 65535), INVALID);
+  CHECK_OK (ws_options_set_max_buffered_bytes (srv, 65536));
+  CHECK_OK (ws_options_set_max_buffered_bytes (cli, (size_t) 1 << 30));
+  CHECK_OK (ws_options_set_message_timeout_ms (srv, 0));        /* 0 = off */
+  CHECK_OK (ws_options_set_message_timeout_ms (cli, 1000));
   CHECK_FAILS (ws_options_set_reconnect_backoff_ms (cli, 500, 100), INVALID);
   CHECK_OK (ws_options_set_reconnect_backoff_ms (cli, 100, 100));
   CHECK_FAILS (ws_options_set_dispatch (cli, (ws_dispatch_mode) 9), INVALID);

@@ -27,6 +27,7 @@ main (void)
   CHECK_U64 (s.connections_current + s.connections_total + s.reconnects, 0);
   CHECK_U64 (s.messages_sent + s.bytes_sent + s.messages_received + s.bytes_received, 0);
   CHECK_U64 (s.messages_queued + s.messages_dropped + s.send_rejected + s.errors, 0);
+  CHECK_U64 (s.buffered_bytes, 0);
 
   client = start_client (&cli, ws_local_port (server));
   WAIT_UNTIL (srv.connects == 1 && cli.connects == 1);
@@ -66,6 +67,9 @@ main (void)
   CHECK_U64 (s.bytes_received, 7000);
   CHECK_U64 (s.messages_queued, 0);
   CHECK_U64 (s.errors, 0);
+  /* Every message is complete: at most an idle connection's 4 KiB read buffer is held.  */
+  CHECK (s.buffered_bytes <= 4096);
+  CHECK (c.buffered_bytes <= 4096);
 
   /* struct_size covering only the fields up to messages_sent: the rest stays untouched.  */
   memset (&c, 0xAB, sizeof c);

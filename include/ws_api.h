@@ -220,6 +220,11 @@ typedef struct ws_stats {
    * max_connections.
    */
   uint64_t handshakes_refused;
+  /**
+   * Bytes held now for incomplete incoming messages and read buffers, across connections
+   * (kept within ws_options_set_max_buffered_bytes).
+   */
+  uint64_t buffered_bytes;
 } ws_stats;
 
 /**
@@ -536,7 +541,9 @@ enum ws_status ws_options_set_max_message_size(struct ws_options *o, size_t byte
 enum ws_status ws_options_set_queue_capacity(struct ws_options *o, size_t messages);
 
 /**
- * Keepalive ping interval in ms; 0 = off; default 30000.
+ * Keepalive ping interval in ms; 0 = off; default 30000. Pings from the peer are always
+ * answered; a peer that does not read its pongs has at most one waiting (the latest ping's,
+ * RFC 6455 5.5.3), is read no more until it reads, and is closed by keepalive.
  */
 enum ws_status ws_options_set_ping_interval_ms(struct ws_options *o, uint32_t ms);
 
@@ -547,13 +554,19 @@ enum ws_status ws_options_set_pong_timeout_ms(struct ws_options *o, uint32_t ms)
 
 /**
  * Client reconnect delays: exponential from min_ms to max_ms, with jitter; default 100 .. 30000.
+ * Every failed attempt (TCP, TLS, handshake, or a connection that fails soon after it opened)
+ * takes the next, longer delay; the sequence starts over only after a connection stayed open
+ * for 5 s, so a server that accepts and then fails every connection is not hammered.
  */
 enum ws_status ws_options_set_reconnect_backoff_ms(struct ws_options *o,
                                                    uint32_t min_ms,
                                                    uint32_t max_ms);
 
 /**
- * Time allowed for TCP connect, TLS and the WebSocket handshake; default 10000 ms.
+ * Time allowed for TCP connect, TLS and the WebSocket handshake; default 10000 ms. A server
+ * also answers a request head above 16 KiB with HTTP 431 (however its bytes arrive), a
+ * version below HTTP/1.1 with 505, and a request without exactly one Sec-WebSocket-Key of
+ * 16 base64-encoded bytes with 400.
  */
 enum ws_status ws_options_set_handshake_timeout_ms(struct ws_options *o, uint32_t ms);
 
@@ -562,6 +575,23 @@ enum ws_status ws_options_set_handshake_timeout_ms(struct ws_options *o, uint32_
  * beyond it get HTTP 503 and are closed.
  */
 enum ws_status ws_options_set_max_connections(struct ws_options *o, uint32_t n);
+
+/**
+ * Bytes the context may hold for incomplete incoming messages and read buffers, across all its
+ * connections (default 256 MiB; at least 64 KiB). When the
+ * budget is reached, the connection holding the most is closed with 1008 (policy violation),
+ * reported through on_error and counted in `ws_stats.errors`; `ws_stats.buffered_bytes` shows
+ * what is held now. It bounds what hostile peers sending partial messages can make the
+ * context spend, well below max_connections x max_message_size.
+ */
+enum ws_status ws_options_set_max_buffered_bytes(struct ws_options *o, size_t bytes);
+
+/**
+ * How long an incoming message may stay incomplete (a fragmented message, or a frame whose
+ * bytes stopped arriving) before its connection is closed with 1008; default 60000 ms; 0 = no
+ * limit.
+ */
+enum ws_status ws_options_set_message_timeout_ms(struct ws_options *o, uint32_t ms);
 
 /**
  * Server only: what a broadcast does with a subscriber whose queue is full.

@@ -74,6 +74,12 @@ pub struct Config {
     pub handshake_timeout: Duration,
     /// Server: most connections open at once (handshaking ones included).
     pub max_connections: usize,
+    /// Bytes the context may hold for incomplete incoming messages and read buffers, across
+    /// all its connections; over it, the connection holding the most is closed with 1008.
+    pub max_buffered_bytes: usize,
+    /// How long an incoming message may stay incomplete before its connection is closed with
+    /// 1008; zero turns the limit off.
+    pub message_timeout: Duration,
     /// Server: slow subscriber policy for broadcasts.
     pub slow_policy: SlowPolicy,
     /// Server: file served to plain HTTP GETs.
@@ -88,6 +94,10 @@ pub struct Config {
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 * 1024 * 1024;
 /// Default queue capacity in messages.
 pub const DEFAULT_QUEUE_CAPACITY: usize = 65536;
+/// Default budget for incoming bytes held across a context's connections: 256 MiB.
+pub const DEFAULT_MAX_BUFFERED_BYTES: usize = 256 * 1024 * 1024;
+/// Default time an incoming message may take to arrive completely.
+pub const DEFAULT_MESSAGE_TIMEOUT: Duration = Duration::from_millis(60_000);
 
 impl Config {
     /// A configuration with the contract's defaults for `mode`.
@@ -115,6 +125,8 @@ impl Config {
             backoff_max: Duration::from_millis(30_000),
             handshake_timeout: Duration::from_millis(10_000),
             max_connections: 10_000,
+            max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
+            message_timeout: DEFAULT_MESSAGE_TIMEOUT,
             slow_policy: SlowPolicy::Disconnect,
             index_html: None,
             dispatch: Dispatch::Thread,

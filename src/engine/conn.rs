@@ -18,7 +18,7 @@ use super::error::{Error, ErrorKind};
 use super::frame::{self, opcode};
 use super::handshake::{self, ServerReply, MAX_HEAD};
 use super::log::Level;
-use super::parser::{self, Incoming, Parser, Violation};
+use super::parser::{self, reserve_stepped, Incoming, Parser, Violation};
 use super::queue::{OutMsg, OutQueue};
 use super::shared::Shared;
 use super::sink::Sink;
@@ -35,6 +35,12 @@ const BATCH_BYTES: usize = 1 << 20;
 const IOV: usize = 512;
 /// Reads per wake-up before other connections get their turn.
 const READ_BUDGET: usize = 16;
+/// Bytes read per wake-up before other connections get their turn: one peer that sends as fast
+/// as it can (a ping flood) gets its share of the I/O thread, not all of it.
+const READ_BYTES_BUDGET: usize = 1 << 16;
+/// An empty read buffer keeps at most this much capacity: every idle connection's buffer counts
+/// against the memory budget.
+const IDLE_INBUF: usize = 4 * 1024;
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +144,12 @@ pub struct Conn {
     stash: Option<OutMsg>,
     /// Server: over max_connections; its request is answered with 503.
     pub refuse: bool,
+    /// Bytes of `held()` counted in the context's budget total (`Shared::held`).
+    accounted: usize,
+    /// When the incoming message now incomplete must be complete.
+    message_deadline: Option<Instant>,
+    /// When the opening handshake completed.
+    pub opened_at: Option<Instant>,
 }
 
 impl Conn {
@@ -186,6 +198,9 @@ impl Conn {
             bcast: None,
             stash: None,
             refuse: false,
+            accounted: 0,
+            message_deadline: None,
+            opened_at: None,
         }
     }
 
@@ -196,6 +211,7 @@ impl Conn {
             self.close_deadline,
             self.next_ping,
             self.pong_deadline,
+            self.message_deadline,
         ]
         .into_iter()
         .flatten()
@@ -215,11 +231,25 @@ impl Conn {
                 "no pong within pong_timeout: the peer is gone",
             ));
         }
+        if self.message_deadline.is_some_and(|d| d <= now) {
+            self.message_deadline = None;
+            // Reading paused by the application since the last read is no fault of the peer's.
+            if !self.rx_paused {
+                self.give_up_input(
+                    Violation {
+                        code: 1008,
+                        reason: "message incomplete after message_timeout",
+                    },
+                    shared,
+                );
+            }
+        }
         if self.next_ping.is_some_and(|d| d <= now) {
             let cfg = &shared.config;
             self.ping_count += 1;
             let mask = self.mask();
-            self.push_control(frame::encode(
+            // A ping of ours the peer has not taken yet is replaced, not repeated.
+            self.push_control_coalesced(frame::encode(
                 opcode::PING,
                 &self.ping_count.to_be_bytes(),
                 mask,
@@ -242,7 +272,9 @@ impl Conn {
     }
 
     /// Puts a control frame (or HTTP bytes) ahead of queued data, after any partly written frame
-    /// and after control frames already waiting.
+    /// and after control frames already waiting. Control frames waiting are few (at most one
+    /// ping and one pong, thanks to `push_control_coalesced`, a close, an HTTP head), so the
+    /// walk is O(1).
     pub fn push_control(&mut self, data: Bytes) {
         let mut i = usize::from(self.out.front().is_some_and(|c| c.off > 0));
         while i < self.out.len() && self.out[i].payload.is_none() {
@@ -257,6 +289,85 @@ impl Conn {
                 payload: None,
             },
         );
+    }
+
+    /// Queues a ping or pong, replacing one of the same opcode that waits unwritten: RFC 6455
+    /// 5.5.3 lets an endpoint answer only the most recent ping, so a peer that floods pings and
+    /// reads nothing costs one pending pong, not a queue of them.
+    fn push_control_coalesced(&mut self, data: Bytes) {
+        let first = usize::from(self.out.front().is_some_and(|c| c.off > 0));
+        let same = self
+            .out
+            .iter_mut()
+            .skip(first)
+            .take_while(|c| c.payload.is_none())
+            .find(|c| c.off == 0 && c.data.first() == data.first());
+        match same {
+            Some(c) => {
+                self.out_bytes = self.out_bytes - c.data.len() + data.len();
+                c.data = data;
+            }
+            None => self.push_control(data),
+        }
+    }
+
+    /// Bytes this connection holds for incoming data: its read buffer and the message being
+    /// reassembled (capacities: what the allocator really holds).
+    pub fn held(&self) -> usize {
+        self.inbuf.capacity() + self.parser.buffered()
+    }
+
+    /// Brings this connection's share of the context's budget total up to date; answers the
+    /// total.
+    pub fn account(&mut self, shared: &Shared) -> usize {
+        let now = self.held();
+        if now >= self.accounted {
+            shared
+                .held
+                .fetch_add(now - self.accounted, Ordering::Relaxed);
+        } else {
+            shared
+                .held
+                .fetch_sub(self.accounted - now, Ordering::Relaxed);
+        }
+        self.accounted = now;
+        shared.held.load(Ordering::Relaxed)
+    }
+
+    /// Takes this connection's share out of the budget total (it is being removed).
+    pub fn unaccount(&mut self, shared: &Shared) {
+        shared.held.fetch_sub(self.accounted, Ordering::Relaxed);
+        self.accounted = 0;
+    }
+
+    /// Closes with `v` (1008 for the budget and the message timeout) and frees what the
+    /// connection held for incoming data at once: nothing more it sends is kept.
+    pub fn give_up_input(&mut self, v: Violation, shared: &Shared) {
+        if self.violation.is_none() && self.close_received.is_none() {
+            self.fail(v);
+        }
+        self.parser.discard();
+        self.inbuf = Vec::new();
+        self.message_deadline = None;
+        self.account(shared);
+    }
+
+    /// Starts or stops the message timeout: it runs while an incoming message is incomplete (a
+    /// fragmented message, or a frame whose bytes stopped arriving) and the application is not
+    /// the one holding reading back.
+    fn track_message(&mut self, shared: &Shared) {
+        let incomplete = self.phase == Phase::Open
+            && self.violation.is_none()
+            && self.close_received.is_none()
+            && !self.rx_paused
+            && !self.held_back
+            && (self.parser.in_message() || !self.inbuf.is_empty());
+        let limit = shared.config.message_timeout;
+        if !incomplete || limit.is_zero() {
+            self.message_deadline = None;
+        } else if self.message_deadline.is_none() {
+            self.message_deadline = Some(Instant::now() + limit);
+        }
     }
 
     /// Data chunks not yet (fully) written, in order, rewound to their start: what an earlier
@@ -337,9 +448,24 @@ impl Conn {
         sink: &mut Sink,
         shared: &Shared,
     ) -> Result<(), End> {
+        let r = self.read_inner(scratch, sink, shared);
+        self.track_message(shared);
+        r
+    }
+
+    fn read_inner(
+        &mut self,
+        scratch: &mut [u8],
+        sink: &mut Sink,
+        shared: &Shared,
+    ) -> Result<(), End> {
         self.more_to_read = false;
         self.held_back = false;
+        let mut read_bytes = 0;
         for _ in 0..READ_BUDGET {
+            if read_bytes >= READ_BYTES_BUDGET {
+                break;
+            }
             if self.rx_paused || !self.read_hint {
                 return Ok(());
             }
@@ -347,7 +473,17 @@ impl Conn {
                 self.held_back = true;
                 return Ok(());
             }
-            let n = match self.stream.read(scratch) {
+            if !self.writable && self.pong_waiting() {
+                // The peer does not take the answers to its own pings: it is read no more until
+                // it does, like any slow peer, so a ping flood costs it its own socket buffer and
+                // not our time. Keepalive ends it. A writable event resumes reading (read_hint
+                // is still set). Only pongs stop reading: a peer busy writing a large message
+                // while ours wait (our ping, our close) is still read, so neither side blocks
+                // the other.
+                return Ok(());
+            }
+            let room = (READ_BYTES_BUDGET - read_bytes).min(scratch.len());
+            let n = match self.stream.read(&mut scratch[..room]) {
                 Ok(0) => return Err(End::Eof),
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -357,6 +493,7 @@ impl Conn {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(End::Io(e)),
             };
+            read_bytes += n;
             let mut start = 0;
             if !self.inbuf.is_empty() && self.phase == Phase::Open {
                 // Complete the frame held back from the last read with just the bytes it lacks,
@@ -367,6 +504,7 @@ impl Conn {
                         None => frame::MAX_HEADER.saturating_sub(self.inbuf.len()).max(1),
                     };
                     let take = want.min(n - start);
+                    reserve_stepped(&mut self.inbuf, take);
                     self.inbuf.extend_from_slice(&scratch[start..start + take]);
                     start += take;
                     self.consume_inbuf(sink, shared)?;
@@ -376,12 +514,19 @@ impl Conn {
                 if self.inbuf.is_empty() {
                     let used = start + self.consume(&mut scratch[start..n], sink, shared)?;
                     if used < n {
+                        reserve_stepped(&mut self.inbuf, n - used);
                         self.inbuf.extend_from_slice(&scratch[used..n]);
                     }
                 } else {
+                    reserve_stepped(&mut self.inbuf, n - start);
                     self.inbuf.extend_from_slice(&scratch[start..n]);
                     self.consume_inbuf(sink, shared)?;
                 }
+            }
+            if self.account(shared) > shared.config.max_buffered_bytes {
+                // Over the budget: the loop closes the largest holder before anyone reads on
+                // (this connection goes on in the next round if it is not the one).
+                break;
             }
         }
         self.more_to_read = self.read_hint && !self.rx_paused;
@@ -398,7 +543,7 @@ impl Conn {
         if let Ok(used) = r {
             buf.drain(..used);
         }
-        if buf.is_empty() && buf.capacity() > 64 * 1024 {
+        if buf.is_empty() && buf.capacity() > IDLE_INBUF {
             buf = Vec::new();
         }
         self.inbuf = buf;
@@ -415,13 +560,14 @@ impl Conn {
         }
     }
 
+    /// Where the HTTP head in `buf` ends, once complete; an error when it is (or will be)
+    /// larger than MAX_HEAD however its bytes arrived (one write or many).
     fn head(&self, buf: &[u8]) -> Result<Option<usize>, End> {
-        match handshake::head_end(buf) {
-            Some(n) => Ok(Some(n)),
-            None if buf.len() > MAX_HEAD => {
-                Err(End::Handshake("HTTP head larger than 16 KiB".into()))
-            }
-            None => Ok(None),
+        // Only the first MAX_HEAD bytes can hold an acceptable head: the scan stays bounded.
+        match handshake::head_end(&buf[..buf.len().min(MAX_HEAD)]) {
+            Some(n) if n <= MAX_HEAD => Ok(Some(n)),
+            None if buf.len() < MAX_HEAD => Ok(None),
+            _ => Err(End::Handshake("HTTP head larger than 16 KiB".into())),
         }
     }
 
@@ -429,6 +575,7 @@ impl Conn {
         self.phase = Phase::Open;
         self.handshake_deadline = None;
         self.opened = true;
+        self.opened_at = Some(Instant::now());
         self.just_opened = true;
         for c in self.carry.drain(..) {
             self.out_bytes += c.data.len();
@@ -457,8 +604,18 @@ impl Conn {
                 "TLS handshake received on a plain ws:// port".into(),
             ));
         }
-        let Some(end) = self.head(buf)? else {
-            return Ok(0);
+        let end = match self.head(buf) {
+            Ok(Some(end)) => end,
+            Ok(None) => return Ok(0),
+            Err(_) => {
+                ws_log!(
+                    Level::Info,
+                    "refused handshake from {}: HTTP head larger than 16 KiB",
+                    self.peer
+                );
+                self.http_reply(handshake::head_too_large());
+                return Ok(buf.len());
+            }
         };
         if self.refuse {
             shared
@@ -611,12 +768,7 @@ impl Conn {
             match next {
                 Next::Go => {}
                 Next::Pause => self.rx_paused = true,
-                Next::Pong(p) => {
-                    if self.close_sent.is_none() {
-                        let mask = self.mask();
-                        self.push_control(frame::encode(opcode::PONG, &p, mask));
-                    }
-                }
+                Next::Pong(p) => self.answer_ping(&p)?,
                 Next::Close(code, reason) => {
                     self.close_received = Some((code, reason));
                     if self.close_sent.is_some() {
@@ -632,7 +784,78 @@ impl Conn {
                 }
             }
         }
+        // A reassembled message is handled: its buffer is not kept (nor counted) while idle.
+        self.parser.release_done();
         Ok(pos)
+    }
+
+    /// Answers a ping. A pong still waiting is written first while the socket takes it, so a
+    /// peer that reads gets a pong for every ping; once the socket is full (the peer does not
+    /// read), the waiting pong is replaced by this one: at most one pong waits (RFC 6455 5.5.3
+    /// allows answering only the most recent ping), and reading stops until the peer reads.
+    fn answer_ping(&mut self, payload: &[u8]) -> Result<(), End> {
+        if self.close_sent.is_some() {
+            return Ok(());
+        }
+        if self.writable && self.pong_waiting() {
+            self.flush_control()?;
+        }
+        let mask = self.mask();
+        self.push_control_coalesced(frame::encode(opcode::PONG, payload, mask));
+        Ok(())
+    }
+
+    /// Whether an unwritten pong is among the control frames at the front of the batch (a few
+    /// at most: O(1)).
+    fn pong_waiting(&self) -> bool {
+        self.out
+            .iter()
+            .take_while(|c| c.payload.is_none() || c.off > 0)
+            .any(|c| c.off == 0 && c.data.first() == Some(&(0x80 | opcode::PONG)))
+    }
+
+    /// Writes the control frames at the front of the batch now, as far as the socket takes
+    /// them (nothing when a data frame is partly written, or a TLS batch that may hold data is
+    /// pending: the control frames wait for the regular write and may be coalesced).
+    fn flush_control(&mut self) -> Result<(), End> {
+        if self.stream.write_pending() {
+            return Ok(());
+        }
+        while self.writable {
+            let mut iov = [IoSlice::new(&[]); 8];
+            let mut n = 0;
+            for c in self.out.iter().take_while(|c| c.payload.is_none()).take(8) {
+                iov[n] = IoSlice::new(&c.data[c.off..]);
+                n += 1;
+            }
+            if n == 0 {
+                return Ok(());
+            }
+            match self.stream.write_vectored(&iov[..n]) {
+                Ok(0) => {
+                    return Err(End::Io(io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        "socket accepted no bytes",
+                    )))
+                }
+                Ok(mut w) => {
+                    while w > 0 {
+                        let Some(c) = self.out.front_mut() else { break };
+                        let take = w.min(c.data.len() - c.off);
+                        c.off += take;
+                        w -= take;
+                        self.out_bytes = self.out_bytes.saturating_sub(take);
+                        if c.off == c.data.len() {
+                            self.out.pop_front();
+                        }
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(End::Io(e)),
+            }
+        }
+        Ok(())
     }
 
     /// Answers a protocol violation: a close frame with its code goes out, further input is
@@ -858,12 +1081,15 @@ impl Conn {
     pub fn error_of(&self, end: &End) -> Option<Error> {
         let peer = self.peer;
         if let Some(v) = &self.violation {
+            // 1008 is our policy (memory budget, message timeout), not a fault of the peer's.
+            let what = if v.code == 1008 {
+                "was closed by policy"
+            } else {
+                "broke the protocol"
+            };
             return Some(Error::new(
                 ErrorKind::Io,
-                format!(
-                    "{peer} broke the protocol: {} (closed with {})",
-                    v.reason, v.code
-                ),
+                format!("{peer} {what}: {} (closed with {})", v.reason, v.code),
             ));
         }
         if matches!(end, End::Io(_))

@@ -291,7 +291,7 @@ impl Context {
     pub fn close_connection(&self, conn: u64, code: u16, reason: &str) -> Result<()> {
         if !valid_close_code(code) {
             return Err(Error::invalid(format!(
-                "close code {code} may not be sent (use 1000-1003, 1007-1011 or 3000-4999)"
+                "close code {code} may not be sent (use 1000-1003, 1007-1014 or 3000-4999)"
             )));
         }
         if reason.len() > 123 {

@@ -99,7 +99,7 @@ pub fn close_payload(code: u16, reason: &str) -> Vec<u8> {
 
 /// Whether `code` may be sent in, or accepted from, a close frame (RFC 6455, 7.4).
 pub fn valid_close_code(code: u16) -> bool {
-    matches!(code, 1000..=1003 | 1007..=1011 | 3000..=4999)
+    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
 }
 
 #[cfg(test)]
@@ -142,12 +142,15 @@ mod tests {
 
     #[test]
     fn close_codes() {
-        assert!(valid_close_code(1000) && valid_close_code(4999) && valid_close_code(1011));
-        assert!(
-            !valid_close_code(1005)
-                && !valid_close_code(1006)
-                && !valid_close_code(999)
-                && !valid_close_code(2000)
-        );
+        for ok in [
+            1000, 1001, 1002, 1003, 1007, 1011, 1012, 1013, 1014, 3000, 4999,
+        ] {
+            assert!(valid_close_code(ok), "{ok}");
+        }
+        for bad in [
+            0, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000, 65535,
+        ] {
+            assert!(!valid_close_code(bad), "{bad}");
+        }
     }
 }

@@ -119,6 +119,45 @@ pub fn too_many_connections() -> Vec<u8> {
     )
 }
 
+/// The answer to a request whose head is above MAX_HEAD.
+pub fn head_too_large() -> Vec<u8> {
+    http_response(
+        "431 Request Header Fields Too Large",
+        "",
+        "request head larger than 16 KiB\n",
+    )
+}
+
+/// Whether `key` is a Sec-WebSocket-Key as RFC 6455 4.1 requires: base64 of 16 bytes, which is
+/// 22 base64 characters and "==".
+fn valid_key(key: &str) -> bool {
+    let b = key.as_bytes();
+    b.len() == 24
+        && b[22..] == *b"=="
+        && b[..22]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/')
+}
+
+/// The origin-form part (path and query) of a request target. RFC 7230 5.3.2: a server must
+/// accept the absolute form (`GET http://host:port/path?q`), whose path is matched like any.
+fn origin_form(target: &str) -> &str {
+    let Some((scheme, rest)) = target.split_once("://") else {
+        return target;
+    };
+    if !["http", "https", "ws", "wss"]
+        .iter()
+        .any(|s| scheme.eq_ignore_ascii_case(s))
+    {
+        return target;
+    }
+    match rest.find(['/', '?']) {
+        Some(i) if rest.as_bytes()[i] == b'/' => &rest[i..],
+        // "http://host?q" has an empty path, which is "/" (RFC 7230 5.3.1).
+        Some(_) | None => "/",
+    }
+}
+
 fn refuse(status: &str, extra: &str, why: impl Into<String>) -> ServerReply {
     let why = why.into();
     ServerReply::Refuse(http_response(status, extra, &format!("{why}\n")), why)
@@ -142,7 +181,22 @@ pub fn server_reply(
     let mut req = httparse::Request::new(&mut hs);
     match req.parse(head) {
         Ok(httparse::Status::Complete(_)) => {}
+        Err(httparse::Error::Version) => {
+            return refuse(
+                "505 HTTP Version Not Supported",
+                "",
+                "WebSocket needs HTTP/1.1",
+            )
+        }
         _ => return refuse("400 Bad Request", "", "malformed HTTP request"),
+    }
+    if req.version != Some(1) {
+        // RFC 6455 4.1: the opening handshake is an HTTP/1.1 (or later) request.
+        return refuse(
+            "505 HTTP Version Not Supported",
+            "",
+            "WebSocket needs HTTP/1.1",
+        );
     }
     if req.method != Some("GET") {
         return refuse(
@@ -151,7 +205,7 @@ pub fn server_reply(
             "only GET is supported",
         );
     }
-    let target = req.path.unwrap_or("");
+    let target = origin_form(req.path.unwrap_or(""));
     let target_path = target.split('?').next().unwrap_or("");
     let h = req.headers;
     let upgrade = has_token(header(h, "Upgrade"), "websocket");
@@ -187,9 +241,24 @@ pub fn server_reply(
             "only WebSocket version 13 is supported",
         );
     }
-    let key = match header(h, "Sec-WebSocket-Key").map(str::trim) {
-        Some(k) if !k.is_empty() => k,
-        _ => return refuse("400 Bad Request", "", "Sec-WebSocket-Key is missing"),
+    let mut keys = h
+        .iter()
+        .filter(|x| x.name.eq_ignore_ascii_case("Sec-WebSocket-Key"));
+    let key = match (keys.next(), keys.next()) {
+        (None, _) => return refuse("400 Bad Request", "", "Sec-WebSocket-Key is missing"),
+        (Some(_), Some(_)) => {
+            return refuse("400 Bad Request", "", "more than one Sec-WebSocket-Key")
+        }
+        (Some(k), None) => match std::str::from_utf8(k.value).map(str::trim) {
+            Ok(k) if valid_key(k) => k,
+            _ => {
+                return refuse(
+                    "400 Bad Request",
+                    "",
+                    "Sec-WebSocket-Key is not base64 of 16 bytes",
+                )
+            }
+        },
     };
     let offered: Vec<&str> = h
         .iter()
@@ -342,6 +411,76 @@ mod tests {
             server_reply(head.as_bytes(), "/other", None, false, &never),
             ServerReply::Refuse(..)
         ));
+    }
+
+    fn status_of(r: ServerReply) -> String {
+        match r {
+            ServerReply::Accept(r) | ServerReply::Refuse(r, _) => {
+                String::from_utf8_lossy(&r[..12]).into_owned()
+            }
+            ServerReply::ServeIndex => "index".into(),
+        }
+    }
+
+    #[test]
+    fn version_key_and_target_rules() {
+        let v10 = String::from_utf8(req(""))
+            .unwrap()
+            .replace("HTTP/1.1", "HTTP/1.0");
+        assert_eq!(
+            status_of(server_reply(v10.as_bytes(), "/ws", None, false, &open)),
+            "HTTP/1.1 505"
+        );
+        let v2 = String::from_utf8(req(""))
+            .unwrap()
+            .replace("HTTP/1.1", "HTTP/2.0");
+        assert_eq!(
+            status_of(server_reply(v2.as_bytes(), "/ws", None, false, &open)),
+            "HTTP/1.1 505"
+        );
+        assert_eq!(
+            status_of(server_reply(
+                b"\x00\x01garbage\r\n\r\n",
+                "/ws",
+                None,
+                false,
+                &open
+            )),
+            "HTTP/1.1 400"
+        );
+        let dup = req("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n");
+        assert_eq!(
+            status_of(server_reply(&dup, "/ws", None, false, &open)),
+            "HTTP/1.1 400"
+        );
+        for bad in [
+            "abc",
+            "dGhlIHNhbXBsZSBub25jZQ=",
+            "dGhlIHNhbXBsZSBub25jZ!==",
+            "dGhlIHNhbXBsZSBub25jZXM=",
+        ] {
+            let r = String::from_utf8(req(""))
+                .unwrap()
+                .replace("dGhlIHNhbXBsZSBub25jZQ==", bad);
+            assert_eq!(
+                status_of(server_reply(r.as_bytes(), "/ws", None, false, &open)),
+                "HTTP/1.1 400",
+                "{bad}"
+            );
+        }
+        for target in ["http://127.0.0.1:9/ws", "ws://h/ws?x=1", "HTTP://h:1/ws"] {
+            let r = String::from_utf8(req(""))
+                .unwrap()
+                .replacen("/ws", target, 1);
+            assert_eq!(
+                status_of(server_reply(r.as_bytes(), "/ws", None, false, &open)),
+                "HTTP/1.1 101",
+                "{target}"
+            );
+        }
+        assert_eq!(origin_form("http://h"), "/");
+        assert_eq!(origin_form("http://h?q"), "/");
+        assert_eq!(origin_form("/a://b"), "/a://b");
     }
 
     #[test]

@@ -37,6 +37,13 @@ const MAX_LINGERING: usize = 1024;
 /// TLS connections over max_connections being refused inside TLS at most (beyond it they are
 /// closed at once: a refusal must not cost more than the connections it protects).
 const MAX_REFUSING: usize = 64;
+/// How long a client connection must stay open before the reconnect backoff starts over. Time,
+/// not traffic, decides: a server that answers the handshake (or even one message) and then
+/// fails the connection must not earn an immediate reconnect, and a client that only sends (a
+/// syslog-ng destination) may never receive a message to prove the connection good. Five
+/// seconds is far above any failure a server shows at once and far below a healthy
+/// connection's life.
+const STABLE_AFTER: Duration = Duration::from_secs(5);
 
 fn token(id: u64) -> Token {
     Token(id as usize + 1)
@@ -428,6 +435,57 @@ impl IoLoop {
             sink.writable(id);
         }
         self.arm(id);
+        if shared.held.load(Ordering::Relaxed) > shared.config.max_buffered_bytes {
+            self.enforce_budget(sink);
+        }
+        self.publish_buffered();
+    }
+
+    /// Over the memory budget: closes the connections holding the most, largest first, with
+    /// 1008 until the context is within it again. What they held is freed at once; each is
+    /// reported through on_error when it ends. Only runs when the budget is exceeded, so the
+    /// scan over all connections is no cost of normal operation.
+    fn enforce_budget(&mut self, sink: &mut Sink) {
+        let shared = self.shared.clone();
+        let budget = shared.config.max_buffered_bytes;
+        while shared.held.load(Ordering::Relaxed) > budget {
+            let Some((&id, c)) = self.conns.iter_mut().max_by_key(|(_, c)| c.held()) else {
+                return;
+            };
+            let held = c.held();
+            if held == 0 {
+                return;
+            }
+            ws_log!(
+                Level::Warn,
+                "memory budget of {budget} bytes reached: closing connection {id} ({}), which holds {held} (1008)",
+                c.peer
+            );
+            if c.phase == Phase::Open {
+                c.give_up_input(
+                    super::parser::Violation {
+                        code: 1008,
+                        reason: "memory budget exceeded",
+                    },
+                    &shared,
+                );
+                // Its close frame is written on the next round (poll does not wait).
+                self.to_read.push(id);
+                self.arm(id);
+            } else {
+                // Still handshaking: there is no close frame to send.
+                self.teardown(id, End::Handshake("memory budget exceeded".into()), sink);
+            }
+        }
+    }
+
+    /// Makes the budget total visible in the stats (after the budget was enforced).
+    fn publish_buffered(&self) {
+        let held = self.shared.held.load(Ordering::Relaxed) as u64;
+        self.shared
+            .stats
+            .buffered_bytes
+            .store(held, Ordering::Relaxed);
     }
 
     /// Bookkeeping when a connection finished its opening handshake.
@@ -435,7 +493,8 @@ impl IoLoop {
         if !self.is_client() {
             return;
         }
-        self.backoff.reset();
+        // The backoff starts over only once a connection proved stable (see STABLE_AFTER and
+        // teardown): a handshake alone proves nothing.
         if let Some(c) = self.conns.get_mut(&id) {
             if let Some(d) = self.shutdown {
                 c.request_close(
@@ -453,8 +512,13 @@ impl IoLoop {
         let Some(mut c) = self.conns.remove(&id) else {
             return;
         };
+        c.unaccount(&self.shared);
+        self.publish_buffered();
         if c.refuse {
             self.refusing -= 1;
+        }
+        if self.is_client() && c.opened_at.is_some_and(|t| t.elapsed() >= STABLE_AFTER) {
+            self.backoff.reset();
         }
         let (code, reason) = c.close_status(&end);
         let err = c.error_of(&end);

@@ -24,7 +24,8 @@ mod stream;
 mod tls;
 
 pub use config::{
-    Config, Dispatch, Mode, SlowPolicy, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_QUEUE_CAPACITY,
+    Config, Dispatch, Mode, SlowPolicy, DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_MESSAGE_SIZE,
+    DEFAULT_MESSAGE_TIMEOUT, DEFAULT_QUEUE_CAPACITY,
 };
 pub use context::Context;
 pub use error::{Error, ErrorKind, Result};

@@ -54,6 +54,21 @@ fn utf8_prefix(data: &[u8]) -> Option<usize> {
     }
 }
 
+/// Largest growth of a reassembly or read buffer beyond what it needs: doubling stops here, so
+/// the memory budget is never overshot by more than this per growth.
+pub const GROWTH_STEP: usize = 1 << 20;
+
+/// Makes room in `buf` for `more` bytes: doubling while small, in steps of at most
+/// `GROWTH_STEP` beyond the need once large (a doubled 8 MiB buffer would hold 8 MiB that no
+/// byte needs yet, and count against the budget).
+pub fn reserve_stepped(buf: &mut Vec<u8>, more: usize) {
+    let need = buf.len() + more;
+    if need > buf.capacity() {
+        let extra = buf.len().clamp(more, GROWTH_STEP.max(more));
+        buf.reserve_exact(extra);
+    }
+}
+
 /// Total length (header included) of the frame starting `buf`, once its header is complete.
 pub fn frame_len(buf: &[u8]) -> Option<usize> {
     let b1 = *buf.get(1)?;
@@ -76,6 +91,31 @@ impl Parser {
             utf8_valid: 0,
             done: Vec::new(),
         }
+    }
+
+    /// Bytes held for the message being reassembled and the last one lent out (capacity, what
+    /// the allocator really holds).
+    pub fn buffered(&self) -> usize {
+        self.fragments.as_ref().map_or(0, |(_, v)| v.capacity()) + self.done.capacity()
+    }
+
+    /// Whether a fragmented message is incomplete.
+    pub fn in_message(&self) -> bool {
+        self.fragments.is_some()
+    }
+
+    /// Frees the last reassembled message once it has been handled (an idle connection then
+    /// holds nothing for it).
+    pub fn release_done(&mut self) {
+        if self.done.capacity() > 0 {
+            self.done = Vec::new();
+        }
+    }
+
+    /// Frees everything held (the connection is being closed and reads no more messages).
+    pub fn discard(&mut self) {
+        self.fragments = None;
+        self.done = Vec::new();
     }
 
     /// Parses the first frame in `buf`. Answers how many bytes it used (0 when the frame is not
@@ -225,13 +265,14 @@ impl Parser {
             } else {
                 MsgKind::Binary
             };
-            self.fragments = Some((kind, Vec::with_capacity(payload.len())));
+            self.fragments = Some((kind, Vec::new()));
             self.utf8_valid = 0;
         }
         let (kind, buf) = self
             .fragments
             .as_mut()
             .expect("a fragmented message is in progress");
+        reserve_stepped(buf, payload.len());
         buf.extend_from_slice(payload);
         if *kind == MsgKind::Text {
             match utf8_prefix(&buf[self.utf8_valid..]) {
@@ -291,6 +332,21 @@ mod tests {
         assert_eq!(frame_len(&f[..3]), None);
         assert_eq!(frame_len(&f[..4]), Some(f.len()));
         assert_eq!(frame_len(&[0x81]), None);
+    }
+
+    #[test]
+    fn buffers_grow_in_bounded_steps() {
+        let mut v = Vec::new();
+        reserve_stepped(&mut v, 10);
+        assert!(v.capacity() >= 10);
+        v.resize(8 * GROWTH_STEP, 0);
+        v.shrink_to_fit();
+        reserve_stepped(&mut v, 100);
+        assert!(v.capacity() >= 8 * GROWTH_STEP + 100);
+        assert!(v.capacity() <= 9 * GROWTH_STEP + 100, "{}", v.capacity());
+        let before = v.capacity();
+        reserve_stepped(&mut v, 0);
+        assert_eq!(v.capacity(), before);
     }
 
     #[test]

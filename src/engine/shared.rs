@@ -54,6 +54,9 @@ pub struct Shared {
     pub accepting: AtomicBool,
     /// What shutdown left unsent.
     pub unsent: AtomicU64,
+    /// Bytes the connections hold for incoming data (the memory budget's running total; the
+    /// I/O thread keeps it exact and publishes it as `stats.buffered_bytes` once checked).
+    pub held: AtomicUsize,
     flush_lock: Mutex<()>,
     flush_cv: Condvar,
     flush_waiters: AtomicUsize,
@@ -92,6 +95,7 @@ impl Shared {
             stats: Stats::default(),
             accepting: AtomicBool::new(true),
             unsent: AtomicU64::new(0),
+            held: AtomicUsize::new(0),
             flush_lock: Mutex::new(()),
             flush_cv: Condvar::new(),
             flush_waiters: AtomicUsize::new(0),

@@ -29,6 +29,9 @@ pub struct Stats {
     pub errors: AtomicU64,
     /// Server: handshakes answered with an HTTP refusal.
     pub handshakes_refused: AtomicU64,
+    /// Bytes held for incomplete incoming messages and read buffers (published by the I/O
+    /// thread after each round's budget check).
+    pub buffered_bytes: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -58,6 +61,9 @@ pub struct Snapshot {
     pub errors: u64,
     /// Server: handshakes answered with an HTTP refusal (4xx or 5xx) instead of 101.
     pub handshakes_refused: u64,
+    /// Bytes held now for incomplete incoming messages and read buffers, across connections
+    /// (bounded by `max_buffered_bytes`).
+    pub buffered_bytes: u64,
 }
 
 impl Stats {
@@ -81,6 +87,7 @@ impl Stats {
             send_rejected: self.send_rejected.load(Relaxed),
             errors: self.errors.load(Relaxed),
             handshakes_refused: self.handshakes_refused.load(Relaxed),
+            buffered_bytes: self.buffered_bytes.load(Relaxed),
         }
     }
 }

@@ -95,6 +95,16 @@ impl Stream {
         }
     }
 
+    /// Whether a TLS batch from an earlier write is still being written: the next write goes on
+    /// with it whatever buffers it is given, so only a caller passing the same leading bytes
+    /// (the whole write batch) may write now.
+    pub fn write_pending(&self) -> bool {
+        match self {
+            Stream::Plain(_) => false,
+            Stream::Tls(t) => !t.wbuf.is_empty(),
+        }
+    }
+
     /// Sends FIN after the last write (the peer then sees EOF).
     ///
     /// TLS sends no close_notify alert: the WebSocket close frames, authenticated inside TLS,

@@ -379,6 +379,7 @@ pub extern "C" fn ws_get_stats(c: *const ws_context, out: *mut ws_stats) -> ws_s
             send_rejected: s.send_rejected,
             errors: s.errors,
             handshakes_refused: s.handshakes_refused,
+            buffered_bytes: s.buffered_bytes,
         };
         let n = size.min(std::mem::size_of::<ws_stats>());
         // SAFETY: copies `n` bytes, within both `full` and the caller's buffer.

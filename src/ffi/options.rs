@@ -65,6 +65,10 @@ fn is_token(s: &str) -> bool {
             .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b))
 }
 
+/// The smallest budget accepted: one read buffer's worth, so a single connection can make
+/// progress.
+const MIN_BUFFERED_BYTES: usize = 64 * 1024;
+
 fn path_arg(p: *const c_char, what: &str) -> Result<PathBuf, Error> {
     // SAFETY: the caller passes NULL or a NUL-terminated string.
     let s = unsafe { str_arg(p, what)? };
@@ -292,7 +296,9 @@ pub extern "C" fn ws_options_set_queue_capacity(o: *mut ws_options, messages: us
     })
 }
 
-/// Keepalive ping interval in ms; 0 = off; default 30000.
+/// Keepalive ping interval in ms; 0 = off; default 30000. Pings from the peer are always
+/// answered; a peer that does not read its pongs has at most one waiting (the latest ping's,
+/// RFC 6455 5.5.3), is read no more until it reads, and is closed by keepalive.
 #[no_mangle]
 pub extern "C" fn ws_options_set_ping_interval_ms(o: *mut ws_options, ms: u32) -> ws_status {
     with_options(o, "ws_options_set_ping_interval_ms", |opts| {
@@ -314,6 +320,9 @@ pub extern "C" fn ws_options_set_pong_timeout_ms(o: *mut ws_options, ms: u32) ->
 }
 
 /// Client reconnect delays: exponential from min_ms to max_ms, with jitter; default 100 .. 30000.
+/// Every failed attempt (TCP, TLS, handshake, or a connection that fails soon after it opened)
+/// takes the next, longer delay; the sequence starts over only after a connection stayed open
+/// for 5 s, so a server that accepts and then fails every connection is not hammered.
 #[no_mangle]
 pub extern "C" fn ws_options_set_reconnect_backoff_ms(
     o: *mut ws_options,
@@ -333,7 +342,10 @@ pub extern "C" fn ws_options_set_reconnect_backoff_ms(
     })
 }
 
-/// Time allowed for TCP connect, TLS and the WebSocket handshake; default 10000 ms.
+/// Time allowed for TCP connect, TLS and the WebSocket handshake; default 10000 ms. A server
+/// also answers a request head above 16 KiB with HTTP 431 (however its bytes arrive), a
+/// version below HTTP/1.1 with 505, and a request without exactly one Sec-WebSocket-Key of
+/// 16 base64-encoded bytes with 400.
 #[no_mangle]
 pub extern "C" fn ws_options_set_handshake_timeout_ms(o: *mut ws_options, ms: u32) -> ws_status {
     with_options(o, "ws_options_set_handshake_timeout_ms", |opts| {
@@ -355,6 +367,36 @@ pub extern "C" fn ws_options_set_max_connections(o: *mut ws_options, n: u32) -> 
             return Err(Error::invalid("max_connections must be above 0"));
         }
         opts.config.max_connections = n as usize;
+        Ok(())
+    })
+}
+
+/// Bytes the context may hold for incomplete incoming messages and read buffers, across all its
+/// connections (default 256 MiB; at least 64 KiB). When the
+/// budget is reached, the connection holding the most is closed with 1008 (policy violation),
+/// reported through on_error and counted in `ws_stats.errors`; `ws_stats.buffered_bytes` shows
+/// what is held now. It bounds what hostile peers sending partial messages can make the
+/// context spend, well below max_connections x max_message_size.
+#[no_mangle]
+pub extern "C" fn ws_options_set_max_buffered_bytes(o: *mut ws_options, bytes: usize) -> ws_status {
+    with_options(o, "ws_options_set_max_buffered_bytes", |opts| {
+        if bytes < MIN_BUFFERED_BYTES {
+            return Err(Error::invalid(format!(
+                "max_buffered_bytes {bytes} is below the minimum {MIN_BUFFERED_BYTES}"
+            )));
+        }
+        opts.config.max_buffered_bytes = bytes;
+        Ok(())
+    })
+}
+
+/// How long an incoming message may stay incomplete (a fragmented message, or a frame whose
+/// bytes stopped arriving) before its connection is closed with 1008; default 60000 ms; 0 = no
+/// limit.
+#[no_mangle]
+pub extern "C" fn ws_options_set_message_timeout_ms(o: *mut ws_options, ms: u32) -> ws_status {
+    with_options(o, "ws_options_set_message_timeout_ms", |opts| {
+        opts.config.message_timeout = Duration::from_millis(ms.into());
         Ok(())
     })
 }

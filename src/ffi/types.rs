@@ -208,6 +208,9 @@ pub struct ws_stats {
     /// path, bad request, Origin not allowed, missing or wrong token, filter, over
     /// max_connections.
     pub handshakes_refused: u64,
+    /// Bytes held now for incomplete incoming messages and read buffers, across connections
+    /// (kept within ws_options_set_max_buffered_bytes).
+    pub buffered_bytes: u64,
 }
 
 /// A server's handshake filter (see `ws_options_set_handshake_filter`): answers 0 to accept the
