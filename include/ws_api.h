@@ -401,10 +401,29 @@ const char *ws_version(void);
 
 /**
  * Sets the process-wide log handler: `fn` receives every diagnostic at `min` or more severe
- * (WS_LOG_ERROR is the most severe), from any thread. NULL removes the handler. An out-of-range
- * `min` is clamped to WS_LOG_DEBUG. The handler must not call ws_set_log_handler itself.
+ * (WS_LOG_ERROR is the most severe), from any thread, except what goes to a context's own
+ * handler (`ws_options_set_log_handler`). NULL removes the handler. An out-of-range `min` is
+ * clamped to WS_LOG_DEBUG. When this returns, the previous handler is not running on any other
+ * thread and is not called again, so its `user` data may be freed. A handler may log again
+ * (ws_api calls that log from inside it): those messages are delivered after it returns, never
+ * recursively. It may call ws_set_log_handler itself (then only its own call may still be
+ * running when that returns).
  */
 void ws_set_log_handler(ws_log_fn fn_, void *user, ws_log_level min);
+
+/**
+ * Extension: gives contexts created from `o` a log handler of their own: `fn` receives, at
+ * `min` or more severe, everything the context's I/O thread logs (its connections, handshakes,
+ * reconnects, internal errors), and the global handler (`ws_set_log_handler`) no longer does.
+ * Use it to tell two endpoints of one process apart. NULL `fn` goes back to the global handler
+ * (the default). `user` is passed to every call; it must stay valid until the last context
+ * created from `o` has been destroyed (no call happens after ws_context_destroy returns). The
+ * same re-entrancy rules as ws_set_log_handler apply. An out-of-range `min` is clamped.
+ */
+enum ws_status ws_options_set_log_handler(struct ws_options *o,
+                                          ws_log_fn fn_,
+                                          void *user,
+                                          ws_log_level min);
 
 /**
  * Creates a builder for a client or server context with the documented defaults; NULL for a

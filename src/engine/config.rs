@@ -2,7 +2,10 @@
 //! `Context::create` validates the parts that depend on each other.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+
+use super::log::Target;
 
 /// Client or server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +39,8 @@ pub enum SlowPolicy {
 pub struct Config {
     /// Client or server.
     pub mode: Mode,
+    /// This context's own log handler (what its I/O thread logs); `None`: the global one.
+    pub log: Option<Arc<Target>>,
     /// Client: host to connect to; server: address to bind.
     pub address: String,
     /// TCP port; a server may use 0 for any free port.
@@ -90,6 +95,7 @@ impl Config {
     pub fn new(mode: Mode) -> Self {
         Config {
             mode,
+            log: None,
             address: match mode {
                 Mode::Client => "127.0.0.1".to_string(),
                 Mode::Server => "0.0.0.0".to_string(),

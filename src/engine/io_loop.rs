@@ -133,7 +133,7 @@ impl IoLoop {
         let mut scratch = vec![0u8; SCRATCH];
         let r = catch_unwind(AssertUnwindSafe(|| self.main_loop(&mut sink, &mut scratch)));
         if let Err(p) = r {
-            let text = crate::ffi::errors::panic_text(&p);
+            let text = super::panics::panic_text(&p);
             self.shared.accepting.store(false, Ordering::Release);
             sink.error(
                 0,

@@ -28,7 +28,7 @@ fn mode_of(raw: RawMode) -> Option<Mode> {
 }
 
 /// Borrows the builder behind `o` and runs `f` on it.
-fn with_options(
+pub(super) fn with_options(
     o: *mut ws_options,
     name: &str,
     f: impl FnOnce(&mut Options) -> Result<(), Error>,
