@@ -7,6 +7,7 @@
 
 #![deny(unsafe_code)]
 
+mod addresses;
 mod backoff;
 mod broadcast;
 mod config;

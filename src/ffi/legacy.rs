@@ -332,7 +332,17 @@ impl Pipe {
         st.queue.push_back(line);
         self.input.notify_one();
         if st.bytes > PIPE_HIGH_WATER && !st.draining {
+            let first = st.paused.is_empty();
             st.paused.insert(conn);
+            drop(st);
+            if first {
+                // Logged outside the lock; once per stall (until the writer resumes everyone).
+                log::emit(
+                    Level::Info,
+                    "ws_api legacy server: the received-messages pipe is full (not read fast \
+                     enough): reading from clients is paused until it drains",
+                );
+            }
             true
         } else {
             false
