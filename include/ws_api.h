@@ -1,10 +1,12 @@
 /*
- * ws_api.h: the ws_api callback API (contract version 1).
+ * ws_api.h: the ws_api callback API (contract version 1, with the additions docs/contract.md lists).
  *
  * A WebSocket engine written in Rust, shipped as a C library. One ws_context is one endpoint:
  * a client (with its reconnects) or a listening server. Every function is safe to call from
- * any thread, including from inside a callback (except ws_context_destroy).
- * See README.md for threading rules, limits, defaults and guarantees.
+ * any thread, including from inside a callback (except ws_context_destroy and ws_dispatch).
+ * A panic (a bug) on a context's I/O thread leaves that context closed for good (WS_ERR_INTERNAL).
+ * See docs/contract.md for the thread and lifetime rules and how the API evolves, README.md for
+ * limits, defaults and guarantees.
  */
 
 #ifndef WS_API_H
@@ -36,7 +38,7 @@ typedef enum ws_status {
    */
   WS_ERR_NOT_CONNECTED = -3,
   /**
-   * The context is shutting down.
+   * The context is shutting down (or stopped for good after an internal error).
    */
   WS_ERR_CLOSED = -4,
   /**
@@ -56,7 +58,10 @@ typedef enum ws_status {
    */
   WS_ERR_TIMEOUT = -8,
   /**
-   * A bug: a Rust panic caught at the boundary.
+   * A bug: a Rust panic caught at the boundary. A panic on a context's I/O thread is reported
+   * through on_error with this status and leaves that context closed for good: its
+   * connections are closed (on_close runs, what they had queued is counted as dropped) and
+   * sends answer WS_ERR_CLOSED; destroy it and create another.
    */
   WS_ERR_INTERNAL = -9,
 } ws_status;
@@ -324,7 +329,10 @@ enum ws_status ws_rx_flow(struct ws_context *c, ws_conn_id conn, int enable);
 
 /**
  * Starts the closing handshake of `conn` with `code` (1000, 1001, ... or 3000-4999) and `reason`
- * (NULL = none, at most 123 bytes of UTF-8). Messages queued before it are written first.
+ * (NULL = none, at most 123 bytes of UTF-8). Messages queued before it are written first, for
+ * up to handshake_timeout_ms (default 10 s; a peer that does not read cannot hold the connection
+ * longer); the closing handshake then takes at most 2 s, and the lingering close after it at
+ * most 2 s more.
  */
 enum ws_status ws_close_connection(struct ws_context *c,
                                    ws_conn_id conn,
@@ -512,7 +520,9 @@ enum ws_status ws_options_set_ping_interval_ms(struct ws_options *o, uint32_t ms
 enum ws_status ws_options_set_pong_timeout_ms(struct ws_options *o, uint32_t ms);
 
 /**
- * Client reconnect delays: exponential from min_ms to max_ms, with jitter; default 100 .. 30000.
+ * Client reconnect delays: a step that doubles from min_ms up to max_ms, each delay drawn at
+ * random between half the step and the step (jitter), so the first is 50..100 ms by default;
+ * the step starts over after a successful connect. Default 100 .. 30000.
  */
 enum ws_status ws_options_set_reconnect_backoff_ms(struct ws_options *o,
                                                    uint32_t min_ms,

@@ -69,7 +69,7 @@ pub struct Config {
     pub ping_interval: Duration,
     /// How long to wait for a pong before the connection is considered dead.
     pub pong_timeout: Duration,
-    /// Client reconnect backoff, first delay.
+    /// Client reconnect backoff, first step (the first delay is drawn from its upper half).
     pub backoff_min: Duration,
     /// Client reconnect backoff, largest delay.
     pub backoff_max: Duration,

@@ -1,5 +1,5 @@
 //! The 2016 functions of `ws_api/client.h` and `ws_api/server.h`, implemented over the
-//! contract's C API (contract section 6).
+//! C API (`docs/contract.md`, section 9 "The 2016 functions").
 //!
 //! The 2016 wrapper forked a process per endpoint and talked to it through SysV message queues;
 //! its `msgqid` and `service_pid` are now one positive handle that names a `ws_context` in a
@@ -66,8 +66,8 @@ const CLOSE_GRACE_MS: u64 = 250;
 #[derive(Clone, Copy)]
 struct CtxPtr(*mut ws_context);
 
-// SAFETY: a ws_context may be used from any thread (contract section 2); the pointer is only
-// dereferenced by the C API functions, under the slot lock that keeps it alive.
+// SAFETY: a ws_context may be used from any thread (docs/contract.md, "Threads"); the pointer is
+// only dereferenced by the C API functions, under the slot lock that keeps it alive.
 unsafe impl Send for CtxPtr {}
 // SAFETY: as above.
 unsafe impl Sync for CtxPtr {}

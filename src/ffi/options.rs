@@ -312,7 +312,9 @@ pub extern "C" fn ws_options_set_pong_timeout_ms(o: *mut ws_options, ms: u32) ->
     })
 }
 
-/// Client reconnect delays: exponential from min_ms to max_ms, with jitter; default 100 .. 30000.
+/// Client reconnect delays: a step that doubles from min_ms up to max_ms, each delay drawn at
+/// random between half the step and the step (jitter), so the first is 50..100 ms by default;
+/// the step starts over after a successful connect. Default 100 .. 30000.
 #[no_mangle]
 pub extern "C" fn ws_options_set_reconnect_backoff_ms(
     o: *mut ws_options,
