@@ -173,6 +173,23 @@ check_clients (int port, reader *r)
     websocket_client_disconnect (c[k]);
 }
 
+/* Set by the log handler when the server says it paused reading for a full pipe.  */
+static int pipe_stalled;
+
+static void
+stall_logged (ws_log_level lvl, const char *msg, void *user)
+{
+  (void) lvl;
+  (void) user;
+  if (strstr (msg, "pipe is full") != NULL)
+    {
+      test_lock ();
+      pipe_stalled = 1;
+      test_signal ();
+      test_unlock ();
+    }
+}
+
 /* The reader stalls until the pipe is full; the client keeps sending far more than the pipe
    and the server's buffer hold.  Once the reader reads again, every message arrives, in
    order.  */
@@ -186,7 +203,6 @@ check_stalled_reader (int port, reader *r)
   int c = new_client (port);
   unsigned i;
   int avail = 0;
-  uint64_t deadline;
 
   CHECK (pipe_size > 0);
   CHECK_INT (r->len, 0);
@@ -198,24 +214,12 @@ check_stalled_reader (int port, reader *r)
       CHECK_INT (websocket_client_send_msg (m, c, port), 0);
       free (m);
     }
-  /* Wait, without reading, until the pipe is full: the server's writer is then blocked and
-     everything else piles up in the server and in TCP.  There is no event for "the pipe is
-     full", so its fill level is polled: at least half of its size and no longer growing over
-     100 ms.  (A full pipe may hold less than its size: the kernel does not split a write's
-     first partial page across two pages, so pages can stay partly empty.)  */
-  deadline = test_now_ms () + (uint64_t) TEST_WAIT_MS * test_time_factor ();
-  for (;;)
-    {
-      struct timespec ts = { 0, 100 * 1000 * 1000 };
-      int before = avail;
-
-      nanosleep (&ts, NULL);
-      CHECK (ioctl (r->fd, FIONREAD, &avail) == 0);
-      if (avail >= pipe_size / 2 && avail == before)
-        break;
-      if (test_now_ms () > deadline)
-        FAIL ("the pipe never filled up: %d of %d bytes", avail, pipe_size);
-    }
+  /* Wait, without reading, until the pipe is full: the server's writer is then blocked,
+     its in-memory FIFO grows past 1 MiB and the server pauses reading from the client (it
+     logs that), so everything else piles up in TCP.  */
+  WAIT_UNTIL (pipe_stalled);
+  CHECK (ioctl (r->fd, FIONREAD, &avail) == 0);
+  CHECK (avail > 0);
   for (i = 0; i < n; i++)
     {
       size_t len;
@@ -272,7 +276,9 @@ main (void)
 
   check_sizes (port, &r);
   check_clients (port, &r);
+  ws_set_log_handler (stall_logged, NULL, WS_LOG_INFO);
   check_stalled_reader (port, &r);
+  ws_set_log_handler (NULL, NULL, WS_LOG_INFO);
 
   websocket_server_shutdown (service_pid);
   /* Nothing was left over, and the pipe ends.  */

@@ -27,6 +27,7 @@
 #include <ws_api.h>
 
 #define PROGRAM "echo_client"
+#include "common.h"
 
 /* What one connection (one step) went through.  */
 struct step
@@ -209,23 +210,6 @@ usage (FILE *f)
 "The verdicts are in the suite's report, not in this program's status.\n");
 }
 
-static int
-parse_num (const char *arg, unsigned long long min, unsigned long long max,
-           unsigned long long *out)
-{
-  char *end;
-
-  errno = 0;
-  *out = strtoull (arg, &end, 10);
-  if (errno || end == arg || *end || arg[0] == '-' || *out < min
-      || *out > max)
-    {
-      fprintf (stderr, PROGRAM ": invalid number: %s\n", arg);
-      return -1;
-    }
-  return 0;
-}
-
 int
 main (int argc, char **argv)
 {
@@ -253,16 +237,17 @@ main (int argc, char **argv)
       {
       case 'a': host = optarg; break;
       case 'p':
-        if (parse_num (optarg, 1, 65535, &port) < 0)
+        if (parse_range (optarg, "port", 1, 65535, &port) < 0)
           return 2;
         break;
       case 'A': agent = optarg; break;
       case 'm':
-        if (parse_num (optarg, 1, 1ULL << 31, &max_size) < 0)
+        if (parse_range (optarg, "max message size", 1, 1ULL << 31,
+                         &max_size) < 0)
           return 2;
         break;
       case 't':
-        if (parse_num (optarg, 1, 86400, &timeout_s) < 0)
+        if (parse_range (optarg, "case timeout", 1, 86400, &timeout_s) < 0)
           return 2;
         break;
       case 'v': verbose = 1; break;
@@ -275,7 +260,7 @@ main (int argc, char **argv)
   if (argc - optind == 3)
     {
       host = argv[optind];
-      if (parse_num (argv[optind + 1], 1, 65535, &port) < 0)
+      if (parse_range (argv[optind + 1], "port", 1, 65535, &port) < 0)
         return 2;
       agent = argv[optind + 2];
     }

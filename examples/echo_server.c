@@ -26,22 +26,11 @@
 #include <ws_api.h>
 
 #define PROGRAM "echo_server"
+#include "common.h"
 
 static atomic_ullong echoed;
 static atomic_ullong refused;
 static int verbose;
-static int wake_pipe[2] = { -1, -1 };
-
-static void
-on_signal (int sig)
-{
-  char c = 's';
-  ssize_t n;
-
-  (void) sig;
-  n = write (wake_pipe[1], &c, 1);
-  (void) n;
-}
 
 static int
 on_receive (ws_context *ctx, ws_conn_id conn, const uint8_t *data, size_t len,
@@ -101,21 +90,6 @@ usage (FILE *f)
 "echo could not be queued.\n");
 }
 
-static int
-parse_num (const char *arg, unsigned long long max, unsigned long long *out)
-{
-  char *end;
-
-  errno = 0;
-  *out = strtoull (arg, &end, 10);
-  if (errno || end == arg || *end || arg[0] == '-' || *out > max)
-    {
-      fprintf (stderr, PROGRAM ": invalid number: %s\n", arg);
-      return -1;
-    }
-  return 0;
-}
-
 int
 main (int argc, char **argv)
 {
@@ -136,18 +110,18 @@ main (int argc, char **argv)
   ws_context *ctx;
   ws_status st;
   uint64_t unsent = 0;
-  struct sigaction sa;
 
   while ((opt = getopt_long (argc, argv, "a:p:m:vh", longopts, NULL)) != -1)
     switch (opt)
       {
       case 'a': address = optarg; break;
       case 'p':
-        if (parse_num (optarg, 65535, &port) < 0)
+        if (parse_range (optarg, "port", 0, 65535, &port) < 0)
           return 2;
         break;
       case 'm':
-        if (parse_num (optarg, 1ULL << 31, &max_size) < 0 || max_size == 0)
+        if (parse_range (optarg, "max message size", 1, 1ULL << 31,
+                         &max_size) < 0)
           return 2;
         break;
       case 'N': read_stdin = 0; break;
@@ -158,7 +132,8 @@ main (int argc, char **argv)
         return 2;
       }
   /* A bare PORT argument, as Autobahn scripts pass it.  */
-  if (optind < argc && parse_num (argv[optind++], 65535, &port) < 0)
+  if (optind < argc
+      && parse_range (argv[optind++], "port", 0, 65535, &port) < 0)
     return 2;
   if (optind < argc)
     {
@@ -166,17 +141,8 @@ main (int argc, char **argv)
       return 2;
     }
 
-  if (pipe2 (wake_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
-    {
-      perror (PROGRAM ": pipe");
-      return 1;
-    }
-  memset (&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigemptyset (&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;
-  sigaction (SIGINT, &sa, NULL);
-  sigaction (SIGTERM, &sa, NULL);
+  if (watch_stop_signals () < 0)
+    return 1;
 
   memset (&cbs, 0, sizeof cbs);
   cbs.on_receive = on_receive;

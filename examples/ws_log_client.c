@@ -33,6 +33,7 @@
 #include <ws_api.h>
 
 #define PROGRAM "ws_log_client"
+#include "common.h"
 
 struct client
 {
@@ -43,44 +44,11 @@ struct client
   int raw;
 };
 
-static int wake_pipe[2] = { -1, -1 };
-static volatile sig_atomic_t stop_requested;
 /* Set by on_receive (I/O thread) when --max-receive is reached.  */
 static atomic_int receive_done;
 /* Set before the context is destroyed: a close then is the end, not a
    reason to reconnect.  */
 static atomic_int stopping;
-
-/* Wakes the main loop: from a signal handler or a callback.  A full pipe
-   already holds a wake-up, so a failed write loses nothing.  */
-static void
-wake (char why)
-{
-  ssize_t n = write (wake_pipe[1], &why, 1);
-  (void) n;
-}
-
-static void
-on_signal (int sig)
-{
-  (void) sig;
-  stop_requested = 1;
-  wake ('s');
-}
-
-static void
-print_timestamp (FILE *f)
-{
-  struct timespec ts;
-  struct tm tm;
-  char date[32], zone[8];
-
-  clock_gettime (CLOCK_REALTIME, &ts);
-  localtime_r (&ts.tv_sec, &tm);
-  strftime (date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
-  strftime (zone, sizeof zone, "%z", &tm);
-  fprintf (f, "%s.%03ld%s ", date, ts.tv_nsec / 1000000L, zone);
-}
 
 /* A state line on standard error (the data stays alone on stdout).  */
 static void
@@ -237,34 +205,6 @@ usage (FILE *f)
 "  " PROGRAM " -p 8080 --subscribe             # print live lines\n");
 }
 
-static int
-parse_count (const char *arg, const char *what, unsigned long long *out)
-{
-  char *end;
-
-  errno = 0;
-  *out = strtoull (arg, &end, 10);
-  if (errno || end == arg || *end || arg[0] == '-')
-    {
-      fprintf (stderr, PROGRAM ": invalid %s: %s\n", what, arg);
-      return -1;
-    }
-  return 0;
-}
-
-/* Waits for a wake-up byte for up to TIMEOUT_MS (-1: forever) and
-   returns it, 0 on timeout.  */
-static char
-wait_wake (int timeout_ms)
-{
-  struct pollfd pfd = { .fd = wake_pipe[0], .events = POLLIN };
-  char why = 0;
-
-  if (poll (&pfd, 1, timeout_ms) > 0 && read (wake_pipe[0], &why, 1) != 1)
-    why = 0;
-  return why;
-}
-
 /* Queues one line, waiting through backpressure: a full queue answers
    WS_ERR_QUEUE_FULL and queues nothing, so we ask for on_writable and
    retry when it fires.  Returns 0 when queued, -1 when it cannot be
@@ -315,6 +255,24 @@ send_line (ws_context *ctx, const char *line, size_t len,
     }
 }
 
+/* send_line for read_lines: the context and the counters it updates.  */
+struct line_sender
+{
+  ws_context *ctx;
+  unsigned long long *waits, *sent;
+};
+
+static int
+send_input_line (const char *line, size_t len, void *arg)
+{
+  struct line_sender *ls = arg;
+
+  if (send_line (ls->ctx, line, len, ls->waits) < 0)
+    return -1;
+  (*ls->sent)++;
+  return 0;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -354,7 +312,6 @@ main (int argc, char **argv)
   ws_status st;
   ws_stats stats;
   uint64_t unsent = 0;
-  struct sigaction sa;
   size_t i;
 
   memset (&c, 0, sizeof c);
@@ -439,17 +396,8 @@ main (int argc, char **argv)
     }
 
   setvbuf (stdout, NULL, _IOLBF, 0);
-  if (pipe2 (wake_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
-    {
-      perror (PROGRAM ": pipe");
-      return 1;
-    }
-  memset (&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigemptyset (&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;
-  sigaction (SIGINT, &sa, NULL);
-  sigaction (SIGTERM, &sa, NULL);
+  if (watch_stop_signals () < 0)
+    return 1;
 
   memset (&cbs, 0, sizeof cbs);
   cbs.on_connect = on_connect;
@@ -577,22 +525,19 @@ main (int argc, char **argv)
     }
   else
     {
-      char *buf = NULL;
-      size_t len = 0, cap = 0;
+      struct line_reader in = { NULL, 0, 0 };
+      struct line_sender ls = { ctx, &waits, &sent };
       struct pollfd pfd[2];
-      int eof = 0;
+      int more = 1;
 
       pfd[0].fd = wake_pipe[0];
       pfd[0].events = POLLIN;
       pfd[1].fd = STDIN_FILENO;
       pfd[1].events = POLLIN;
-      /* read(2), not stdio: poll must see every byte not yet handled, so
-         Ctrl-C is noticed while standard input is idle.  */
-      while (!stop_requested && !eof && !receive_done)
+      /* Poll standard input with the wake-up pipe, so Ctrl-C is noticed
+         while standard input is idle.  */
+      while (!stop_requested && more > 0 && !receive_done)
         {
-          ssize_t n;
-          char *start, *nl;
-
           if (poll (pfd, 2, -1) < 0)
             {
               if (errno == EINTR)
@@ -610,53 +555,13 @@ main (int argc, char **argv)
             }
           if (!pfd[1].revents)
             continue;
-          if (cap - len < 65536)
-            {
-              size_t ncap = cap ? cap * 2 : 131072;
-              char *p = realloc (buf, ncap);
-              if (!p)
-                {
-                  fprintf (stderr, PROGRAM ": out of memory reading stdin\n");
-                  rc = 1;
-                  break;
-                }
-              buf = p;
-              cap = ncap;
-            }
-          n = read (STDIN_FILENO, buf + len, cap - len);
-          if (n < 0 && (errno == EINTR || errno == EAGAIN))
-            continue;
-          if (n <= 0)
-            {
-              eof = 1;
-              /* A last line without a newline is a line too.  */
-              if (len)
-                {
-                  if (send_line (ctx, buf, len, &waits) < 0)
-                    break;
-                  sent++;
-                }
-              break;
-            }
-          len += (size_t) n;
-          start = buf;
-          while ((nl = memchr (start, '\n', len - (size_t) (start - buf))))
-            {
-              size_t l = (size_t) (nl - start);
-              if (l && start[l - 1] == '\r')
-                l--;
-              if (send_line (ctx, start, l, &waits) < 0)
-                {
-                  stop_requested = 1;
-                  break;
-                }
-              sent++;
-              start = nl + 1;
-            }
-          len -= (size_t) (start - buf);
-          memmove (buf, start, len);
+          more = read_lines (&in, STDIN_FILENO, send_input_line, &ls);
+          if (more == -1)
+            stop_requested = 1;         /* a line could not be sent */
+          else if (more == -2)
+            rc = 1;
         }
-      free (buf);
+      free (in.buf);
     }
 
   if (!subscribe && !c.quiet)

@@ -37,6 +37,7 @@
 #include <ws_api.h>
 
 #define PROGRAM "ws_log_server"
+#include "common.h"
 
 /* Installed by the Makefile as the absolute path of examples/index.html,
    so a server built anywhere finds the page without an option.  */
@@ -63,39 +64,6 @@ struct server
   unsigned long long received;
   unsigned long long relay_refused;
 };
-
-static int wake_pipe[2] = { -1, -1 };
-
-/* Wakes the main loop: from a signal handler or a callback.  A full pipe
-   already holds a wake-up, so a failed write loses nothing.  */
-static void
-wake (char why)
-{
-  ssize_t n = write (wake_pipe[1], &why, 1);
-  (void) n;
-}
-
-static void
-on_signal (int sig)
-{
-  (void) sig;
-  wake ('s');
-}
-
-/* Writes "2026-11-25T10:00:00.123+0000 " (local time) to F.  */
-static void
-print_timestamp (FILE *f)
-{
-  struct timespec ts;
-  struct tm tm;
-  char date[32], zone[8];
-
-  clock_gettime (CLOCK_REALTIME, &ts);
-  localtime_r (&ts.tv_sec, &tm);
-  strftime (date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
-  strftime (zone, sizeof zone, "%z", &tm);
-  fprintf (f, "%s.%03ld%s ", date, ts.tv_nsec / 1000000L, zone);
-}
 
 /* One line on standard output, whole: stdio locks the stream per call
    only, and both threads print.  */
@@ -368,28 +336,24 @@ add_access (ws_options *o, const char **origins, size_t norigins,
   return st;
 }
 
-static int
-parse_count (const char *arg, const char *what, unsigned long long *out)
+/* What broadcast_line needs besides the line.  */
+struct broadcast_target
 {
-  char *end;
+  ws_context *ctx;
+  struct server *s;
+  unsigned long long *lines, *unheard;
+};
 
-  errno = 0;
-  *out = strtoull (arg, &end, 10);
-  if (errno || end == arg || *end || arg[0] == '-')
-    {
-      fprintf (stderr, PROGRAM ": invalid %s: %s\n", what, arg);
-      return -1;
-    }
-  return 0;
-}
-
-/* Sends one stdin line to every subscriber.  Returns 0, or -1 when the
-   context refuses it for a reason other than a bad line.  */
+/* Sends one stdin line to every subscriber (a read_lines callback).
+   Returns 0, or -1 when the context refuses it for a reason other than a
+   bad line.  */
 static int
-broadcast_line (ws_context *ctx, const char *line, size_t len,
-                unsigned long long *lines, unsigned long long *unheard,
-                struct server *s)
+broadcast_line (const char *line, size_t len, void *arg)
 {
+  struct broadcast_target *t = arg;
+  ws_context *ctx = t->ctx;
+  struct server *s = t->s;
+  unsigned long long *lines = t->lines, *unheard = t->unheard;
   ws_status st;
   size_t open;
 
@@ -458,9 +422,8 @@ main (int argc, char **argv)
   ws_status st;
   ws_stats stats;
   uint64_t unsent = 0;
-  struct sigaction sa;
-  char *buf = NULL;
-  size_t buf_len = 0, buf_cap = 0;
+  struct line_reader in = { NULL, 0, 0 };
+  struct broadcast_target target;
   int opt, rc = 0, stop = 0;
   /* --allow-origin and --token values (pointers into argv), checked by
      the library when the options are built.  */
@@ -551,17 +514,8 @@ main (int argc, char **argv)
     }
 
   setvbuf (stdout, NULL, _IOLBF, 0);
-  if (pipe2 (wake_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
-    {
-      perror (PROGRAM ": pipe");
-      return 1;
-    }
-  memset (&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigemptyset (&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;
-  sigaction (SIGINT, &sa, NULL);
-  sigaction (SIGTERM, &sa, NULL);
+  if (watch_stop_signals () < 0)
+    return 1;
 
   memset (&cbs, 0, sizeof cbs);
   cbs.on_connect = on_connect;
@@ -627,6 +581,10 @@ main (int argc, char **argv)
   }
 
   /* Main loop: stdin lines and wake-ups (signals, --max-messages).  */
+  target.ctx = ctx;
+  target.s = &s;
+  target.lines = &lines;
+  target.unheard = &unheard;
   while (!stop)
     {
       struct pollfd pfd[2];
@@ -658,61 +616,22 @@ main (int argc, char **argv)
         }
       if (nfds == 2 && pfd[1].revents)
         {
-          ssize_t n;
-          char *nl;
+          int more = read_lines (&in, STDIN_FILENO, broadcast_line, &target);
 
-          if (buf_cap - buf_len < 65536)
+          if (more < 0)
             {
-              size_t cap = buf_cap ? buf_cap * 2 : 131072;
-              char *p = realloc (buf, cap);
-              if (!p)
-                {
-                  fprintf (stderr, PROGRAM ": out of memory reading stdin\n");
-                  rc = 1;
-                  break;
-                }
-              buf = p;
-              buf_cap = cap;
+              rc = 1;
+              break;
             }
-          n = read (STDIN_FILENO, buf + buf_len, buf_cap - buf_len);
-          if (n < 0 && (errno == EINTR || errno == EAGAIN))
-            continue;
-          if (n <= 0)
+          if (more == 0)
             {
-              /* End of input: a last line without a newline still counts.  */
-              if (buf_len
-                  && broadcast_line (ctx, buf, buf_len, &lines, &unheard,
-                                     &s) < 0)
-                rc = 1;
-              buf_len = 0;
               read_stdin = 0;
               if (exit_on_eof)
                 break;
-              continue;
             }
-          buf_len += (size_t) n;
-          /* Send every complete line; keep the partial tail.  */
-          {
-            char *start = buf;
-            while ((nl = memchr (start, '\n', buf_len - (size_t) (start - buf))))
-              {
-                size_t len = (size_t) (nl - start);
-                if (len && start[len - 1] == '\r')
-                  len--;
-                if (broadcast_line (ctx, start, len, &lines, &unheard, &s) < 0)
-                  {
-                    rc = 1;
-                    stop = 1;
-                    break;
-                  }
-                start = nl + 1;
-              }
-            buf_len -= (size_t) (start - buf);
-            memmove (buf, start, buf_len);
-          }
         }
     }
-  free (buf);
+  free (in.buf);
 
   /* Counters first: destroy frees them.  What the drain could not send
      is reported by destroy itself.  */

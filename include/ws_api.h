@@ -1,10 +1,12 @@
 /*
- * ws_api.h: the ws_api callback API (contract version 1).
+ * ws_api.h: the ws_api callback API (contract version 1, with the additions docs/contract.md lists).
  *
  * A WebSocket engine written in Rust, shipped as a C library. One ws_context is one endpoint:
  * a client (with its reconnects) or a listening server. Every function is safe to call from
- * any thread, including from inside a callback (except ws_context_destroy).
- * See README.md for threading rules, limits, defaults and guarantees.
+ * any thread, including from inside a callback (except ws_context_destroy and ws_dispatch).
+ * A panic (a bug) on a context's I/O thread leaves that context closed for good (WS_ERR_INTERNAL).
+ * See docs/contract.md for the thread and lifetime rules and how the API evolves, README.md for
+ * limits, defaults and guarantees.
  */
 
 #ifndef WS_API_H
@@ -36,7 +38,7 @@ typedef enum ws_status {
    */
   WS_ERR_NOT_CONNECTED = -3,
   /**
-   * The context is shutting down.
+   * The context is shutting down (or stopped for good after an internal error).
    */
   WS_ERR_CLOSED = -4,
   /**
@@ -56,7 +58,10 @@ typedef enum ws_status {
    */
   WS_ERR_TIMEOUT = -8,
   /**
-   * A bug: a Rust panic caught at the boundary.
+   * A bug: a Rust panic caught at the boundary. A panic on a context's I/O thread is reported
+   * through on_error with this status and leaves that context closed for good: its
+   * connections are closed (on_close runs, what they had queued is counted as dropped) and
+   * sends answer WS_ERR_CLOSED; destroy it and create another.
    */
   WS_ERR_INTERNAL = -9,
 } ws_status;
@@ -348,7 +353,10 @@ enum ws_status ws_rx_flow(struct ws_context *c, ws_conn_id conn, int enable);
 
 /**
  * Starts the closing handshake of `conn` with `code` (1000, 1001, ... or 3000-4999) and `reason`
- * (NULL = none, at most 123 bytes of UTF-8). Messages queued before it are written first.
+ * (NULL = none, at most 123 bytes of UTF-8). Messages queued before it are written first, for
+ * up to handshake_timeout_ms (default 10 s; a peer that does not read cannot hold the connection
+ * longer); the closing handshake then takes at most 2 s, and the lingering close after it at
+ * most 2 s more.
  */
 enum ws_status ws_close_connection(struct ws_context *c,
                                    ws_conn_id conn,
@@ -459,10 +467,29 @@ enum ws_status ws_request_peer_address(const struct ws_handshake_request *req,
 
 /**
  * Sets the process-wide log handler: `fn` receives every diagnostic at `min` or more severe
- * (WS_LOG_ERROR is the most severe), from any thread. NULL removes the handler. An out-of-range
- * `min` is clamped to WS_LOG_DEBUG. The handler must not call ws_set_log_handler itself.
+ * (WS_LOG_ERROR is the most severe), from any thread, except what goes to a context's own
+ * handler (`ws_options_set_log_handler`). NULL removes the handler. An out-of-range `min` is
+ * clamped to WS_LOG_DEBUG. When this returns, the previous handler is not running on any other
+ * thread and is not called again, so its `user` data may be freed. A handler may log again
+ * (ws_api calls that log from inside it): those messages are delivered after it returns, never
+ * recursively. It may call ws_set_log_handler itself (then only its own call may still be
+ * running when that returns).
  */
 void ws_set_log_handler(ws_log_fn fn_, void *user, ws_log_level min);
+
+/**
+ * Extension: gives contexts created from `o` a log handler of their own: `fn` receives, at
+ * `min` or more severe, everything the context's I/O thread logs (its connections, handshakes,
+ * reconnects, internal errors), and the global handler (`ws_set_log_handler`) no longer does.
+ * Use it to tell two endpoints of one process apart. NULL `fn` goes back to the global handler
+ * (the default). `user` is passed to every call; it must stay valid until the last context
+ * created from `o` has been destroyed (no call happens after ws_context_destroy returns). The
+ * same re-entrancy rules as ws_set_log_handler apply. An out-of-range `min` is clamped.
+ */
+enum ws_status ws_options_set_log_handler(struct ws_options *o,
+                                          ws_log_fn fn_,
+                                          void *user,
+                                          ws_log_level min);
 
 /**
  * Creates a builder for a client or server context with the documented defaults; NULL for a
@@ -553,10 +580,12 @@ enum ws_status ws_options_set_ping_interval_ms(struct ws_options *o, uint32_t ms
 enum ws_status ws_options_set_pong_timeout_ms(struct ws_options *o, uint32_t ms);
 
 /**
- * Client reconnect delays: exponential from min_ms to max_ms, with jitter; default 100 .. 30000.
+ * Client reconnect delays: a step that doubles from min_ms up to max_ms, each delay drawn at
+ * random between half the step and the step (jitter), so the first is 50..100 ms by default.
  * Every failed attempt (TCP, TLS, handshake, or a connection that fails soon after it opened)
- * takes the next, longer delay; the sequence starts over only after a connection stayed open
+ * takes the next, longer step; the sequence starts over only after a connection stayed open
  * for 5 s, so a server that accepts and then fails every connection is not hammered.
+ * Default 100 .. 30000.
  */
 enum ws_status ws_options_set_reconnect_backoff_ms(struct ws_options *o,
                                                    uint32_t min_ms,

@@ -181,16 +181,9 @@ fn queue_full_then_writable() {
     srv.shutdown(Duration::from_secs(1));
 }
 
-#[test]
-fn client_tries_every_address_of_a_name() {
-    // "localhost" may resolve to ::1 first; the server only listens on 127.0.0.1.
-    let (srv, srec) = server(|_| {});
-    let (cli, _crec) = client(srv.local_port(), |c| c.address = "localhost".into());
-    cli.send(0, b"via localhost", MsgKind::Text).unwrap();
-    srec.wait("message", T, |l| l.messages.first().map(|m| m.1.clone()));
-    cli.shutdown(Duration::from_secs(1));
-    srv.shutdown(Duration::from_secs(1));
-}
+// Trying every address of a name in turn ("localhost": ::1, then 127.0.0.1) is tested with
+// explicit addresses in src/engine/addresses.rs: what a name resolves to depends on the machine
+// (/etc/hosts), and a test must not.
 
 #[test]
 fn destroy_does_not_wait_for_an_attempt_with_nothing_to_send() {

@@ -6,9 +6,13 @@
 //! back into the API (echo, close, a forbidden destroy that must be refused). Pointers are only
 //! ever NULL or valid: the C caller's obligations are kept, everything else is fair game.
 //!
-//! Checked: no crash, every status is one of the contract's, ws_strerror never NULL, destroy from
-//! a callback answers WS_ERR_INVALID_ARGUMENT, destroy itself answers WS_OK and reports its
-//! unsent count, no callback reports WS_ERR_INTERNAL (a caught panic).
+//! Checked: no crash; every failed call leaves a message in `ws_last_error` and has a known
+//! `ws_strerror` text; where the arguments alone decide the answer (NULL context or data, a
+//! message type or enum value outside the contract, a close code below 1000, a port out of range,
+//! a stats `struct_size` below 4) that answer is the one `docs/contract.md` gives; `ws_get_stats`
+//! writes exactly `struct_size` bytes; `ws_peer_address` answers a loopback address and a port;
+//! destroy from a callback answers WS_ERR_INVALID_ARGUMENT, destroy itself answers WS_OK and
+//! reports its unsent count; no callback reports WS_ERR_INTERNAL (a caught panic).
 
 #![no_main]
 
@@ -19,13 +23,25 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use libfuzzer_sys::fuzz_target;
 use ws_api::ffi::*;
 
+/// Checks what holds for every answer: a known description, and a message for every failure.
 fn check(s: ws_status) -> ws_status {
-    let v = s as c_int;
-    assert!((-9..=0).contains(&v), "status {v} outside the contract");
     // SAFETY: ws_strerror returns a static string for any value.
-    let text = unsafe { CStr::from_ptr(ws_strerror(v)) };
-    assert!(!text.to_bytes().is_empty());
+    let text = unsafe { CStr::from_ptr(ws_strerror(s as c_int)) };
+    assert!(
+        !text.to_bytes().is_empty() && text.to_bytes() != b"unknown status",
+        "{s:?} has no description"
+    );
+    if s != ws_status::WS_OK {
+        // SAFETY: ws_last_error returns a valid thread-local string.
+        let msg = unsafe { CStr::from_ptr(ws_last_error()) };
+        assert!(!msg.to_bytes().is_empty(), "{s:?} without ws_last_error");
+    }
     s
+}
+
+/// Checks an answer that the arguments alone decide.
+fn expect(s: ws_status, want: ws_status, what: &str) {
+    assert_eq!(check(s), want, "{what}");
 }
 
 struct Shared {
@@ -89,7 +105,7 @@ unsafe extern "C" fn on_error(
 }
 
 struct Ctx(*mut ws_context);
-// SAFETY: every ws_* function may be called from any thread (the contract, section 2).
+// SAFETY: every ws_* function may be called from any thread (docs/contract.md, "Threads").
 unsafe impl Send for Ctx {}
 unsafe impl Sync for Ctx {}
 
@@ -111,12 +127,19 @@ fn run_call(rec: &[u8], ctxs: &[Ctx; 2], sh: &Shared, scratch: &[u8]) {
     let data = &scratch[usize::from(rec[5])..][..len.min(scratch.len() - usize::from(rec[5]))];
     match rec[0] & 0x0f {
         0 | 1 => {
-            if check(ws_send(c, conn, data.as_ptr().cast(), data.len(), ty)) as c_int == 0 {
+            let st = check(ws_send(c, conn, data.as_ptr().cast(), data.len(), ty));
+            if !(1..=2).contains(&ty) {
+                expect(st, ws_status::WS_ERR_INVALID_ARGUMENT, "ws_send of type {ty}");
+            }
+            if st == ws_status::WS_OK {
                 sh.accepted.fetch_add(1, Ordering::Relaxed);
             }
         }
         2 => {
-            check(ws_broadcast(c, data.as_ptr().cast(), data.len(), ty));
+            let st = check(ws_broadcast(c, data.as_ptr().cast(), data.len(), ty));
+            if !(1..=2).contains(&ty) {
+                expect(st, ws_status::WS_ERR_INVALID_ARGUMENT, "ws_broadcast of a bad type");
+            }
         }
         3 => {
             check(ws_request_writable(c, conn));
@@ -132,18 +155,49 @@ fn run_call(rec: &[u8], ctxs: &[Ctx; 2], sh: &Shared, scratch: &[u8]) {
             } else {
                 ptr::null()
             };
-            check(ws_close_connection(c, conn, code, r));
+            let st = check(ws_close_connection(c, conn, code, r));
+            if code < 1000 {
+                expect(st, ws_status::WS_ERR_INVALID_ARGUMENT, "close code below 1000");
+            }
         }
         6 => {
             check(ws_flush(c, u32::from(rec[6] % 20)));
         }
         7 => {
-            let mut st = ws_stats {
-                struct_size: u32::from(rec[6]) % (std::mem::size_of::<ws_stats>() as u32 + 1),
-                ..Default::default()
+            // Bytes beyond struct_size are never written: fill them with a mark first.
+            let size = u32::from(rec[6]) % (std::mem::size_of::<ws_stats>() as u32 + 1);
+            let mut st = std::mem::MaybeUninit::<ws_stats>::uninit();
+            let bytes = st.as_mut_ptr().cast::<u8>();
+            // SAFETY: fills the whole (plain-data) struct, then sets its first field.
+            let st = unsafe {
+                ptr::write_bytes(bytes, 0xa5, std::mem::size_of::<ws_stats>());
+                (*st.as_mut_ptr()).struct_size = size;
+                st.assume_init_mut()
             };
-            check(ws_get_stats(c, &mut st));
-            check(ws_get_stats(c, ptr::null_mut()));
+            let r = check(ws_get_stats(c, st));
+            if size < 4 {
+                expect(r, ws_status::WS_ERR_INVALID_ARGUMENT, "struct_size below 4");
+            } else {
+                expect(r, ws_status::WS_OK, "ws_get_stats of a live context");
+                assert_eq!(st.struct_size, size);
+            }
+            // SAFETY: reads the struct's own bytes.
+            let after = unsafe {
+                std::slice::from_raw_parts(
+                    (st as *const ws_stats).cast::<u8>(),
+                    std::mem::size_of::<ws_stats>(),
+                )
+            };
+            let untouched = if size < 4 { 4 } else { size as usize };
+            assert!(
+                after[untouched..].iter().all(|&b| b == 0xa5),
+                "ws_get_stats wrote beyond struct_size {size}"
+            );
+            expect(
+                ws_get_stats(c, ptr::null_mut()),
+                ws_status::WS_ERR_INVALID_ARGUMENT,
+                "ws_get_stats(NULL)",
+            );
         }
         8 => {
             check(ws_dispatch(c, u32::from(rec[6] % 4)));
@@ -153,32 +207,49 @@ fn run_call(rec: &[u8], ctxs: &[Ctx; 2], sh: &Shared, scratch: &[u8]) {
             let _ = ws_event_fd(c);
             let mut ip = [0 as c_char; 64];
             let mut port = 0u16;
-            check(ws_peer_address(
+            let st = check(ws_peer_address(
                 c,
                 conn,
                 ip.as_mut_ptr(),
                 usize::from(rec[6] % 65),
                 &mut port,
             ));
+            if st == ws_status::WS_OK {
+                // SAFETY: on success `ip` holds a NUL-terminated string.
+                let text = unsafe { CStr::from_ptr(ip.as_ptr()) }.to_str().unwrap();
+                let addr: std::net::IpAddr = text.parse().expect("a numeric address");
+                assert!(addr.is_loopback(), "peer {addr} is not loopback");
+                assert_ne!(port, 0);
+            }
         }
         10 => {
             // NULL contexts and arguments everywhere: answered, never dereferenced.
-            check(ws_send(
-                ptr::null_mut(),
-                conn,
-                data.as_ptr().cast(),
-                data.len(),
-                ty,
-            ));
-            check(ws_send(c, conn, ptr::null(), usize::from(rec[6]), ty));
-            check(ws_broadcast(ptr::null_mut(), ptr::null(), 0, ty));
-            check(ws_flush(ptr::null_mut(), 0));
-            let _ = ws_local_port(ptr::null());
+            let invalid = ws_status::WS_ERR_INVALID_ARGUMENT;
+            expect(
+                ws_send(ptr::null_mut(), conn, data.as_ptr().cast(), data.len(), ty),
+                invalid,
+                "ws_send(NULL context)",
+            );
+            let st = check(ws_send(c, conn, ptr::null(), usize::from(rec[6]), ty));
+            if rec[6] > 0 {
+                expect(st, invalid, "ws_send(NULL data, len > 0)");
+            }
+            expect(
+                ws_broadcast(ptr::null_mut(), ptr::null(), 0, ty),
+                invalid,
+                "ws_broadcast(NULL context)",
+            );
+            expect(ws_flush(ptr::null_mut(), 0), invalid, "ws_flush(NULL)");
+            expect(ws_dispatch(ptr::null_mut(), 0), invalid, "ws_dispatch(NULL)");
+            assert_eq!(ws_local_port(ptr::null()), 0);
+            assert_eq!(ws_event_fd(ptr::null()), -1);
         }
         11 => {
             // An options object of its own: random setters, then freed (or created and
             // destroyed when it happens to be valid and cheap).
-            let o = ws_options_new(c_int::from(rec[6] % 3));
+            let mode = c_int::from(rec[6] % 3);
+            let o = ws_options_new(mode);
+            assert_eq!(o.is_null(), mode == 2, "ws_options_new({mode})");
             if !o.is_null() {
                 let s = cstring(data);
                 let p = if rec[7] & 1 == 0 {
@@ -187,7 +258,11 @@ fn run_call(rec: &[u8], ctxs: &[Ctx; 2], sh: &Shared, scratch: &[u8]) {
                     ptr::null()
                 };
                 check(ws_options_set_address(o, p));
-                check(ws_options_set_port(o, c_int::from(rec[2]) * 300 - 2000));
+                let port = c_int::from(rec[2]) * 300 - 2000;
+                let st = check(ws_options_set_port(o, port));
+                if !(0..=65535).contains(&port) {
+                    expect(st, ws_status::WS_ERR_INVALID_ARGUMENT, "port out of range");
+                }
                 check(ws_options_set_path(o, p));
                 check(ws_options_set_protocol(o, p));
                 check(ws_options_add_header(o, p, p));
@@ -198,8 +273,22 @@ fn run_call(rec: &[u8], ctxs: &[Ctx; 2], sh: &Shared, scratch: &[u8]) {
                     u32::from(rec[4]),
                     u32::from(rec[5]),
                 ));
-                check(ws_options_set_slow_policy(o, c_int::from(rec[7]) - 1));
-                check(ws_options_set_dispatch(o, c_int::from(rec[7] % 3)));
+                let policy = c_int::from(rec[7]) - 1;
+                let st = check(ws_options_set_slow_policy(o, policy));
+                if !(0..=1).contains(&policy) {
+                    expect(st, ws_status::WS_ERR_INVALID_ARGUMENT, "slow policy out of range");
+                }
+                let dispatch = c_int::from(rec[7] % 3);
+                let st = check(ws_options_set_dispatch(o, dispatch));
+                expect(
+                    st,
+                    if dispatch == 2 {
+                        ws_status::WS_ERR_INVALID_ARGUMENT
+                    } else {
+                        ws_status::WS_OK
+                    },
+                    "dispatch mode",
+                );
                 check(ws_options_set_index_html(o, p));
                 check(ws_options_set_tls(o, c_int::from(rec[7] & 2)));
                 check(ws_options_set_callbacks(o, ptr::null(), ptr::null_mut()));

@@ -21,8 +21,9 @@
 extern "C" {
 #endif
 
-/* 2016: slots of the broadcast ring buffer.  Unused now (each client has its own queue of
-   65536 messages).  */
+/* 2016: slots of the broadcast ring buffer.  Unused now: a broadcast is appended once to the
+   server's broadcast log, and a client may fall up to 65536 broadcasts behind (the engine's
+   queue_capacity) before it is disconnected with 1008.  */
 #define MAX_MESSAGE_QUEUE 512
 /* 2016: libwebsockets receive buffer size.  Unused now.  */
 #define EXAMPLE_RX_BUFFER_BYTES (100)
@@ -85,7 +86,8 @@ void websocket_server_shutdown (int service_pid);
  * @msgqid the handle from websocket_server_create
  * @port   ignored (kept for the 2016 prototype)
  *
- * Never blocks.  A client whose queue is full is disconnected (close code 1008).
+ * Never blocks.  The message is framed once into the server's broadcast log, which every client
+ * is written from; a client more than 65536 broadcasts behind is disconnected (close code 1008).
  *
  * Returns 0 when queued for every client (also when none is connected); -1 (ws_last_error ()
  * set) when @msg is NULL, too large, or the handle is unknown.

@@ -12,24 +12,33 @@
 #include <string.h>
 
 /* ----------------------------------------------------------------------------------------- */
-/* Engine diagnostics go to syslog-ng's own log. */
+/* Engine diagnostics go to syslog-ng's own log.  Each binding's context has its own handler
+   (user is the binding), so a message names the endpoint it is about; the global handler (user
+   NULL) gets what is about no context.  */
 
 static void
 _engine_log(ws_log_level level, const char *message, void *user)
 {
+  const WebsocketBinding *binding = user;
+  const gchar *endpoint = binding ? binding->description : "-";
+
   switch (level)
     {
     case WS_LOG_ERROR:
-      msg_error("websocket: engine error", evt_tag_str("message", message));
+      msg_error("websocket: engine error", evt_tag_str("endpoint", endpoint),
+                evt_tag_str("message", message));
       break;
     case WS_LOG_WARN:
-      msg_warning("websocket: engine warning", evt_tag_str("message", message));
+      msg_warning("websocket: engine warning", evt_tag_str("endpoint", endpoint),
+                  evt_tag_str("message", message));
       break;
     case WS_LOG_INFO:
-      msg_verbose("websocket: engine", evt_tag_str("message", message));
+      msg_verbose("websocket: engine", evt_tag_str("endpoint", endpoint),
+                  evt_tag_str("message", message));
       break;
     default:
-      msg_debug("websocket: engine", evt_tag_str("message", message));
+      msg_debug("websocket: engine", evt_tag_str("endpoint", endpoint),
+                evt_tag_str("message", message));
       break;
     }
 }
@@ -183,6 +192,8 @@ websocket_binding_new(const WebsocketOptions *o, ws_dispatch_mode dispatch, gboo
       g_set_error(error, WEBSOCKET_ERROR, 0, "ws_options_new failed: %s", ws_last_error());
       goto fail;
     }
+  CHECK_WS(ws_options_set_log_handler(wo, _engine_log, self, debug_flag ? WS_LOG_DEBUG : WS_LOG_INFO),
+           "log handler");
   if (o->address)
     CHECK_WS(ws_options_set_address(wo, o->address), "address()");
   CHECK_WS(ws_options_set_port(wo, websocket_options_effective_port(o)), "port()");

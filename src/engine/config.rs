@@ -2,9 +2,11 @@
 //! `Context::create` validates the parts that depend on each other.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::access::AccessRules;
+use super::log::Target;
 
 /// Client or server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +40,8 @@ pub enum SlowPolicy {
 pub struct Config {
     /// Client or server.
     pub mode: Mode,
+    /// This context's own log handler (what its I/O thread logs); `None`: the global one.
+    pub log: Option<Arc<Target>>,
     /// Client: host to connect to; server: address to bind.
     pub address: String,
     /// TCP port; a server may use 0 for any free port.
@@ -66,7 +70,7 @@ pub struct Config {
     pub ping_interval: Duration,
     /// How long to wait for a pong before the connection is considered dead.
     pub pong_timeout: Duration,
-    /// Client reconnect backoff, first delay.
+    /// Client reconnect backoff, first step (the first delay is drawn from its upper half).
     pub backoff_min: Duration,
     /// Client reconnect backoff, largest delay.
     pub backoff_max: Duration,
@@ -104,6 +108,7 @@ impl Config {
     pub fn new(mode: Mode) -> Self {
         Config {
             mode,
+            log: None,
             address: match mode {
                 Mode::Client => "127.0.0.1".to_string(),
                 Mode::Server => "0.0.0.0".to_string(),

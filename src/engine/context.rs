@@ -116,9 +116,16 @@ impl Context {
             Mode::Client => "ws_api-client",
             Mode::Server => "ws_api-server",
         };
+        let log = self.shared.config.log.clone();
         let t = std::thread::Builder::new()
             .name(name.into())
-            .spawn(move || io.run(handler))
+            .spawn(move || {
+                // Everything this thread does is the library's (see panics.rs), and what it
+                // logs is about this context (see log.rs).
+                let _ours = super::panics::Scope::enter();
+                let _log = super::log::bind_thread(log);
+                io.run(handler)
+            })
             .map_err(|e| Error::io("cannot start the I/O thread", &e))?;
         *self.thread_id.lock().unwrap_or_else(|e| e.into_inner()) = Some(t.thread().id());
         *self.thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(t);

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 
+use super::addresses::Addresses;
 use super::backoff::Backoff;
 use super::broadcast::LogView;
 use super::config::{Mode, SlowPolicy};
@@ -69,8 +70,7 @@ pub struct IoLoop {
     /// Client: data frames that a dropped connection did not write, sent first on the next one.
     carry: VecDeque<Chunk>,
     /// Client: the resolved addresses of the server and which to try next.
-    addrs: Vec<SocketAddr>,
-    addr_next: usize,
+    addrs: Addresses,
     shutdown: Option<Instant>,
     /// Server sockets whose handshake failed, read until EOF so the refusal is not reset away.
     lingering: HashMap<u64, (Stream, Instant)>,
@@ -119,8 +119,7 @@ impl IoLoop {
             reconnect_at: None,
             attempts: 0,
             carry: VecDeque::new(),
-            addrs: Vec::new(),
-            addr_next: 0,
+            addrs: Addresses::default(),
             shutdown: None,
             dropped_at_shutdown: None,
             lingering: HashMap::new(),
@@ -140,7 +139,7 @@ impl IoLoop {
         let mut scratch = vec![0u8; SCRATCH];
         let r = catch_unwind(AssertUnwindSafe(|| self.main_loop(&mut sink, &mut scratch)));
         if let Err(p) = r {
-            let text = crate::ffi::errors::panic_text(&p);
+            let text = super::panics::panic_text(&p);
             self.shared.accepting.store(false, Ordering::Release);
             sink.error(
                 0,
@@ -311,25 +310,18 @@ impl IoLoop {
         self.arm(id);
     }
 
-    /// The next address to try: a host name may resolve to several (IPv6 and IPv4 for
-    /// "localhost"); each is tried in turn before the backoff delay applies.
+    /// The next address to try (see addresses.rs).
     fn next_address(&mut self) -> std::result::Result<SocketAddr, Error> {
-        if self.addr_next >= self.addrs.len() {
-            let c = &self.shared.config;
-            self.addrs = (c.address.as_str(), c.port)
-                .to_socket_addrs()
-                .map_err(|e| Error::io(&format!("cannot resolve {}", c.address), &e))?
-                .collect();
-            self.addr_next = 0;
-        }
-        let addr = self.addrs.get(self.addr_next).copied().ok_or_else(|| {
-            Error::new(
-                ErrorKind::Io,
-                format!("{} resolves to no address", self.shared.config.address),
-            )
-        })?;
-        self.addr_next += 1;
-        Ok(addr)
+        let c = &self.shared.config;
+        self.addrs
+            .next(|| Ok((c.address.as_str(), c.port).to_socket_addrs()?.collect()))
+            .map_err(|e| Error::io(&format!("cannot resolve {}", c.address), &e))?
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Io,
+                    format!("{} resolves to no address", c.address),
+                )
+            })
     }
 
     fn connect(&mut self, sink: &mut Sink) {
@@ -420,7 +412,13 @@ impl IoLoop {
         if c.held_back {
             c.held_back = false;
             if let Some(m) = &shared.manual {
-                m.starving.store(true, Ordering::Release);
+                if !m.starving.swap(true, Ordering::AcqRel) {
+                    ws_log!(
+                        Level::Info,
+                        "manual dispatch fell behind (4096 events or 32 MiB waiting): reading \
+                         paused until ws_dispatch catches up"
+                    );
+                }
             }
             self.starved.push(id);
         } else if c.more_to_read {
@@ -576,8 +574,8 @@ impl IoLoop {
             sink.close(id, code, &reason);
         }
         if self.is_client() && (self.shutdown.is_none() || self.client_has_data()) {
-            if c.opened || self.addr_next >= self.addrs.len() {
-                self.addr_next = usize::MAX;
+            if c.opened || !self.addrs.untried_left() {
+                self.addrs.restart();
                 self.schedule_reconnect();
             } else {
                 // Another address of the same name is left: try it now.

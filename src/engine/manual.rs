@@ -11,6 +11,7 @@ use crossbeam_channel::{unbounded, Receiver, Sender};
 
 use super::error::{Error, ErrorKind, Result};
 use super::event::{Event, Handler};
+use super::sys::EventFd;
 
 /// Events held back above this count pause reading.
 pub const BACKLOG_EVENTS: usize = 4096;
@@ -23,7 +24,7 @@ pub struct ManualEvents {
     rx: Receiver<Event>,
     pending: AtomicUsize,
     pending_bytes: AtomicUsize,
-    fd: RawFd,
+    fd: EventFd,
     /// The application's handler.
     pub handler: Mutex<Option<Box<dyn Handler>>>,
     /// Set by the I/O thread when it held reading back because of the backlog.
@@ -33,11 +34,7 @@ pub struct ManualEvents {
 impl ManualEvents {
     /// Creates the queue and its eventfd.
     pub fn new() -> Result<Self> {
-        // SAFETY: plain syscall; the fd is owned by this struct and closed in Drop.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(Error::io("eventfd", &std::io::Error::last_os_error()));
-        }
+        let fd = EventFd::new().map_err(|e| Error::io("eventfd", &e))?;
         let (tx, rx) = unbounded();
         Ok(ManualEvents {
             tx,
@@ -52,19 +49,15 @@ impl ManualEvents {
 
     /// The eventfd.
     pub fn fd(&self) -> RawFd {
-        self.fd
+        self.fd.fd()
     }
 
     fn signal(&self) {
-        let one: u64 = 1;
-        // SAFETY: writes 8 bytes from a valid u64 to our own eventfd.
-        unsafe { libc::write(self.fd, &one as *const u64 as *const libc::c_void, 8) };
+        self.fd.signal();
     }
 
     fn clear_signal(&self) {
-        let mut v: u64 = 0;
-        // SAFETY: reads 8 bytes into a valid u64 from our own non-blocking eventfd.
-        unsafe { libc::read(self.fd, &mut v as *mut u64 as *mut libc::c_void, 8) };
+        self.fd.clear();
     }
 
     /// Holds an event (I/O thread).
@@ -142,12 +135,5 @@ impl ManualEvents {
         self.pending.store(0, Ordering::SeqCst);
         self.pending_bytes.store(0, Ordering::SeqCst);
         self.clear_signal();
-    }
-}
-
-impl Drop for ManualEvents {
-    fn drop(&mut self) {
-        // SAFETY: closes the fd this struct owns, once.
-        unsafe { libc::close(self.fd) };
     }
 }

@@ -17,26 +17,8 @@ use std::net::Shutdown;
 use mio::net::TcpStream;
 use openssl::ssl::{ErrorCode, SslStream};
 
+use super::sys::writev_nosignal;
 use super::tls::{self, TlsSetup};
-
-/// `writev` without SIGPIPE. std's `write` passes MSG_NOSIGNAL but its `write_vectored` is a plain
-/// writev, which raises SIGPIPE when the peer half-closed and then reset; a C host (unlike a Rust
-/// program) does not ignore SIGPIPE, so that would kill the application. sendmsg takes the flag.
-fn writev_nosignal(s: &TcpStream, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: an all-zero msghdr is valid (no name, no control data).
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    // IoSlice is ABI-compatible with struct iovec on Unix; sendmsg only reads the buffers.
-    msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
-    msg.msg_iovlen = bufs.len().min(libc::UIO_MAXIOV as usize) as _;
-    // SAFETY: a valid socket and a msghdr pointing at `bufs`, which outlive the call.
-    let n = unsafe { libc::sendmsg(s.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
-}
 
 /// Largest batch handed to one SSL_write (coalescing many small frames into few TLS records).
 const TLS_WRITE_BATCH: usize = 64 * 1024;

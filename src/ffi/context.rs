@@ -234,7 +234,10 @@ pub extern "C" fn ws_rx_flow(c: *mut ws_context, conn: ws_conn_id, enable: c_int
 }
 
 /// Starts the closing handshake of `conn` with `code` (1000, 1001, ... or 3000-4999) and `reason`
-/// (NULL = none, at most 123 bytes of UTF-8). Messages queued before it are written first.
+/// (NULL = none, at most 123 bytes of UTF-8). Messages queued before it are written first, for
+/// up to handshake_timeout_ms (default 10 s; a peer that does not read cannot hold the connection
+/// longer); the closing handshake then takes at most 2 s, and the lingering close after it at
+/// most 2 s more.
 #[no_mangle]
 pub extern "C" fn ws_close_connection(
     c: *mut ws_context,

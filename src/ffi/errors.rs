@@ -6,7 +6,8 @@ use std::os::raw::c_char;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::types::{ws_status, RawStatus};
-use crate::engine::{Error, ErrorKind};
+use crate::engine::panics::{self, panic_text};
+use crate::engine::{log, Error, ErrorKind};
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
@@ -39,16 +40,21 @@ pub fn fail(err: &Error) -> ws_status {
     status_of(err.kind)
 }
 
-/// Routes panic messages to the log handler instead of stderr (the library never prints);
-/// installed once, by the first entry point that could start engine work.
+/// Routes the library's panic messages to the log handler instead of stderr (the library never
+/// prints); installed once, by the first entry point that could start engine work. The hook it
+/// replaces is kept and still gets every panic that is not the library's (one on a thread that is
+/// not inside a library scope: the host program's own), so a Rust host or a test harness keeps
+/// its reports.
 pub fn quiet_panics() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        std::panic::set_hook(Box::new(|info| {
-            crate::engine::log::emit(
-                crate::engine::log::Level::Error,
-                &format!("ws_api internal error: {info}"),
-            );
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if panics::in_library() {
+                log::emit(log::Level::Error, &format!("ws_api internal error: {info}"));
+            } else {
+                previous(info);
+            }
         }))
     });
 }
@@ -56,6 +62,7 @@ pub fn quiet_panics() {
 /// Runs an entry point's body: errors become a status plus `ws_last_error`, a panic becomes
 /// `WS_ERR_INTERNAL` instead of unwinding into C.
 pub fn guard(name: &str, body: impl FnOnce() -> Result<(), Error>) -> ws_status {
+    let _ours = panics::Scope::enter();
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => ws_status::WS_OK,
         Ok(Err(e)) => fail(&e),
@@ -68,18 +75,8 @@ pub fn guard(name: &str, body: impl FnOnce() -> Result<(), Error>) -> ws_status 
 
 /// Like `guard` for entry points that answer a plain value; a panic answers `fallback`.
 pub fn guard_value<T>(fallback: T, body: impl FnOnce() -> T) -> T {
+    let _ours = panics::Scope::enter();
     catch_unwind(AssertUnwindSafe(body)).unwrap_or(fallback)
-}
-
-/// The text of a caught panic payload.
-pub fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
-    if let Some(s) = panic.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "panic".to_string()
-    }
 }
 
 /// Reads a C string argument: NULL or invalid UTF-8 is an `InvalidArgument` naming `what`.

@@ -1,5 +1,5 @@
 //! The 2016 functions of `ws_api/client.h` and `ws_api/server.h`, implemented over the
-//! contract's C API (contract section 6).
+//! C API (`docs/contract.md`, section 9 "The 2016 functions").
 //!
 //! The 2016 wrapper forked a process per endpoint and talked to it through SysV message queues;
 //! its `msgqid` and `service_pid` are now one positive handle that names a `ws_context` in a
@@ -33,7 +33,7 @@ use super::context::{
     ws_broadcast, ws_close_connection, ws_context_create, ws_context_destroy, ws_flush,
     ws_local_port, ws_rx_flow, ws_send,
 };
-use super::errors::{panic_text, set_last_error, ws_last_error};
+use super::errors::{set_last_error, ws_last_error};
 use super::options::{
     ws_options_free, ws_options_new, ws_options_set_address, ws_options_set_allow_self_signed,
     ws_options_set_cacert, ws_options_set_callbacks, ws_options_set_cert, ws_options_set_key,
@@ -44,6 +44,7 @@ use super::types::{
     RawMsgType,
 };
 use crate::engine::log::{self, Level};
+use crate::engine::panics::{panic_text, Scope};
 
 /// How long `websocket_client_disconnect` waits for queued messages to reach the kernel, and
 /// `websocket_server_shutdown` for queued broadcasts and for the pipe reader.
@@ -65,8 +66,8 @@ const CLOSE_GRACE_MS: u64 = 250;
 #[derive(Clone, Copy)]
 struct CtxPtr(*mut ws_context);
 
-// SAFETY: a ws_context may be used from any thread (contract section 2); the pointer is only
-// dereferenced by the C API functions, under the slot lock that keeps it alive.
+// SAFETY: a ws_context may be used from any thread (docs/contract.md, "Threads"); the pointer is
+// only dereferenced by the C API functions, under the slot lock that keeps it alive.
 unsafe impl Send for CtxPtr {}
 // SAFETY: as above.
 unsafe impl Sync for CtxPtr {}
@@ -166,6 +167,7 @@ fn check(st: ws_status, what: &str) -> Result<(), String> {
 
 /// Runs an entry point's body: an error or a panic sets `ws_last_error` and answers -1.
 fn entry(name: &str, body: impl FnOnce() -> Result<c_int, String>) -> c_int {
+    let _ours = Scope::enter();
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(v)) => v,
         Ok(Err(msg)) => {
@@ -181,6 +183,7 @@ fn entry(name: &str, body: impl FnOnce() -> Result<c_int, String>) -> c_int {
 
 /// Runs a `void` entry point's body under `catch_unwind`; a panic is logged.
 fn entry_void(name: &str, body: impl FnOnce()) {
+    let _ours = Scope::enter();
     if let Err(p) = catch_unwind(AssertUnwindSafe(body)) {
         let msg = format!("{name}: internal error: {}", panic_text(&p));
         set_last_error(&msg);
@@ -329,7 +332,17 @@ impl Pipe {
         st.queue.push_back(line);
         self.input.notify_one();
         if st.bytes > PIPE_HIGH_WATER && !st.draining {
+            let first = st.paused.is_empty();
             st.paused.insert(conn);
+            drop(st);
+            if first {
+                // Logged outside the lock; once per stall (until the writer resumes everyone).
+                log::emit(
+                    Level::Info,
+                    "ws_api legacy server: the received-messages pipe is full (not read fast \
+                     enough): reading from clients is paused until it drains",
+                );
+            }
             true
         } else {
             false
@@ -407,6 +420,7 @@ fn discard_pending_sigpipe() {
 /// the FIFO drains, and closes the pipe (the reader sees end of file) after the last line once
 /// input is closed.
 fn writer_loop(pipe: Arc<Pipe>, slot: Arc<Slot>, out: File) {
+    let _ours = Scope::enter();
     block_sigpipe();
     let mut out = BufWriter::with_capacity(64 << 10, out);
     loop {

@@ -1,5 +1,6 @@
-//! The C API: the only code with `extern "C"`, raw pointers and `unsafe`. Every entry point checks
-//! its arguments and runs its body under `catch_unwind` (see `errors::guard`).
+//! The C API: the only code with `extern "C"` and C pointers, and, with `engine/sys.rs` (the
+//! engine's system calls), the only code with `unsafe`. Every entry point checks its arguments
+//! and runs its body under `catch_unwind` (see `errors::guard`).
 //!
 //! The entry points are safe `extern "C"` functions called from C: the validity of the pointers
 //! they receive is the C caller's documented obligation, checked for NULL here, so clippy's
@@ -18,6 +19,6 @@ pub mod types;
 pub use context::*;
 pub use errors::{ws_last_error, ws_strerror, ws_version};
 pub use handshake_request::*;
-pub use log::ws_set_log_handler;
+pub use log::{ws_options_set_log_handler, ws_set_log_handler};
 pub use options::*;
 pub use types::*;

@@ -29,7 +29,7 @@ fn mode_of(raw: RawMode) -> Option<Mode> {
 }
 
 /// Borrows the builder behind `o` and runs `f` on it.
-fn with_options(
+pub(super) fn with_options(
     o: *mut ws_options,
     name: &str,
     f: impl FnOnce(&mut Options) -> Result<(), Error>,
@@ -319,10 +319,12 @@ pub extern "C" fn ws_options_set_pong_timeout_ms(o: *mut ws_options, ms: u32) ->
     })
 }
 
-/// Client reconnect delays: exponential from min_ms to max_ms, with jitter; default 100 .. 30000.
+/// Client reconnect delays: a step that doubles from min_ms up to max_ms, each delay drawn at
+/// random between half the step and the step (jitter), so the first is 50..100 ms by default.
 /// Every failed attempt (TCP, TLS, handshake, or a connection that fails soon after it opened)
-/// takes the next, longer delay; the sequence starts over only after a connection stayed open
+/// takes the next, longer step; the sequence starts over only after a connection stayed open
 /// for 5 s, so a server that accepts and then fails every connection is not hammered.
+/// Default 100 .. 30000.
 #[no_mangle]
 pub extern "C" fn ws_options_set_reconnect_backoff_ms(
     o: *mut ws_options,

@@ -39,7 +39,7 @@ pub enum ws_status {
     WS_ERR_QUEUE_FULL = -2,
     /// That connection id is unknown or already closed.
     WS_ERR_NOT_CONNECTED = -3,
-    /// The context is shutting down.
+    /// The context is shutting down (or stopped for good after an internal error).
     WS_ERR_CLOSED = -4,
     /// Message above max_message_size.
     WS_ERR_TOO_LARGE = -5,
@@ -49,7 +49,10 @@ pub enum ws_status {
     WS_ERR_TLS = -7,
     /// A wait ran out of time.
     WS_ERR_TIMEOUT = -8,
-    /// A bug: a Rust panic caught at the boundary.
+    /// A bug: a Rust panic caught at the boundary. A panic on a context's I/O thread is reported
+    /// through on_error with this status and leaves that context closed for good: its
+    /// connections are closed (on_close runs, what they had queued is counted as dropped) and
+    /// sends answer WS_ERR_CLOSED; destroy it and create another.
     WS_ERR_INTERNAL = -9,
 }
 
