@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::access::AccessRules;
+use super::forwarded::TrustedProxies;
 
 /// Client or server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +83,9 @@ pub struct Config {
     pub dispatch: Dispatch,
     /// Server: who may open a WebSocket (Origin check, bearer tokens, filter).
     pub access: AccessRules,
+    /// Server: reverse proxies whose Forwarded / X-Forwarded-For headers name the client
+    /// (default: none, the peer is always the TCP peer).
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// Default largest message: 16 MiB.
@@ -119,6 +123,7 @@ impl Config {
             index_html: None,
             dispatch: Dispatch::Thread,
             access: AccessRules::default(),
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
