@@ -84,6 +84,7 @@ fn ws_location(location: &str, backend: &str, xff: &str, read_timeout: &str) -> 
             proxy_set_header Connection $connection_upgrade;
             proxy_set_header Host $http_host;
             proxy_set_header X-Forwarded-For {xff};
+            proxy_set_header Forwarded "";
             proxy_set_header X-Forwarded-Proto $scheme;
             proxy_read_timeout {read_timeout};
             proxy_send_timeout {read_timeout};
@@ -289,8 +290,8 @@ fn client_cannot_spoof_through_nginx() {
         &bin,
         &ws_location("/fixed", &a, r#""192.0.2.7, $remote_addr""#, "1h"),
     );
-    // nginx replaces the client's X-Forwarded-For but passes its Forwarded header through: the
-    // two disagree, so neither is believed and the server reports the proxy.
+    // nginx replaces the client's X-Forwarded-For with its own value and drops its Forwarded
+    // header: the server reports the client nginx names, not the one the client claims.
     let spoof = [
         ("X-Forwarded-For", "203.0.113.66"),
         ("Forwarded", "for=203.0.113.66"),
@@ -298,11 +299,29 @@ fn client_cannot_spoof_through_nginx() {
     let (cli, crec) = wss_client(&nginx, "/fixed", &spoof);
     let peer = exchange(&srv, &srec, &cli, &crec);
     assert_eq!(
+        peer,
+        "192.0.2.7:0".parse().unwrap(),
+        "not the spoofed address"
+    );
+    cli.shutdown(Duration::from_secs(1));
+    drop(nginx);
+
+    // Without `proxy_set_header Forwarded "";` nginx passes the client's Forwarded through:
+    // it disagrees with nginx's X-Forwarded-For, so neither is believed and the server reports
+    // the proxy itself.
+    let (srv, srec) = server_at("/fixed", &["127.0.0.1"]);
+    let a = format!("127.0.0.1:{}", srv.local_port());
+    let passing = ws_location("/fixed", &a, r#""192.0.2.7, $remote_addr""#, "1h")
+        .replace(r#"proxy_set_header Forwarded "";"#, "");
+    let nginx = Nginx::start(&bin, &passing);
+    let (cli, crec) = wss_client(&nginx, "/fixed", &spoof);
+    let peer = exchange(&srv, &srec, &cli, &crec);
+    assert_eq!(
         peer.ip().to_string(),
         "127.0.0.1",
         "not the spoofed address"
     );
-    assert_ne!(peer.port(), 0);
+    assert_ne!(peer.port(), 0, "the TCP peer, nginx's upstream connection");
     cli.shutdown(Duration::from_secs(1));
 }
 

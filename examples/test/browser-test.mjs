@@ -420,6 +420,7 @@ http {
             # A fixed client address (a documentation address, only ever a header value), so
             # that the server's report differs from nginx's own 127.0.0.1.
             proxy_set_header X-Forwarded-For "192.0.2.7, $remote_addr";
+            proxy_set_header Forwarded "";
             proxy_read_timeout 1h;
             proxy_send_timeout 1h;
         }
