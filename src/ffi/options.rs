@@ -471,9 +471,10 @@ pub extern "C" fn ws_options_set_handshake_filter(
 /// that is malformed, "unknown" or obfuscated where the client should be keeps the proxy's
 /// address (logged at WS_LOG_DEBUG). Headers from peers that are not trusted are ignored.
 ///
-/// The proxy must pass the client's `Host` header on (nginx: `proxy_set_header Host $host;`):
-/// the default Origin check compares `Origin` with `Host`. WS_ERR_INVALID_ARGUMENT (with
-/// ws_last_error saying why) for text that is not an address or block, and in client mode.
+/// The proxy must pass the client's `Host` header on (nginx: `proxy_set_header Host
+/// $http_host;`, which keeps the port): the default Origin check compares `Origin` with `Host`.
+/// WS_ERR_INVALID_ARGUMENT (with ws_last_error saying why) for text that is not an address or
+/// block, and in client mode.
 #[no_mangle]
 pub extern "C" fn ws_options_add_trusted_proxy(
     o: *mut ws_options,
