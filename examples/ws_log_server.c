@@ -294,6 +294,10 @@ usage (FILE *f)
 "                         (Authorization: Bearer TOKEN or ?access_token=TOKEN;\n"
 "                         the page takes it from #token=TOKEN); repeatable.\n"
 "                         Note: other local users can read command lines\n"
+"      --trusted-proxy=ADDR  behind a reverse proxy at ADDR (an address or a\n"
+"                         CIDR block such as 10.0.0.0/8): take the client's\n"
+"                         address from its X-Forwarded-For / Forwarded\n"
+"                         header; repeatable.  Default: none (headers ignored)\n"
 "  -i, --index=FILE       page served to plain HTTP GETs of the path\n"
 "                         (default " WS_LOG_SERVER_INDEX ")\n"
 "      --no-index         serve no page (plain GETs get 426)\n"
@@ -321,10 +325,12 @@ usage (FILE *f)
 "                         # open http://HOST:8080/#token=THE-TOKEN\n");
 }
 
-/* Who may subscribe: the --allow-origin and --token values.  */
+/* Who may subscribe, and who they are behind a proxy: the --allow-origin,
+   --token and --trusted-proxy values.  */
 static ws_status
 add_access (ws_options *o, const char **origins, size_t norigins,
-            const char **tokens, size_t ntokens)
+            const char **tokens, size_t ntokens,
+            const char **proxies, size_t nproxies)
 {
   ws_status st = WS_OK;
   size_t i;
@@ -333,6 +339,8 @@ add_access (ws_options *o, const char **origins, size_t norigins,
     st = ws_options_add_allowed_origin (o, origins[i]);
   for (i = 0; st == WS_OK && i < ntokens; i++)
     st = ws_options_add_bearer_token (o, tokens[i]);
+  for (i = 0; st == WS_OK && i < nproxies; i++)
+    st = ws_options_add_trusted_proxy (o, proxies[i]);
   return st;
 }
 
@@ -397,6 +405,7 @@ main (int argc, char **argv)
     { "cacert", required_argument, NULL, 'C' },
     { "allow-origin", required_argument, NULL, 'O' },
     { "token", required_argument, NULL, 'T' },
+    { "trusted-proxy", required_argument, NULL, 'X' },
     { "index", required_argument, NULL, 'i' },
     { "no-index", no_argument, NULL, 'I' },
     { "relay", no_argument, NULL, 'R' },
@@ -425,14 +434,15 @@ main (int argc, char **argv)
   struct line_reader in = { NULL, 0, 0 };
   struct broadcast_target target;
   int opt, rc = 0, stop = 0;
-  /* --allow-origin and --token values (pointers into argv), checked by
-     the library when the options are built.  */
-  const char **origins, **tokens;
-  size_t norigins = 0, ntokens = 0;
+  /* --allow-origin, --token and --trusted-proxy values (pointers into
+     argv), checked by the library when the options are built.  */
+  const char **origins, **tokens, **proxies;
+  size_t norigins = 0, ntokens = 0, nproxies = 0;
 
   origins = calloc ((size_t) argc, sizeof *origins);
   tokens = calloc ((size_t) argc, sizeof *tokens);
-  if (!origins || !tokens)
+  proxies = calloc ((size_t) argc, sizeof *proxies);
+  if (!origins || !tokens || !proxies)
     {
       fprintf (stderr, PROGRAM ": out of memory\n");
       return 1;
@@ -459,6 +469,7 @@ main (int argc, char **argv)
       case 'C': cacert = optarg; break;
       case 'O': origins[norigins++] = optarg; break;
       case 'T': tokens[ntokens++] = optarg; break;
+      case 'X': proxies[nproxies++] = optarg; break;
       case 'i': index_html = optarg; index_given = 1; break;
       case 'I': index_html = NULL; break;
       case 'R': s.relay = 1; break;
@@ -541,10 +552,12 @@ main (int argc, char **argv)
                    || (st = ws_options_set_key (o, key)) != WS_OK))
       || (cacert && (st = ws_options_set_cacert (o, cacert)) != WS_OK)
       || (st = ws_options_set_callbacks (o, &cbs, &s)) != WS_OK
-      || (st = add_access (o, origins, norigins, tokens, ntokens)) != WS_OK)
+      || (st = add_access (o, origins, norigins, tokens, ntokens,
+                           proxies, nproxies)) != WS_OK)
     {
       free (origins);
       free (tokens);
+      free (proxies);
       fprintf (stderr, PROGRAM ": %s (%s)\n", ws_strerror (st),
                ws_last_error ());
       ws_options_free (o);
@@ -552,6 +565,7 @@ main (int argc, char **argv)
     }
   free (origins);
   free (tokens);
+  free (proxies);
   st = ws_context_create (o, &ctx);
   ws_options_free (o);
   if (st != WS_OK)

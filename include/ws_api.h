@@ -388,8 +388,11 @@ uint16_t ws_local_port(const struct ws_context *c);
 /**
  * Extension: the peer of a connection, from its on_connect until its on_close is called (with
  * WS_DISPATCH_MANUAL: until its on_close is dispatched, so events that precede it can still
- * ask). Client: 0 or the current id names the server it is connected to. Writes the numeric address (e.g. "127.0.0.1" or "::1") as a NUL-terminated
- * string into `ip` (`ip_len` bytes; 46 always suffice) and the port into `*port` (may be NULL).
+ * ask). Client: 0 or the current id names the server it is connected to. Server behind a
+ * trusted reverse proxy (ws_options_add_trusted_proxy): the client its Forwarded /
+ * X-Forwarded-For header names, port 0 when the header gives none. Writes the numeric address
+ * (e.g. "127.0.0.1" or "::1") as a NUL-terminated string into `ip` (`ip_len` bytes; 46 always
+ * suffice) and the port into `*port` (may be NULL).
  * WS_ERR_NOT_CONNECTED for an unknown or closed connection, WS_ERR_INVALID_ARGUMENT when `ip`
  * is NULL or too small.
  */
@@ -457,7 +460,10 @@ const char *ws_request_header(const struct ws_handshake_request *req, const char
 
 /**
  * Writes the peer's numeric address (e.g. "127.0.0.1" or "::1") as a NUL-terminated string
- * into `ip` (`ip_len` bytes; 46 always suffice) and its port into `*port` (may be NULL).
+ * into `ip` (`ip_len` bytes; 46 always suffice) and its port into `*port` (may be NULL). From
+ * a trusted reverse proxy (ws_options_add_trusted_proxy), the peer is the client its
+ * Forwarded / X-Forwarded-For header names (port 0 when the header gives none), as for
+ * ws_peer_address.
  * WS_ERR_INVALID_ARGUMENT when `req` or `ip` is NULL or `ip` is too small.
  */
 enum ws_status ws_request_peer_address(const struct ws_handshake_request *req,
@@ -668,6 +674,30 @@ enum ws_status ws_options_add_bearer_token(struct ws_options *o, const char *tok
 enum ws_status ws_options_set_handshake_filter(struct ws_options *o,
                                                ws_handshake_filter_fn filter,
                                                void *user);
+
+/**
+ * Server only: trusts the reverse proxy at `proxy`, an IP address ("127.0.0.1", "::1") or a
+ * CIDR block ("10.0.0.0/8", "fd00::/8"; host bits under the mask are refused). Repeatable.
+ * Default: none, and then no header is ever read: the peer is the TCP peer.
+ *
+ * When a connection's TCP peer is a trusted proxy, the client's address is taken from the
+ * request's `Forwarded` (RFC 7239, the `for=` parameter) or `X-Forwarded-For` header: the
+ * right-most address that is not itself a trusted proxy (the left-most if all are), header
+ * lines of the same name read as one list in order. `ws_peer_address`,
+ * `ws_request_peer_address` in the handshake filter, and log messages then give that address,
+ * with port 0 when the header has none. When only one of the two headers is present it is
+ * used; when both are, they must name the same client (the port then comes from `Forwarded`),
+ * else neither is believed: a proxy that maintains one header passes a client's own copy of
+ * the other through, and preferring either would let the client spoof its address. A value
+ * that is malformed, "unknown" or obfuscated where the client should be keeps the proxy's
+ * address (logged at WS_LOG_DEBUG). Headers from peers that are not trusted are ignored.
+ *
+ * The proxy must pass the client's `Host` header on (nginx: `proxy_set_header Host
+ * $http_host;`, which keeps the port): the default Origin check compares `Origin` with `Host`.
+ * WS_ERR_INVALID_ARGUMENT (with ws_last_error saying why) for text that is not an address or
+ * block, and in client mode.
+ */
+enum ws_status ws_options_add_trusted_proxy(struct ws_options *o, const char *proxy);
 
 /**
  * Where callbacks run: WS_DISPATCH_THREAD (default) or WS_DISPATCH_MANUAL.

@@ -2,7 +2,7 @@
 //
 //   node browser-test.mjs --server PATH/ws_log_server --index PATH/index.html --out DIR
 //                         [--screenshot EXTRA.png] [--chromium /usr/bin/chromium]
-//                         [--syslog-ng-module-dir DIR]
+//                         [--syslog-ng-module-dir DIR] [--nginx /usr/sbin/nginx]
 //
 // Headless Chromium (Debian's, driven by playwright-core) loads the page from the server,
 // connects over WebSocket, and the test asserts both directions: lines the server broadcasts
@@ -16,12 +16,18 @@
 // without it; the default Origin check lets the server's own page in and refuses a page from
 // another origin (another server's port) even with the token, until --allow-origin names it.
 //
+// With --nginx (Debian's nginx binary), the page is loaded through nginx (plain HTTP on
+// 127.0.0.1, proxying the page and the WebSocket upgrade to ws_log_server started with
+// --trusted-proxy 127.0.0.1): its lines arrive, and the server names the client that nginx's
+// X-Forwarded-For header gives (a fixed documentation address), not nginx.
+//
 // With --syslog-ng-module-dir (where libwebsocket.so is installed), the same page is then
 // loaded from syslog-ng's websocket() destination in server mode, and lines sent with
 // logger(1) to a syslog-ng unix-dgram source must appear on it: the main job, in a browser.
 
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync, copyFileSync } from "node:fs";
+import { createConnection, createServer } from "node:net";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, copyFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -37,6 +43,7 @@ const { values: opt } = parseArgs({
     chromium: { type: "string", default: "/usr/bin/chromium" },
     "syslog-ng-module-dir": { type: "string" },
     "syslog-ng": { type: "string", default: "syslog-ng" },
+    nginx: { type: "string" },
   },
 });
 if (!opt.server || !opt.index) {
@@ -255,6 +262,7 @@ async function main() {
   ok("ws_log_server stops cleanly at the end of its input (exit status 0)");
 
   await accessControl(context);
+  if (opt.nginx) await behindNginx(context);
   if (opt["syslog-ng-module-dir"]) await syslogNg(context);
   await browser.close();
   browser = null;
@@ -346,6 +354,104 @@ async function accessControl(context) {
   await open.stop();
   await other.stop();
   ok("--allow-origin lets a page from the named origin subscribe");
+}
+
+// A free port on 127.0.0.1 (bound, then released for nginx to bind).
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+// Resolves once something accepts TCP connections on 127.0.0.1:port; rejects after WAIT_MS
+// or when `proc` exits first.
+async function listening(port, proc) {
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    const up = await new Promise((resolve) => {
+      const c = createConnection({ host: "127.0.0.1", port }, () => { c.destroy(); resolve(true); });
+      c.on("error", () => resolve(false));
+    });
+    if (up) return;
+    assert(proc.running(), `${proc.name} exited: ${proc.log.join(" | ")}`);
+    assert(Date.now() < deadline, `${proc.name} does not listen on ${port}: ${proc.log.join(" | ")}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+// nginx in front of ws_log_server, as README.md's "Behind a reverse proxy" configures it
+// (plain HTTP here; tests/reverse_proxy.rs does TLS), in the foreground with its own
+// configuration, logs and temporary paths, listening on 127.0.0.1 only.
+async function behindNginx(context) {
+  const [srv, backend] = await startServer(["--trusted-proxy", "127.0.0.1"]);
+  const dir = mkdtempSync(join(tmpdir(), "ws-nginx-"));
+  const port = await freePort();
+  mkdirSync(join(dir, "tmp"));
+  writeFileSync(join(dir, "nginx.conf"), `daemon off;
+master_process off;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log info;
+events { worker_connections 64; }
+http {
+    access_log ${dir}/access.log;
+    client_body_temp_path ${dir}/tmp/body;
+    proxy_temp_path ${dir}/tmp/proxy;
+    fastcgi_temp_path ${dir}/tmp/fastcgi;
+    uwsgi_temp_path ${dir}/tmp/uwsgi;
+    scgi_temp_path ${dir}/tmp/scgi;
+    map $http_upgrade $connection_upgrade {
+        default upgrade;
+        ''      close;
+    }
+    server {
+        listen 127.0.0.1:${port};
+        location / {
+            proxy_pass http://127.0.0.1:${backend};
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
+            proxy_set_header Host $http_host;
+            # A fixed client address (a documentation address, only ever a header value), so
+            # that the server's report differs from nginx's own 127.0.0.1.
+            proxy_set_header X-Forwarded-For "192.0.2.7, $remote_addr";
+            proxy_set_header Forwarded "";
+            proxy_read_timeout 1h;
+            proxy_send_timeout 1h;
+        }
+    }
+}
+`);
+  const nginx = new Proc("nginx", [opt.nginx, "-p", dir, "-e", join(dir, "error.log"),
+                                   "-c", join(dir, "nginx.conf")]);
+  servers.push(nginx);
+  await listening(port, nginx);
+
+  const a = await subscribe(context, srv, `http://127.0.0.1:${port}/?protocol=${PROTOCOL}`, "open");
+  const url = await a.p.inputValue("#url");
+  assert(url === `ws://127.0.0.1:${port}/`, "the page connects to nginx: " + url);
+  const { m } = await srv.waitLine(/^\S+ (\S+) #\d+ \* connected/, "page through nginx", { from: a.from });
+  assert(m[1] === "192.0.2.7:0", "the server names the client from X-Forwarded-For: " + m[1]);
+  const lines = ["<14>Nov 25 10:03:00 web1 app[1]: through nginx 1",
+                 "<14>Nov 25 10:03:01 web1 app[1]: through nginx 2"];
+  for (const l of lines) srv.broadcast(l);
+  await a.p.waitForFunction((want) => {
+    const shown = [...document.querySelectorAll("#log .line.in")].map((n) => n.dataset.text);
+    return want.every((t) => shown.includes(t));
+  }, lines, { timeout: WAIT_MS });
+  ok(`the page loaded through nginx (${url}) subscribes and gets its lines; the server ` +
+     `names the client from X-Forwarded-For (${m[1]}) as 127.0.0.1 is a trusted proxy`);
+  await a.p.close();
+  const r = await srv.stop();
+  assert(r.code === 0, `server exited cleanly (${JSON.stringify(r)})`);
+  nginx.kill();
+  await nginx.wait();
+  rmSync(dir, { recursive: true, force: true });
 }
 
 // logger -> syslog-ng (unix-dgram source) -> websocket() destination, server mode -> the page.

@@ -43,7 +43,7 @@ async function serverOnPort(port, extra = []) {
 const received = (s) => s.out.map((l) => /^\S+ \S+ #\d+ < (.*)$/.exec(l)).filter(Boolean).map((m) => m[1]);
 
 const tests = {
-  async "every program answers --help (status 0) and refuses a bad option (status 2), ws_log_server a bad --token or --allow-origin"() {
+  async "every program answers --help (status 0) and refuses a bad option (status 2), ws_log_server a bad --token, --allow-origin or --trusted-proxy"() {
     for (const name of ["ws_log_server", "ws_log_client", "echo_server", "echo_client"]) {
       const h = start(name, ["--help"], { stdin: "ignore" });
       const r = await h.wait();
@@ -54,7 +54,8 @@ const tests = {
     }
     // Access options the library refuses: the message names the rule, never echoes a token.
     for (const args of [["--token", "two words"], ["--allow-origin", "null"],
-                        ["--allow-origin", "https://x.example/"]]) {
+                        ["--allow-origin", "https://x.example/"], ["--trusted-proxy", "10.1.2.3/8"],
+                        ["--trusted-proxy", "localhost"]]) {
       const b = start("ws_log_server", ["--port", "0", "--no-stdin", ...args], { stdin: "ignore" });
       const rb = await b.wait();
       assert(rb.code === 2 && b.err.some((l) => /invalid argument/.test(l)),

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # check.d/50-browser.sh: the samples (examples/) built against the installed library, their
 # command-line behaviour, a real-browser test of examples/index.html (served by ws_log_server,
-# then by syslog-ng's websocket() destination when the module is installed), and a bounded run
-# of scripts/demo.sh against the installed library.
+# then through Debian's nginx as a reverse proxy, then by syslog-ng's websocket() destination
+# when the module is installed), and a bounded run of scripts/demo.sh against the installed
+# library.
 #
-# apt: chromium syslog-ng-core
+# apt: chromium syslog-ng-core nginx
 #
 # Node.js and npm come with the machine (CI's base image); playwright-core (pinned in
 # examples/test/package-lock.json) is installed into examples/test/node_modules and drives
@@ -20,10 +21,12 @@ out=${WS_API_OUT:?WS_API_OUT is not set}
 export PKG_CONFIG_PATH=${PKG_CONFIG_PATH:-$WS_API_PREFIX/lib/pkgconfig}
 
 chromium_bin=${CHROMIUM:-/usr/bin/chromium}
+nginx_bin=${NGINX:-/usr/sbin/nginx}
 for tool in make cc pkg-config node npm; do
   command -v "$tool" >/dev/null || { echo "error: $tool not found" >&2; exit 1; }
 done
 test -x "$chromium_bin" || { echo "error: $chromium_bin not found (apt-get install chromium)" >&2; exit 1; }
+test -x "$nginx_bin" || { echo "error: $nginx_bin not found (apt-get install nginx)" >&2; exit 1; }
 
 echo "== building examples against $WS_API_PREFIX"
 build=$out/build
@@ -50,7 +53,7 @@ else
 fi
 timeout --kill-after=10 240 node "$src/examples/test/browser-test.mjs" \
   --server "$build/ws_log_server" --index "$src/examples/index.html" \
-  --out "$out" --chromium "$chromium_bin" "${shot_args[@]}" "${sng_args[@]}"
+  --out "$out" --chromium "$chromium_bin" --nginx "$nginx_bin" "${shot_args[@]}" "${sng_args[@]}"
 
 echo "== scripts/demo.sh, bounded, against $WS_API_PREFIX"
 # What the README's main command runs once the library is built (the build itself is what

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::access::AccessRules;
+use super::forwarded::TrustedProxies;
 use super::log::Target;
 
 /// Client or server.
@@ -92,6 +93,9 @@ pub struct Config {
     pub dispatch: Dispatch,
     /// Server: who may open a WebSocket (Origin check, bearer tokens, filter).
     pub access: AccessRules,
+    /// Server: reverse proxies whose Forwarded / X-Forwarded-For headers name the client
+    /// (default: none, the peer is always the TCP peer).
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// Default largest message: 16 MiB.
@@ -136,6 +140,7 @@ impl Config {
             index_html: None,
             dispatch: Dispatch::Thread,
             access: AccessRules::default(),
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }

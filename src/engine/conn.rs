@@ -617,6 +617,12 @@ impl Conn {
                 return Ok(buf.len());
             }
         };
+        // Behind a trusted reverse proxy, the client is the one its headers name: from here on
+        // (access rules, filter, logs, ws_peer_address) the peer is that client.
+        self.peer = shared
+            .config
+            .trusted_proxies
+            .client_address(self.peer, &buf[..end]);
         if self.refuse {
             shared
                 .stats

@@ -16,6 +16,7 @@ mod conn;
 mod context;
 mod error;
 mod event;
+mod forwarded;
 mod frame;
 mod handshake;
 mod io_loop;
@@ -39,4 +40,5 @@ pub use config::{
 pub use context::Context;
 pub use error::{Error, ErrorKind, Result};
 pub use event::{Event, Handler, MsgKind};
+pub use forwarded::TrustedProxies;
 pub use stats::Snapshot;

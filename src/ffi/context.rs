@@ -318,8 +318,11 @@ pub extern "C" fn ws_local_port(c: *const ws_context) -> u16 {
 
 /// Extension: the peer of a connection, from its on_connect until its on_close is called (with
 /// WS_DISPATCH_MANUAL: until its on_close is dispatched, so events that precede it can still
-/// ask). Client: 0 or the current id names the server it is connected to. Writes the numeric address (e.g. "127.0.0.1" or "::1") as a NUL-terminated
-/// string into `ip` (`ip_len` bytes; 46 always suffice) and the port into `*port` (may be NULL).
+/// ask). Client: 0 or the current id names the server it is connected to. Server behind a
+/// trusted reverse proxy (ws_options_add_trusted_proxy): the client its Forwarded /
+/// X-Forwarded-For header names, port 0 when the header gives none. Writes the numeric address
+/// (e.g. "127.0.0.1" or "::1") as a NUL-terminated string into `ip` (`ip_len` bytes; 46 always
+/// suffice) and the port into `*port` (may be NULL).
 /// WS_ERR_NOT_CONNECTED for an unknown or closed connection, WS_ERR_INVALID_ARGUMENT when `ip`
 /// is NULL or too small.
 #[no_mangle]

@@ -117,7 +117,10 @@ pub extern "C" fn ws_request_header(
 }
 
 /// Writes the peer's numeric address (e.g. "127.0.0.1" or "::1") as a NUL-terminated string
-/// into `ip` (`ip_len` bytes; 46 always suffice) and its port into `*port` (may be NULL).
+/// into `ip` (`ip_len` bytes; 46 always suffice) and its port into `*port` (may be NULL). From
+/// a trusted reverse proxy (ws_options_add_trusted_proxy), the peer is the client its
+/// Forwarded / X-Forwarded-For header names (port 0 when the header gives none), as for
+/// ws_peer_address.
 /// WS_ERR_INVALID_ARGUMENT when `req` or `ip` is NULL or `ip` is too small.
 #[no_mangle]
 pub extern "C" fn ws_request_peer_address(

@@ -499,6 +499,39 @@ pub extern "C" fn ws_options_set_handshake_filter(
     })
 }
 
+/// Server only: trusts the reverse proxy at `proxy`, an IP address ("127.0.0.1", "::1") or a
+/// CIDR block ("10.0.0.0/8", "fd00::/8"; host bits under the mask are refused). Repeatable.
+/// Default: none, and then no header is ever read: the peer is the TCP peer.
+///
+/// When a connection's TCP peer is a trusted proxy, the client's address is taken from the
+/// request's `Forwarded` (RFC 7239, the `for=` parameter) or `X-Forwarded-For` header: the
+/// right-most address that is not itself a trusted proxy (the left-most if all are), header
+/// lines of the same name read as one list in order. `ws_peer_address`,
+/// `ws_request_peer_address` in the handshake filter, and log messages then give that address,
+/// with port 0 when the header has none. When only one of the two headers is present it is
+/// used; when both are, they must name the same client (the port then comes from `Forwarded`),
+/// else neither is believed: a proxy that maintains one header passes a client's own copy of
+/// the other through, and preferring either would let the client spoof its address. A value
+/// that is malformed, "unknown" or obfuscated where the client should be keeps the proxy's
+/// address (logged at WS_LOG_DEBUG). Headers from peers that are not trusted are ignored.
+///
+/// The proxy must pass the client's `Host` header on (nginx: `proxy_set_header Host
+/// $http_host;`, which keeps the port): the default Origin check compares `Origin` with `Host`.
+/// WS_ERR_INVALID_ARGUMENT (with ws_last_error saying why) for text that is not an address or
+/// block, and in client mode.
+#[no_mangle]
+pub extern "C" fn ws_options_add_trusted_proxy(
+    o: *mut ws_options,
+    proxy: *const c_char,
+) -> ws_status {
+    with_options(o, "ws_options_add_trusted_proxy", |opts| {
+        require_mode(opts, Mode::Server, "ws_options_add_trusted_proxy")?;
+        // SAFETY: NULL or a NUL-terminated string.
+        let p = unsafe { str_arg(proxy, "proxy")? };
+        opts.config.trusted_proxies.add(p)
+    })
+}
+
 /// Where callbacks run: WS_DISPATCH_THREAD (default) or WS_DISPATCH_MANUAL.
 #[no_mangle]
 pub extern "C" fn ws_options_set_dispatch(o: *mut ws_options, d: RawDispatchMode) -> ws_status {
