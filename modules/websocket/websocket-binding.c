@@ -235,6 +235,18 @@ websocket_binding_new(const WebsocketOptions *o, ws_dispatch_mode dispatch, gboo
                                                  (uint32_t) (o->reconnect_max_ms >= 0 ? o->reconnect_max_ms
                                                              : MAX(o->reconnect_min_ms, 30000))),
              "reconnect-backoff()");
+  if (o->max_buffered_bytes >= 0)
+    CHECK_WS(ws_options_set_max_buffered_bytes(wo, (size_t) o->max_buffered_bytes), "max-buffered-bytes()");
+  if (o->message_timeout_ms >= 0)
+    CHECK_WS(ws_options_set_message_timeout_ms(wo, (uint32_t) o->message_timeout_ms), "message-timeout()");
+  for (gint i = 0; i < WEBSOCKET_LIST_COUNT; i++)
+    {
+      const WebsocketListSpec *spec = &websocket_list_options[i];
+
+      /* websocket_options_validate() refused server-only lists in client mode */
+      for (guint v = 0; o->lists[i] && v < o->lists[i]->len; v++)
+        CHECK_WS(spec->add(wo, g_ptr_array_index(o->lists[i], v)), spec->option);
+    }
   if (o->mode == WS_MODE_SERVER)
     {
       if (o->max_connections >= 0)

@@ -8,8 +8,25 @@
 #include "cfg.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+const WebsocketListSpec websocket_list_options[WEBSOCKET_LIST_COUNT] =
+{
+  [WEBSOCKET_LIST_ALLOWED_ORIGINS] = {
+    .option = "allowed-origins()",
+    .add = ws_options_add_allowed_origin,
+    .server_only = TRUE,
+  },
+  [WEBSOCKET_LIST_AUTH_TOKENS] = {
+    .option = "auth-token()",
+    .file_option = "auth-token-file()",
+    .add = ws_options_add_bearer_token,
+    .server_only = TRUE,
+    .secret = TRUE,
+  },
+};
 
 GQuark
 websocket_error_quark(void)
@@ -32,6 +49,8 @@ websocket_options_defaults(WebsocketOptions *self, ws_mode default_mode)
   self->reconnect_min_ms = -1;
   self->reconnect_max_ms = -1;
   self->max_connections = -1;
+  self->max_buffered_bytes = -1;
+  self->message_timeout_ms = -1;
   self->slow_policy = WS_SLOW_DISCONNECT;
   self->drain_timeout_ms = WEBSOCKET_DEFAULT_DRAIN_TIMEOUT_MS;
   self->message_type = WS_MSG_TEXT;
@@ -49,6 +68,9 @@ websocket_options_destroy(WebsocketOptions *self)
   g_free(self->cacert);
   g_free(self->index_html);
   g_free(self->url);
+  for (gint i = 0; i < WEBSOCKET_LIST_COUNT; i++)
+    if (self->lists[i])
+      g_ptr_array_unref(self->lists[i]);
   memset(self, 0, sizeof(*self));
 }
 
@@ -117,6 +139,146 @@ websocket_options_set_string(gchar **slot, const gchar *value)
   *slot = (value && value[0]) ? g_strdup(value) : NULL;
 }
 
+/* ----------------------------------------------------------------------------------------- */
+/* Values the engine checks: a throwaway ws_options object asks the engine's own setter, so the
+   rules live in one place and --syntax-only applies them without creating a context. */
+
+static ws_options *
+_probe_new(GError **error)
+{
+  ws_options *probe = ws_options_new(WS_MODE_SERVER);
+
+  if (!probe)
+    g_set_error(error, WEBSOCKET_ERROR, 0, "ws_options_new failed: %s", ws_last_error());
+  return probe;
+}
+
+/* Frees the probe; on a refusal sets `error` to the engine's reason (which never quotes a
+   token: the engine does not repeat secrets). */
+static gboolean
+_probe_verdict(ws_options *probe, ws_status st, GError **error)
+{
+  if (st != WS_OK)
+    g_set_error(error, WEBSOCKET_ERROR, 0, "%s", ws_last_error());
+  ws_options_free(probe);
+  return st == WS_OK;
+}
+
+gboolean
+websocket_options_set_max_buffered_bytes(WebsocketOptions *self, gint64 bytes, GError **error)
+{
+  ws_options *probe;
+
+  if (bytes < 0 || (guint64) bytes > G_MAXSIZE)
+    {
+      g_set_error(error, WEBSOCKET_ERROR, 0, "%" G_GINT64_FORMAT " is out of range", bytes);
+      return FALSE;
+    }
+  probe = _probe_new(error);
+  if (!probe || !_probe_verdict(probe, ws_options_set_max_buffered_bytes(probe, (size_t) bytes), error))
+    return FALSE;
+  self->max_buffered_bytes = bytes;
+  return TRUE;
+}
+
+gboolean
+websocket_options_set_message_timeout(WebsocketOptions *self, gdouble seconds, GError **error)
+{
+  /* The engine takes milliseconds as a uint32_t: about 49 days. */
+  if (!(seconds >= 0) || seconds * 1000 > (gdouble) G_MAXUINT32)
+    {
+      g_set_error(error, WEBSOCKET_ERROR, 0, "must be between 0 (no limit) and %u seconds, not %.10g",
+                  G_MAXUINT32 / 1000, seconds);
+      return FALSE;
+    }
+  self->message_timeout_ms = (gint64) (seconds * 1000);
+  return TRUE;
+}
+
+static void
+_free_secret(gpointer p)
+{
+  gchar *s = p;
+
+  /* A token does not outlive its use in a freed heap block (explicit_bzero: a memset before
+     free may be optimised away). */
+  explicit_bzero(s, strlen(s));
+  g_free(s);
+}
+
+gboolean
+websocket_options_add_list_value(WebsocketOptions *self, WebsocketListOption which, const gchar *value,
+                                 GError **error)
+{
+  const WebsocketListSpec *spec = &websocket_list_options[which];
+  ws_options *probe = _probe_new(error);
+
+  if (!probe || !_probe_verdict(probe, spec->add(probe, value), error))
+    return FALSE;
+  if (!self->lists[which])
+    self->lists[which] = g_ptr_array_new_with_free_func(spec->secret ? _free_secret : g_free);
+  g_ptr_array_add(self->lists[which], g_strdup(value));
+  return TRUE;
+}
+
+gboolean
+websocket_options_add_list_file(WebsocketOptions *self, WebsocketListOption which, const gchar *path,
+                                GError **error)
+{
+  FILE *f = fopen(path, "r");
+  gchar *line = NULL;
+  size_t size = 0;
+  guint lineno = 0, added = 0;
+  gboolean ok = TRUE;
+
+  if (!f)
+    {
+      g_set_error(error, WEBSOCKET_ERROR, 0, "cannot read '%s': %s", path, g_strerror(errno));
+      return FALSE;
+    }
+  while (ok && getline(&line, &size, f) >= 0)
+    {
+      gchar *value = g_strstrip(line);
+      GError *local = NULL;
+
+      lineno++;
+      if (!value[0] || value[0] == '#')
+        continue;
+      ok = websocket_options_add_list_value(self, which, value, &local);
+      if (ok)
+        added++;
+      else
+        {
+          g_set_error(error, WEBSOCKET_ERROR, 0, "'%s' line %u: %s", path, lineno, local->message);
+          g_error_free(local);
+        }
+    }
+  if (ok && ferror(f))
+    {
+      g_set_error(error, WEBSOCKET_ERROR, 0, "cannot read '%s': %s", path, g_strerror(errno));
+      ok = FALSE;
+    }
+  if (ok && added == 0)
+    {
+      g_set_error(error, WEBSOCKET_ERROR, 0,
+                  "'%s' holds no value (one per line; blank lines and lines starting with '#' are ignored)", path);
+      ok = FALSE;
+    }
+  if (line)
+    explicit_bzero(line, size);
+  free(line);
+  fclose(f);
+  return ok;
+}
+
+guint
+websocket_options_list_length(const WebsocketOptions *self, WebsocketListOption which)
+{
+  return self->lists[which] ? self->lists[which]->len : 0;
+}
+
+/* ----------------------------------------------------------------------------------------- */
+
 /* Certificates are checked while parsing, so `syslog-ng --syntax-only` refuses a path that
    cannot be read instead of the error surfacing only when the first TLS handshake happens. */
 gboolean
@@ -151,6 +313,21 @@ websocket_options_validate(WebsocketOptions *self, gboolean is_source, GError **
         {
           g_set_error(error, WEBSOCKET_ERROR, 0, "index-html() is only valid in mode(\"server\")");
           return FALSE;
+        }
+      for (gint i = 0; i < WEBSOCKET_LIST_COUNT; i++)
+        {
+          const WebsocketListSpec *spec = &websocket_list_options[i];
+
+          if (spec->server_only && websocket_options_list_length(self, i) > 0)
+            {
+              g_set_error(error, WEBSOCKET_ERROR, 0, "%s%s%s %s only valid in mode(\"server\"): %s", spec->option,
+                          spec->file_option ? " and " : "", spec->file_option ? spec->file_option : "",
+                          spec->file_option ? "are" : "is",
+                          spec->secret ? "they decide who may connect to this server (a client sends its token "
+                          "with headers(\"Authorization: Bearer ...\"))"
+                          : "it decides who may connect to this server");
+              return FALSE;
+            }
         }
     }
   else
@@ -258,6 +435,36 @@ websocket_options_persist_name(const WebsocketOptions *self, const gchar *kind, 
   return buf;
 }
 
+/* A list's values, in order; a secret list only as the SHA-256 of its values, so the fingerprint
+   (kept for the whole run) never holds a token in clear, yet a changed token changes it. */
+static void
+_fingerprint_list(GString *s, const WebsocketListSpec *spec, const GPtrArray *values)
+{
+  GChecksum *sum;
+
+  g_string_append_printf(s, "|%s", spec->option);
+  if (!values)
+    return;
+  if (!spec->secret)
+    {
+      for (guint i = 0; i < values->len; i++)
+        g_string_append_printf(s, "%s\n", (const gchar *) g_ptr_array_index(values, i));
+      return;
+    }
+  sum = g_checksum_new(G_CHECKSUM_SHA256);
+  for (guint i = 0; i < values->len; i++)
+    {
+      const gchar *v = g_ptr_array_index(values, i);
+      guint64 len = strlen(v);
+
+      /* the length first, so that no two lists hash the same bytes */
+      g_checksum_update(sum, (const guchar *) &len, sizeof(len));
+      g_checksum_update(sum, (const guchar *) v, len);
+    }
+  g_string_append(s, g_checksum_get_string(sum));
+  g_checksum_free(sum);
+}
+
 gchar *
 websocket_options_fingerprint(const WebsocketOptions *self, ws_dispatch_mode dispatch, gboolean is_source)
 {
@@ -277,5 +484,9 @@ websocket_options_fingerprint(const WebsocketOptions *self, ws_dispatch_mode dis
                          self->handshake_timeout_ms, self->reconnect_min_ms, self->reconnect_max_ms,
                          self->max_connections, (gint) self->slow_policy,
                          self->index_html ? self->index_html : "");
+  g_string_append_printf(s, "|%" G_GINT64_FORMAT "|%" G_GINT64_FORMAT, self->max_buffered_bytes,
+                         self->message_timeout_ms);
+  for (gint i = 0; i < WEBSOCKET_LIST_COUNT; i++)
+    _fingerprint_list(s, &websocket_list_options[i], self->lists[i]);
   return g_string_free(s, FALSE);
 }

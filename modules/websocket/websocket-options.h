@@ -21,6 +21,28 @@
 #define WEBSOCKET_ERROR websocket_error_quark()
 GQuark websocket_error_quark(void);
 
+/* The options that take a list of strings (one or more values, repeatable). Each is one row of
+   websocket_list_options[] (websocket-options.c): the grammar, the checks, the binding and the
+   fingerprint all go through that table, so a new list option is an enum value, a row, a
+   keyword and one grammar line. */
+typedef enum
+{
+  WEBSOCKET_LIST_ALLOWED_ORIGINS,
+  WEBSOCKET_LIST_AUTH_TOKENS,
+  WEBSOCKET_LIST_COUNT
+} WebsocketListOption;
+
+typedef struct _WebsocketListSpec
+{
+  const gchar *option;          /* "allowed-origins()": named in errors */
+  const gchar *file_option;     /* "auth-token-file()" when the values can come from a file, or NULL */
+  ws_status (*add)(ws_options *o, const char *value);   /* the engine's setter */
+  gboolean server_only;         /* refused in mode("client") */
+  gboolean secret;              /* never logged; only its SHA-256 digest enters the fingerprint */
+} WebsocketListSpec;
+
+extern const WebsocketListSpec websocket_list_options[WEBSOCKET_LIST_COUNT];
+
 typedef struct _WebsocketOptions
 {
   ws_mode mode;
@@ -43,6 +65,9 @@ typedef struct _WebsocketOptions
   gint64 reconnect_min_ms;      /* -1: engine default (100 ms .. 30 s) */
   gint64 reconnect_max_ms;
   gint64 max_connections;       /* -1: engine default (10000) */
+  gint64 max_buffered_bytes;    /* -1: engine default (256 MiB) */
+  gint64 message_timeout_ms;    /* -1: engine default (60 s); 0: no limit */
+  GPtrArray *lists[WEBSOCKET_LIST_COUNT];      /* gchar * values, NULL until the first one */
   ws_slow_policy slow_policy;
   gchar *index_html;
   gint64 drain_timeout_ms;
@@ -61,6 +86,19 @@ gboolean websocket_options_set_message_type(WebsocketOptions *self, const gchar 
 gboolean websocket_options_add_header(WebsocketOptions *self, const gchar *header);
 gboolean websocket_options_set_file(gchar **slot, const gchar *path, GError **error);
 void websocket_options_set_string(gchar **slot, const gchar *value);
+gboolean websocket_options_set_max_buffered_bytes(WebsocketOptions *self, gint64 bytes, GError **error);
+gboolean websocket_options_set_message_timeout(WebsocketOptions *self, gdouble seconds, GError **error);
+
+/* List options: a value is checked by the engine (the same rules as when the context is made)
+   before it is kept, so --syntax-only refuses it. The error never quotes a secret value. */
+gboolean websocket_options_add_list_value(WebsocketOptions *self, WebsocketListOption which, const gchar *value,
+                                          GError **error);
+/* Adds one value per line of `path` (blank lines and lines starting with '#' are skipped,
+   surrounding white space is trimmed). The file is read now, at configuration time: an
+   unreadable file, a bad line or a file without any value is an error. */
+gboolean websocket_options_add_list_file(WebsocketOptions *self, WebsocketListOption which, const gchar *path,
+                                         GError **error);
+guint websocket_options_list_length(const WebsocketOptions *self, WebsocketListOption which);
 
 /* Checks the whole set once the driver's block is parsed (so it runs under --syntax-only). */
 gboolean websocket_options_validate(WebsocketOptions *self, gboolean is_source, GError **error);

@@ -38,6 +38,11 @@ static CfgLexerKeyword websocket_keywords[] =
   { "slow_policy", KW_SLOW_POLICY },
   { "index_html", KW_INDEX_HTML },
   { "drain_timeout", KW_DRAIN_TIMEOUT },
+  { "allowed_origins", KW_ALLOWED_ORIGINS },
+  { "auth_token", KW_AUTH_TOKEN },
+  { "auth_token_file", KW_AUTH_TOKEN_FILE },
+  { "max_buffered_bytes", KW_MAX_BUFFERED_BYTES },
+  { "message_timeout", KW_MESSAGE_TIMEOUT },
   { NULL }
 };
 

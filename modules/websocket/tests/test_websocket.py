@@ -16,6 +16,10 @@ module under test) on loopback, with Python `websockets` peers:
   i  destination client with workers(3): three connections, lines spread, order per connection
   j  source in mode("client"): ingests what a server pushes, flow control, reconnect
   k  metrics of both drivers (4.x names and labels on syslog-ng 4.x)
+  l  access control: auth-token() / auth-token-file() on the source (401 without the right token,
+     the token kept out of the log and the persist file, a reload rebuilds only when it changed),
+     allowed-origins() on a server-mode destination (403 for another origin)
+  m  max-buffered-bytes() and message-timeout(): a half-sent message is closed with 1008
 
 The syslog-ng under test is `syslog-ng` on PATH, or WS_SNG_PREFIX + syslog-ng (sngtest.py), so
 the same tests run against syslog-ng 3.38 and 4.8 (scripts/check.d/30-syslog-ng.sh, 31-syslog-ng-4.sh).
@@ -24,11 +28,14 @@ Usage: test_websocket.py MODULE_DIR [TEST...]   (environment: WS_SNG_WORKDIR for
 Exit status: 0 all passed, 1 a failure, 77 nothing could run (no websockets package / syslog-ng).
 """
 
+import base64
 import json
 import os
 import shutil
+import signal
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import tempfile
@@ -45,10 +52,11 @@ from sngtest import (SYSLOG_NG, Failure, Skip, SyslogNg, check, free_tcp_port, r
                      tcp_send_lines, version, version_info, wait_file_lines)
 
 try:
+    from websockets.exceptions import ConnectionClosed, InvalidStatus
     from websockets.sync.client import connect as ws_connect
     from websockets.sync.server import serve as ws_serve
 except ImportError:  # pragma: no cover - reported as a skip of the whole suite
-    ws_connect = ws_serve = None
+    ws_connect = ws_serve = ConnectionClosed = InvalidStatus = None
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # The repository's one certificate script (the Rust TLS tests use it too).
@@ -129,9 +137,9 @@ class Collector(Recorder):
 class Subscriber(Recorder):
     """A WebSocket client that records what the server sends it."""
 
-    def __init__(self, uri, tls=None):
+    def __init__(self, uri, tls=None, **kw):
         super().__init__()
-        self.ws = ws_connect(uri, ssl=tls, max_size=None, open_timeout=10)
+        self.ws = ws_connect(uri, ssl=tls, max_size=None, open_timeout=10, **kw)
         self.thread = threading.Thread(target=self._record, args=(self.ws,), daemon=True)
         self.thread.start()
 
@@ -233,6 +241,65 @@ def connect_from(uri, source_ip, **kw):
     sock.bind((source_ip, 0))
     sock.connect(("127.0.0.1", port))
     return ws_connect(uri, sock=sock, **kw)
+
+
+def started_ports(sng, what, count, start=0):
+    """{path: port} of the `count` drivers of kind `what` ("source", "destination") that logged
+    their start from stderr line `start` on (tell them apart with distinct path()s)."""
+    ports = {}
+    while len(ports) < count:
+        m, start = sng.wait_for(r"websocket: %s started; endpoint='[^']*?:\d+(/[^']*)', port='(\d+)'" % what,
+                                start=start)
+        ports[m.group(1)] = int(m.group(2))
+    return ports
+
+
+def refused_status(uri, **kw):
+    """The HTTP status a WebSocket handshake to `uri` is refused with (a failure when it is accepted)."""
+    try:
+        ws = ws_connect(uri, open_timeout=10, **kw)
+    except InvalidStatus as e:
+        return e.response.status_code
+    ws.close()
+    raise Failure("%s: the handshake was accepted (%r)" % (uri, kw))
+
+
+def raw_partial_frame(port, path, declared, sent):
+    """A hand-made WebSocket client that opens `path`, then sends the header of a text frame of
+    `declared` payload bytes followed by only `sent` of them, and waits (at most 30 s) for the
+    server to close. Answers the close code the server sent (None when the connection ended
+    without a readable Close frame)."""
+    key = base64.b64encode(os.urandom(16)).decode()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % (path, port, key)).encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = s.recv(4096)
+            check(chunk, "the server closed during the handshake")
+            head += chunk
+        check(head.startswith(b"HTTP/1.1 101"), "handshake refused: %r" % head[:40])
+        rest = head.split(b"\r\n\r\n", 1)[1]
+        mask = os.urandom(4)
+        frame = bytes([0x81, 0x80 | 127]) + struct.pack("!Q", declared) + mask
+        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(b"x" * sent))
+        try:
+            s.sendall(frame + payload)
+        except OSError:
+            pass  # closed while sending: the Close frame may still be readable
+        data = rest
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except OSError:
+            pass
+    # The server sends nothing but a Close frame here: 0x88, a 7-bit length, the code.
+    if len(data) >= 4 and data[0] == 0x88:
+        return struct.unpack("!H", data[2:4])[0]
+    return None
 
 
 def lines(prefix, n):
@@ -676,15 +743,58 @@ BAD_CONFIGS = [
      'workers() is only valid in mode("client")'),
     ('source s { websocket(port(8000) workers(2)); };', 'syntax error'),
     ('source s { websocket(mode("client") port(8000)); };', 'address() is required in mode("client")'),
+    ('source s { websocket(port(8000) auth-token("two words")); };',
+     'auth-token(), error=a bearer token must be letters, digits and -._~+/'),
+    ('source s { websocket(port(8000) auth-token()); };', 'auth-token() needs at least one value'),
+    ('source s { websocket(port(8000) auth-token-file("/nonexistent/tokens")); };',
+     "auth-token-file(), error=cannot read '/nonexistent/tokens'"),
+    ('source s { websocket(port(8000) auth-token-file("@WORKDIR@/comments-only")); };',
+     "auth-token-file(), error='@WORKDIR@/comments-only' holds no value"),
+    ('source s { websocket(port(8000) auth-token-file("@WORKDIR@/bad-line")); };',
+     "auth-token-file(), error='@WORKDIR@/bad-line' line 3: a bearer token must be"),
+    ('destination d { websocket(mode("server") port(8000) allowed-origins("https://a.example/feed")); };',
+     'allowed-origins(), error=origin "https://a.example/feed" is not scheme://host[:port]'),
+    ('destination d { websocket(mode("server") port(8000) allowed-origins("null")); };',
+     'allowed-origins(), error=origin "null" can be sent by any sandboxed page'),
+    ('destination d { websocket(mode("server") port(8000) allowed-origins()); };',
+     'allowed-origins() needs at least one value'),
+    ('destination d { websocket(address("127.0.0.1") port(8000) auth-token("abc")); };',
+     'auth-token() and auth-token-file() are only valid in mode("server")'),
+    ('source s { websocket(mode("client") address("127.0.0.1") port(8000) allowed-origins("*")); };',
+     'allowed-origins() is only valid in mode("server")'),
+    ('source s { websocket(port(8000) max-buffered-bytes(1000)); };',
+     'max-buffered-bytes(), error=max_buffered_bytes 1000 is below the minimum 65536'),
+    ('destination d { websocket(address("127.0.0.1") port(8000) message-timeout(5000000)); };',
+     'message-timeout(), error=must be between 0 (no limit) and 4294967 seconds'),
+]
+
+# Accepted by --syntax-only: the options that also bound what a client receives.
+GOOD_CONFIGS = [
+    'destination d { websocket(address("127.0.0.1") port(8000) max-buffered-bytes(1048576) message-timeout(2.5)); };',
+    'source s { websocket(mode("client") address("127.0.0.1") port(8000) max-buffered-bytes(65536) message-timeout(0)); };',
+    'source s { websocket(port(8000) allowed-origins("*") auth-token-file("@WORKDIR@/good") auth-token("x.y")); };',
 ]
 
 
 def test_g_bad_configs(ctx):
+    token_files = {"comments-only": "# nothing but comments\n\n   \n# and blank lines\n",
+                   "bad-line": "good-token\n\nsecret with spaces\n",
+                   "good": "# one token\ngood-token\n"}
+    for name, text in token_files.items():
+        with open(os.path.join(ctx.workdir, name), "w") as f:
+            f.write(text)
     for n, (cfg, expected) in enumerate(BAD_CONFIGS):
+        cfg, expected = cfg.replace("@WORKDIR@", ctx.workdir), expected.replace("@WORKDIR@", ctx.workdir)
         sng = SyslogNg(ctx.workdir, "bad%d" % n, cfg + "\n", ctx.module_dir)
         rc, out = sng.syntax_only()
         check(rc != 0, "accepted by --syntax-only: %s" % cfg)
         check(expected in out, "error for %s does not say %r:\n%s" % (cfg, expected, out))
+        # The line of a token file is named, its content never shown.
+        check("secret with spaces" not in out, "a token file's line appears in the error:\n" + out)
+    for n, cfg in enumerate(GOOD_CONFIGS):
+        cfg = cfg.replace("@WORKDIR@", ctx.workdir)
+        rc, out = SyslogNg(ctx.workdir, "good%d" % n, cfg + "\n", ctx.module_dir).syntax_only()
+        check(rc == 0, "refused by --syntax-only: %s\n%s" % (cfg, out))
 
     # Refused at start: the port is in use (the engine binds synchronously in init).
     busy = socket.socket()
@@ -812,13 +922,178 @@ log { source(s_ws); destination(d_file); flags(flow-control); };
     check(sng.stop() == 0, "syslog-ng exited with an error")
 
 
+def test_l_source_auth_token(ctx):
+    """auth-token(): a client with one of the tokens gets in, in the Authorization header or in
+    the access_token query parameter; a wrong or missing token gets HTTP 401 and no message of
+    it is logged. The tokens never appear in syslog-ng's log nor in its persist file."""
+    tokens = ["first-Token.1", "second~token/2=="]
+    out = os.path.join(ctx.workdir, "auth.out")
+    sng = ctx.sng("source-auth", """
+source s_ws { websocket( address("127.0.0.1") port(0) path("/in") flags(no-parse)
+                         auth-token("%s") auth-token("%s" "third-token") ); };
+destination d_file { file("%s" template("$MSG\\n")); };
+log { source(s_ws); destination(d_file); flags(flow-control); };
+""" % (tokens[0], tokens[1], out))
+    sng.start(wait=False)
+    port = started_port(sng, "source")
+    sng.wait_for(r"syslog-ng starting up")
+    uri = "ws://127.0.0.1:%d/in" % port
+    check(refused_status(uri) == 401, "no token: not refused with 401")
+    check(refused_status(uri, additional_headers={"Authorization": "Bearer wrong-token"}) == 401,
+          "a wrong token in the header: not refused with 401")
+    check(refused_status(uri + "?access_token=wrong-token") == 401, "a wrong access_token: not refused with 401")
+    with ws_connect(uri, additional_headers={"Authorization": "Bearer " + tokens[0]}, open_timeout=10) as ws:
+        ws.send("with the header")
+        wait_file_lines(out, 1, proc=sng)
+    with ws_connect(uri + "?access_token=" + tokens[1].replace("/", "%2F").replace("=", "%3D").replace("~", "%7E"),
+                    open_timeout=10) as ws:
+        ws.send("with the query")
+        got = wait_file_lines(out, 2, proc=sng)
+    with ws_connect(uri, additional_headers={"Authorization": "Bearer third-token"}, open_timeout=10) as ws:
+        ws.send("with the list's second token")
+        got = wait_file_lines(out, 3, proc=sng)
+    check(got == ["with the header", "with the query", "with the list's second token"],
+          "the accepted clients' messages differ: %r" % got)
+    check(sng.stop() == 0, "syslog-ng exited with an error")
+    text = sng.log_text()
+    with open(sng.persist, "rb") as f:
+        persist = f.read()
+    for t in tokens + ["third-token", "wrong-token"]:
+        check(t not in text, "a token appears in syslog-ng's log: %s" % sng.log_path)
+        check(t.encode() not in persist, "a token appears in the persist file %s" % sng.persist)
+
+
+def test_l_source_auth_token_file_reload(ctx):
+    """auth-token-file(): one token per line, blank lines and # comments ignored, read at
+    configuration time. A reload with the same file keeps the connections; a reload after the
+    file changed rebuilds the context: the old connection is closed, the old token refused and the
+    new one accepted."""
+    token_file = os.path.join(ctx.workdir, "tokens")
+    with open(token_file, "w") as f:
+        f.write("# subscribers of the log feed\n\n   file-token-1  \n#not-a-token\n")
+    out = os.path.join(ctx.workdir, "auth-file.out")
+    sng = ctx.sng("source-auth-file", """
+source s_ws { websocket( address("127.0.0.1") port(0) flags(no-parse) auth-token-file("%s") ); };
+destination d_file { file("%s" template("$MSG\\n")); };
+log { source(s_ws); destination(d_file); flags(flow-control); };
+""" % (token_file, out))
+    sng.start(wait=False)
+    port = started_port(sng, "source")
+    sng.wait_for(r"syslog-ng starting up")
+    uri = "ws://127.0.0.1:%d/" % port
+    check(refused_status(uri, additional_headers={"Authorization": "Bearer not-a-token"}) == 401,
+          "a commented-out line is taken as a token")
+    client = ws_connect(uri, additional_headers={"Authorization": "Bearer file-token-1"}, open_timeout=10)
+    ctx.cleanup.append(client.close)
+    client.send("before")
+    wait_file_lines(out, 1, proc=sng)
+
+    # Unchanged file: the context and its connection are kept.
+    mark = sng.mark()
+    sng.reload()
+    client.send("after an unchanged reload")
+    check(wait_file_lines(out, 2, proc=sng)[1] == "after an unchanged reload", "the message after the reload differs")
+    text = "".join(l for l in sng.lines[mark:] if l)
+    check("websocket: connection closed" not in text and "websocket: source started" not in text,
+          "a reload with an unchanged token file rebuilt the context:\n" + text)
+
+    # Changed file: a new context; the connection authorised by the old token is closed.
+    with open(token_file, "w") as f:
+        f.write("file-token-2\n")
+    mark = sng.mark()
+    sng.proc.send_signal(signal.SIGHUP)
+    port = started_port(sng, "source", start=mark)
+    sng.wait_for(r"Configuration reload finished", start=mark)
+    try:
+        client.recv(timeout=30)
+        raise Failure("the connection authorised by the old token got a message after the reload")
+    except ConnectionClosed:
+        pass
+    except TimeoutError:
+        raise Failure("the connection authorised by the old token is still open 30 s after the reload")
+    uri = "ws://127.0.0.1:%d/" % port
+    check(refused_status(uri, additional_headers={"Authorization": "Bearer file-token-1"}) == 401,
+          "the token removed from the file is still accepted after the reload")
+    with ws_connect(uri, additional_headers={"Authorization": "Bearer file-token-2"}, open_timeout=10) as ws:
+        ws.send("with the new token")
+        check(wait_file_lines(out, 3, proc=sng)[2] == "with the new token", "the new token's message differs")
+    check(sng.stop() == 0, "syslog-ng exited with an error")
+    check("file-token" not in sng.log_text(), "a token appears in syslog-ng's log: %s" % sng.log_path)
+
+
+def test_l_dest_server_allowed_origins(ctx):
+    """allowed-origins() on a server-mode destination: a browser page from an origin not listed
+    gets HTTP 403 (cross-site WebSocket hijacking); a listed origin, and a client that sends no
+    Origin (not a browser), subscribe and get the lines."""
+    net = free_tcp_port()
+    sng = ctx.sng("dest-origins", net_source(net) + """
+destination d_ws { websocket( mode("server") address("127.0.0.1") port(0) template("$MSG")
+                              allowed-origins("https://a.example" "https://b.example:8443") ); };
+log { source(s_net); destination(d_ws); flags(flow-control); };
+""")
+    sng.start(wait=False)
+    port = started_port(sng, "destination")
+    sng.wait_for(r"syslog-ng starting up")
+    uri = "ws://127.0.0.1:%d/" % port
+    check(refused_status(uri, origin="https://evil.example") == 403, "another origin: not refused with 403")
+    check(refused_status(uri, origin="http://127.0.0.1:%d" % port) == 403,
+          "the server's own origin is let in although it is not listed")
+    check(refused_status(uri, origin="https://b.example") == 403, "the listed origin on another port is let in")
+    subs = [Subscriber(uri, origin="https://b.example:8443"), Subscriber(uri)]
+    for s in subs:
+        ctx.cleanup.append(s.close)
+    _, i = sng.wait_for(r"websocket: connection open")
+    sng.wait_for(r"websocket: connection open", start=i)
+    sent = lines("origin", 100)
+    tcp_send_lines(net, sent)
+    for n, s in enumerate(subs):
+        check(s.wait(len(sent)) == sent, "subscriber %d: messages differ" % n)
+    check(sng.stop() == 0, "syslog-ng exited with an error")
+
+
+def test_m_message_limits(ctx):
+    """message-timeout() and max-buffered-bytes() reach the engine: on /timeout
+    (message-timeout(0.5)) a frame whose bytes stop arriving is closed with 1008 well before the
+    engine's 60 s default; on /budget (max-buffered-bytes(65536), message-timeout(0) = no limit)
+    a client holding 100,000 bytes of an incomplete message is closed with 1008."""
+    out = os.path.join(ctx.workdir, "limits.out")
+    sng = ctx.sng("message-limits", """
+source s_timeout { websocket( address("127.0.0.1") port(0) path("/timeout") flags(no-parse) message-timeout(0.5) ); };
+source s_budget { websocket( address("127.0.0.1") port(0) path("/budget") flags(no-parse)
+                             max-buffered-bytes(65536) message-timeout(0) ); };
+destination d_file { file("%s" template("$MSG\\n")); };
+log { source(s_timeout); source(s_budget); destination(d_file); flags(flow-control); };
+""" % out)
+    sng.start(wait=False)
+    ports = started_ports(sng, "source", 2)
+    sng.wait_for(r"syslog-ng starting up")
+    t0 = time.monotonic()
+    code = raw_partial_frame(ports["/timeout"], "/timeout", declared=100, sent=10)
+    check(code == 1008, "a half-sent message: closed with %s, expected 1008" % code)
+    check(time.monotonic() - t0 < 20, "the half-sent message was closed only after %.1fs" % (time.monotonic() - t0))
+    sng.wait_for(r"websocket: connection closed; endpoint='[^']*/timeout'.*code='1008'")
+
+    mark = sng.mark()
+    code = raw_partial_frame(ports["/budget"], "/budget", declared=200000, sent=100000)
+    check(code in (1008, None), "over max-buffered-bytes(): closed with %s, expected 1008" % code)
+    sng.wait_for(r"websocket: connection closed; endpoint='[^']*/budget'.*code='1008'", start=mark)
+    # Both sources still take whole messages.
+    for path in ("/timeout", "/budget"):
+        with ws_connect("ws://127.0.0.1:%d%s" % (ports[path], path), open_timeout=10) as ws:
+            ws.send("whole message on " + path)
+    got = wait_file_lines(out, 2, proc=sng)
+    check(sorted(got) == ["whole message on /budget", "whole message on /timeout"], "messages differ: %r" % got)
+    check(sng.stop() == 0, "syslog-ng exited with an error")
+
+
 TESTS = [test_a_dest_client, test_a_dest_client_full_engine_queue, test_b_dest_server_two_subscribers,
          test_b_dest_server_no_subscriber_wait,
          test_b_dest_server_slow_subscriber, test_c_source_to_file, test_c_short_lived_peer_sourceip,
          test_d_tls_dest_client,
          test_d_tls_source, test_e_server_down_then_up, test_e_disk_buffer_across_restart,
          test_f_reload_and_restart, test_g_bad_configs, test_h_original_configs, test_i_dest_client_workers,
-         test_j_source_client_mode, test_k_metrics]
+         test_j_source_client_mode, test_k_metrics, test_l_source_auth_token, test_l_source_auth_token_file_reload,
+         test_l_dest_server_allowed_origins, test_m_message_limits]
 
 
 def main():
