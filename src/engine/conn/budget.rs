@@ -7,8 +7,9 @@ use std::time::Instant;
 use super::{Conn, Phase};
 use crate::engine::parser::Violation;
 use crate::engine::shared::Shared;
+use crate::engine::stream::Transport;
 
-impl Conn {
+impl<S: Transport> Conn<S> {
     /// Bytes this connection holds for incoming data: its read buffer and the message being
     /// reassembled (capacities: what the allocator really holds).
     pub fn held(&self) -> usize {

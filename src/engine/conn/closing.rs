@@ -10,17 +10,69 @@ use crate::engine::error::{Error, ErrorKind};
 use crate::engine::frame::{self, opcode};
 use crate::engine::parser::Violation;
 use crate::engine::shared::Shared;
+use crate::engine::stream::Transport;
 
-impl Conn {
+/// What the closing handshake does next. The close frames themselves are recorded in
+/// `Conn::close_sent` and `Conn::close_received` (what is reported at the end, and what the I/O
+/// loop looks at); the protocol violation that closes a connection, if any, in `Conn::violation`.
+/// Once our last bytes are out and FIN is sent, the connection's phase is `Phase::Linger`: it
+/// reads (and ignores) until the peer's EOF, for at most `CLOSE_TIMEOUT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Closing {
+    /// Nobody has asked to close yet.
+    NotYet,
+    /// We close first, after the queue: the application or the shutdown asked. Data still flows;
+    /// our close frame is queued once every message accepted for this connection is written (or
+    /// the close deadline given to `request_close` ends the connection, if the peer does not
+    /// read). The peer's close may still come first: that leads to `FinAfterWrite`.
+    Requested {
+        /// The close code to send.
+        code: u16,
+        /// The reason to send.
+        reason: String,
+    },
+    /// We closed first and our close frame follows all our data: nothing more is written; the
+    /// peer's close frame ends the connection (`End::Done`); the peer closes TCP first, as RFC
+    /// 6455 7.1.1 asks of a server. Bounded by `CLOSE_TIMEOUT`.
+    AwaitingPeer,
+    /// Our last bytes are queued: the close frame answering the peer's (the peer closed first),
+    /// the one for a protocol violation or a policy (budget, message timeout), the one written at
+    /// destroy, or a plain HTTP answer instead of a handshake. Data frames behind it were withheld
+    /// (`take_unsent_data` finds them). Once the batch is written, FIN goes and the phase becomes
+    /// `Phase::Linger`. Bounded by `CLOSE_TIMEOUT`.
+    FinAfterWrite,
+}
+
+impl<S: Transport> Conn<S> {
     /// Asks for a closing handshake after what is queued is written. A peer that does not read
     /// can block that forever, so the connection ends after `within` whatever happens.
     pub fn request_close(&mut self, code: u16, reason: &str, within: Duration) {
-        if self.close_sent.is_some() || self.close_requested.is_some() {
+        if self.close_sent.is_some() || self.closing != Closing::NotYet {
             return;
         }
-        self.close_requested = Some((code, reason.to_string()));
+        self.closing = Closing::Requested {
+            code,
+            reason: reason.to_string(),
+        };
         let limit = Instant::now() + within;
         self.close_deadline = Some(self.close_deadline.map_or(limit, |d| d.min(limit)));
+    }
+
+    /// Everything queued is written: the requested close frame goes now (`Requested` becomes
+    /// `AwaitingPeer`). The close deadline can only come closer.
+    pub(super) fn send_requested_close(&mut self) {
+        let Closing::Requested { code, reason } = &self.closing else {
+            return;
+        };
+        let code = *code;
+        let payload = frame::close_payload(code, reason);
+        self.closing = Closing::AwaitingPeer;
+        let mask = self.mask();
+        self.push_control(frame::encode(opcode::CLOSE, &payload, mask));
+        self.close_sent = Some(code);
+        let limit = Instant::now() + CLOSE_TIMEOUT;
+        self.close_deadline = Some(self.close_deadline.map_or(limit, |d| d.min(limit)));
+        self.next_ping = None;
     }
 
     /// At destroy with no time left: writes a close frame ahead of the unsent data if the socket
@@ -63,7 +115,7 @@ impl Conn {
         let mask = self.mask();
         self.push_control(frame::encode(opcode::CLOSE, payload, mask));
         self.close_sent = Some(code);
-        self.shut_after_write = true;
+        self.closing = Closing::FinAfterWrite;
         self.close_deadline = Some(Instant::now() + CLOSE_TIMEOUT);
         self.next_ping = None;
         self.pong_deadline = None;
@@ -89,10 +141,10 @@ impl Conn {
             return (v.code, v.reason.to_string());
         }
         // A close we sent, or one we could not send because the peer stopped reading.
-        match self
-            .close_sent
-            .or(self.close_requested.as_ref().map(|r| r.0))
-        {
+        match self.close_sent.or(match &self.closing {
+            Closing::Requested { code, .. } => Some(*code),
+            _ => None,
+        }) {
             Some(code) if matches!(end, End::Done | End::Eof) => (code, String::new()),
             _ => (1006, String::new()),
         }

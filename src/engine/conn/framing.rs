@@ -10,8 +10,9 @@ use crate::engine::frame::{self, opcode};
 use crate::engine::parser::{self, reserve_stepped, Incoming};
 use crate::engine::shared::Shared;
 use crate::engine::sink::Sink;
+use crate::engine::stream::Transport;
 
-impl Conn {
+impl<S: Transport> Conn<S> {
     /// Reads and handles what the socket has, within a budget.
     pub fn read(
         &mut self,

@@ -21,13 +21,15 @@ use super::frame::{self, opcode};
 use super::parser::{Parser, Violation};
 use super::queue::{OutMsg, OutQueue};
 use super::shared::Shared;
-use super::stream::Stream;
+use super::stream::{Stream, Transport};
 
 mod budget;
 mod closing;
 mod framing;
 mod opening;
 mod writer;
+
+pub use closing::Closing;
 
 /// How long a closing handshake or a lingering close may take.
 pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -90,11 +92,11 @@ pub struct Chunk {
 }
 
 /// One connection.
-pub struct Conn {
+pub struct Conn<S: Transport = Stream> {
     /// Its id (never reused in a context).
     pub id: u64,
     /// The transport.
-    pub stream: Stream,
+    pub stream: S,
     /// The peer.
     pub peer: SocketAddr,
     /// Where it is.
@@ -116,13 +118,12 @@ pub struct Conn {
     pub held_back: bool,
     /// The socket accepted the last write in full.
     pub writable: bool,
-    /// Close code we sent, if any.
+    /// Close code we sent (queued or written), if any: what is reported once it ends.
     pub close_sent: Option<u16>,
     /// Close frame we received, if any.
     pub close_received: Option<(u16, String)>,
-    /// A close we will send once the queue is written (application or shutdown).
-    close_requested: Option<(u16, String)>,
-    shut_after_write: bool,
+    /// What the closing handshake does next (see `Closing`).
+    closing: Closing,
     handshake_deadline: Option<Instant>,
     close_deadline: Option<Instant>,
     next_ping: Option<Instant>,
@@ -156,11 +157,11 @@ pub struct Conn {
     pub opened_at: Option<Instant>,
 }
 
-impl Conn {
+impl<S: Transport> Conn<S> {
     /// A new connection in `phase`.
     pub fn new(
         id: u64,
-        stream: Stream,
+        stream: S,
         peer: SocketAddr,
         phase: Phase,
         queue: Arc<OutQueue>,
@@ -184,8 +185,7 @@ impl Conn {
             writable: phase != Phase::Connecting,
             close_sent: None,
             close_received: None,
-            close_requested: None,
-            shut_after_write: false,
+            closing: Closing::NotYet,
             handshake_deadline: Some(Instant::now() + c.handshake_timeout),
             close_deadline: None,
             next_ping: None,

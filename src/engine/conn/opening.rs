@@ -7,15 +7,16 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::{Conn, End, Phase, CLOSE_TIMEOUT};
+use super::{Closing, Conn, End, Phase, CLOSE_TIMEOUT};
 use crate::engine::access;
 use crate::engine::handshake::{self, ServerReply, MAX_HEAD};
 use crate::engine::log::Level;
 use crate::engine::shared::Shared;
 use crate::engine::sink::Sink;
+use crate::engine::stream::Transport;
 use crate::ws_log;
 
-impl Conn {
+impl<S: Transport> Conn<S> {
     /// Starts the client's opening handshake once TCP is connected.
     pub fn start_client_handshake(&mut self, shared: &Shared) {
         let c = &shared.config;
@@ -166,7 +167,7 @@ impl Conn {
         self.phase = Phase::HttpReply;
         self.handshake_deadline = None;
         self.close_deadline = Some(Instant::now() + CLOSE_TIMEOUT);
-        self.shut_after_write = true;
+        self.closing = Closing::FinAfterWrite;
         self.push_control(Bytes::from(resp));
     }
 

@@ -5,16 +5,15 @@
 
 use std::io::{self, IoSlice};
 use std::sync::atomic::Ordering;
-use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::{Chunk, Conn, End, Phase, BATCH_BYTES, BATCH_FRAMES, CLOSE_TIMEOUT, IOV};
+use super::{Chunk, Closing, Conn, End, Phase, BATCH_BYTES, BATCH_FRAMES, IOV};
 use crate::engine::broadcast::LogView;
-use crate::engine::frame::{self, opcode};
 use crate::engine::shared::Shared;
+use crate::engine::stream::Transport;
 
-impl Conn {
+impl<S: Transport> Conn<S> {
     /// Puts a control frame (or HTTP bytes) ahead of queued data, after any partly written frame
     /// and after control frames already waiting. Control frames waiting are few (at most one
     /// ping and one pong, thanks to `push_control_coalesced`, a close, an HTTP head), so the
@@ -128,20 +127,11 @@ impl Conn {
                     }
                 }
                 if self.out.is_empty() && log_to.is_none() && self.nothing_waiting(shared) {
-                    if let Some((code, reason)) = self.close_requested.take() {
-                        let payload = frame::close_payload(code, &reason);
-                        let mask = self.mask();
-                        self.push_control(frame::encode(opcode::CLOSE, &payload, mask));
-                        self.close_sent = Some(code);
-                        let limit = Instant::now() + CLOSE_TIMEOUT;
-                        self.close_deadline =
-                            Some(self.close_deadline.map_or(limit, |d| d.min(limit)));
-                        self.next_ping = None;
-                    }
+                    self.send_requested_close();
                 }
             }
             if self.out.is_empty() && log_to.is_none() {
-                if self.shut_after_write && self.phase != Phase::Linger {
+                if self.closing == Closing::FinAfterWrite && self.phase != Phase::Linger {
                     self.linger();
                 }
                 return Ok(());
