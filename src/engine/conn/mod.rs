@@ -275,3 +275,6 @@ impl<S: Transport> Conn<S> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
