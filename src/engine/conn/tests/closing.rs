@@ -196,3 +196,56 @@ fn a_close_requested_but_never_sent_is_reported_with_its_code() {
     assert_eq!(r.conn.close_status(&End::Done), (4000, String::new()));
     assert_eq!(r.conn.close_status(&End::Timeout("x")).0, 1006);
 }
+
+#[test]
+fn a_client_masks_its_close_and_ends_on_the_servers_answer() {
+    let mut r = super::open_client();
+    r.conn.request_close(1000, "", LONG);
+    r.write().unwrap();
+    let wire = r.conn.stream.take_wire();
+    // FIN + close, masked, 2 bytes of payload: the code, under the 4-byte mask.
+    assert_eq!(&wire[..2], &[0x88, 0x82]);
+    assert_eq!(wire.len(), 8);
+    let code = [wire[6] ^ wire[2], wire[7] ^ wire[3]];
+    assert_eq!(u16::from_be_bytes(code), 1000);
+    r.feed(&server_close(1000, ""));
+    let end = r.read().unwrap_err();
+    assert!(matches!(end, End::Done));
+    assert!(r.conn.error_of(&end).is_none());
+}
+
+#[test]
+fn last_word_writes_a_close_ahead_of_the_unsent_data_and_keeps_the_data() {
+    let mut r = open();
+    r.send(b"one");
+    r.send(b"two");
+    r.conn.stream.room = 0;
+    r.write().unwrap();
+    r.conn.stream.room = usize::MAX;
+    r.conn.writable = true;
+    r.conn.last_word(1001, "going away", &r.shared, &r.log);
+    assert_eq!(r.conn.stream.take_wire(), server_close(1001, "going away"));
+    // The data stays in the batch for the caller to count as unsent.
+    let frames: Vec<Vec<u8>> = r.conn.out.iter().map(|c| c.data.to_vec()).collect();
+    assert_eq!(
+        frames,
+        vec![
+            server_frame(opcode::BINARY, b"one"),
+            server_frame(opcode::BINARY, b"two")
+        ]
+    );
+    assert_eq!(r.stat(|s| &s.messages_sent), 0);
+}
+
+#[test]
+fn last_word_says_nothing_into_a_partly_written_frame() {
+    let mut r = open();
+    r.send(&[3u8; 100]);
+    r.conn.stream.room = 5;
+    r.write().unwrap();
+    r.conn.stream.room = usize::MAX;
+    r.conn.writable = true;
+    r.conn.last_word(1001, "", &r.shared, &r.log);
+    assert_eq!(r.conn.stream.wire.len(), 5, "no close frame inside a frame");
+    assert_eq!(r.conn.close_sent, None);
+}

@@ -21,6 +21,7 @@ use crate::engine::shared::Shared;
 use crate::engine::sink::Sink;
 use crate::engine::stream::Transport;
 
+mod budget;
 mod closing;
 mod keepalive;
 mod opening;
@@ -236,6 +237,44 @@ impl Rig {
     ) -> u64 {
         f(&self.shared.stats).load(Ordering::SeqCst)
     }
+}
+
+/// A client connection whose request is written; answers the request's key.
+pub fn client() -> (Rig, String) {
+    let mut c = Config::new(Mode::Client);
+    c.port = 9;
+    c.path = "/logs".into();
+    let mut r = Rig::new(c, Phase::Connecting);
+    r.conn.start_client_handshake(&r.shared);
+    assert_eq!(r.conn.phase, Phase::ClientHandshake);
+    r.write().unwrap();
+    let wire = String::from_utf8(r.conn.stream.take_wire()).unwrap();
+    assert!(wire.starts_with("GET /logs HTTP/1.1\r\n"), "{wire}");
+    assert!(wire.ends_with("\r\n\r\n"), "{wire}");
+    let key = wire
+        .lines()
+        .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
+        .expect("a key")
+        .to_string();
+    (r, key)
+}
+
+/// A server's answer to the handshake.
+pub fn response(status: &str, accept: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 {status}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+/// A client connection past its opening handshake.
+pub fn open_client() -> Rig {
+    let (mut r, key) = client();
+    let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+    r.feed(&response("101 Switching Protocols", &accept));
+    r.read().expect("101 accepted");
+    assert_eq!(r.conn.phase, Phase::Open);
+    r
 }
 
 /// A client's upgrade request for `path`.

@@ -2,36 +2,9 @@
 
 use std::sync::atomic::Ordering;
 
-use super::{request, Rig, Told};
+use super::{client, request, response, Rig, Told};
 use crate::engine::config::{Config, Mode};
 use crate::engine::conn::{Closing, End, Phase};
-
-/// A client connection whose request is written; answers the request's key.
-fn client() -> (Rig, String) {
-    let mut c = Config::new(Mode::Client);
-    c.port = 9;
-    c.path = "/logs".into();
-    let mut r = Rig::new(c, Phase::Connecting);
-    r.conn.start_client_handshake(&r.shared);
-    assert_eq!(r.conn.phase, Phase::ClientHandshake);
-    r.write().unwrap();
-    let wire = String::from_utf8(r.conn.stream.take_wire()).unwrap();
-    assert!(wire.starts_with("GET /logs HTTP/1.1\r\n"), "{wire}");
-    assert!(wire.ends_with("\r\n\r\n"), "{wire}");
-    let key = wire
-        .lines()
-        .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
-        .expect("a key")
-        .to_string();
-    (r, key)
-}
-
-fn response(status: &str, accept: &str) -> Vec<u8> {
-    format!(
-        "HTTP/1.1 {status}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
-    )
-    .into_bytes()
-}
 
 fn handshake_error(r: Result<(), End>) -> String {
     match r {
