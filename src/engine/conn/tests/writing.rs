@@ -118,3 +118,46 @@ fn control_frames_go_ahead_of_queued_data_but_not_into_a_partly_written_frame() 
     expected.extend(server_frame(opcode::BINARY, b"next"));
     assert_eq!(r.conn.stream.take_wire(), expected);
 }
+
+#[test]
+fn broadcasts_and_own_messages_keep_their_order_through_byte_sized_writes() {
+    let mut r = open();
+    let bcast = |r: &Rig, p: &[u8]| {
+        let n = r
+            .shared
+            .bcast
+            .append(opcode::TEXT, p, &r.shared.stats.messages_queued);
+        assert_eq!(n, 1, "one subscriber");
+    };
+    bcast(&r, b"a");
+    bcast(&r, b"b");
+    // A message of its own, sent after "a" and "b" and before "c".
+    let own = crate::engine::queue::OutMsg {
+        frame: crate::engine::frame::encode(opcode::BINARY, b"own", None),
+        payload_len: 3,
+        after: r.shared.bcast.head(),
+    };
+    r.shared
+        .stats
+        .messages_queued
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    r.conn.queue.push(own).unwrap();
+    bcast(&r, b"c");
+    r.shared.bcast.sync(&mut r.log, r.conn.bcast.unwrap());
+    let mut expected = server_frame(opcode::TEXT, b"a");
+    expected.extend(server_frame(opcode::TEXT, b"b"));
+    expected.extend(server_frame(opcode::BINARY, b"own"));
+    expected.extend(server_frame(opcode::TEXT, b"c"));
+    // One byte per write: frames of the log end up partly written and move into the batch.
+    for _ in 0..expected.len() {
+        r.conn.stream.room = 1;
+        r.write().unwrap();
+    }
+    assert_eq!(r.conn.stream.take_wire(), expected);
+    assert_eq!(r.conn.bcast, Some(r.shared.bcast.head()));
+    assert!(r.conn.out.is_empty());
+    assert_eq!(r.conn.out_bytes, 0);
+    assert_eq!(r.stat(|s| &s.messages_sent), 4);
+    assert_eq!(r.stat(|s| &s.bytes_sent), 6);
+    assert_eq!(r.stat(|s| &s.messages_queued), 0);
+}
