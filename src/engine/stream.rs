@@ -23,6 +23,40 @@ use super::tls::{self, TlsSetup};
 /// Largest batch handed to one SSL_write (coalescing many small frames into few TLS records).
 const TLS_WRITE_BATCH: usize = 64 * 1024;
 
+/// What a connection needs of its byte stream: non-blocking reads and gathered writes, whether a
+/// write must be resumed with the same bytes, and a half-close. The real `Stream` implements it;
+/// the connection's unit tests drive it over an in-memory stream. Registration with the poll is not
+/// part of it: the I/O loop does that on `Stream` itself.
+pub trait Transport {
+    /// Reads what is available: `Ok(0)` is the end of the stream, `WouldBlock` means nothing now.
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+    /// Writes a prefix of `bufs` (in order), or answers `WouldBlock` when nothing fits now.
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
+    /// Whether an earlier write must be resumed before other bytes may go (a TLS batch that
+    /// OpenSSL holds, see `TlsStream`).
+    fn write_pending(&self) -> bool;
+    /// Sends FIN after the last write.
+    fn shutdown_write(&mut self);
+}
+
+impl Transport for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        Stream::read(self, buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        Stream::write_vectored(self, bufs)
+    }
+
+    fn write_pending(&self) -> bool {
+        Stream::write_pending(self)
+    }
+
+    fn shutdown_write(&mut self) {
+        Stream::shutdown_write(self)
+    }
+}
+
 /// A connection's transport.
 #[derive(Debug)]
 pub enum Stream {

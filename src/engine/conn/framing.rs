@@ -1,0 +1,289 @@
+//! Bytes in: reading within the per-wake-up budgets, handing them to the handshake or the frame
+//! parser, delivering messages, and answering pings (with the control-frame fast path that
+//! writes pongs ahead of the batch).
+
+use std::io::{self, IoSlice};
+use std::sync::atomic::Ordering;
+
+use super::{Conn, End, Phase, IDLE_INBUF, READ_BUDGET, READ_BYTES_BUDGET};
+use crate::engine::frame::{self, opcode};
+use crate::engine::parser::{self, reserve_stepped, Incoming};
+use crate::engine::shared::Shared;
+use crate::engine::sink::Sink;
+use crate::engine::stream::Transport;
+
+impl<S: Transport> Conn<S> {
+    /// Reads and handles what the socket has, within a budget.
+    pub fn read(
+        &mut self,
+        scratch: &mut [u8],
+        sink: &mut Sink,
+        shared: &Shared,
+    ) -> Result<(), End> {
+        let r = self.read_inner(scratch, sink, shared);
+        self.track_message(shared);
+        r
+    }
+
+    pub(super) fn read_inner(
+        &mut self,
+        scratch: &mut [u8],
+        sink: &mut Sink,
+        shared: &Shared,
+    ) -> Result<(), End> {
+        self.more_to_read = false;
+        self.held_back = false;
+        let mut read_bytes = 0;
+        for _ in 0..READ_BUDGET {
+            if read_bytes >= READ_BYTES_BUDGET {
+                break;
+            }
+            if self.rx_paused || !self.read_hint {
+                return Ok(());
+            }
+            if sink.backlog_full() {
+                self.held_back = true;
+                return Ok(());
+            }
+            if !self.writable && self.pong_waiting() {
+                // The peer does not take the answers to its own pings: it is read no more until
+                // it does, like any slow peer, so a ping flood costs it its own socket buffer and
+                // not our time. Keepalive ends it. A writable event resumes reading (read_hint
+                // is still set). Only pongs stop reading: a peer busy writing a large message
+                // while ours wait (our ping, our close) is still read, so neither side blocks
+                // the other.
+                return Ok(());
+            }
+            let room = (READ_BYTES_BUDGET - read_bytes).min(scratch.len());
+            let n = match self.stream.read(&mut scratch[..room]) {
+                Ok(0) => return Err(End::Eof),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.read_hint = false;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(End::Io(e)),
+            };
+            read_bytes += n;
+            let mut start = 0;
+            if !self.inbuf.is_empty() && self.phase == Phase::Open {
+                // Complete the frame held back from the last read with just the bytes it lacks,
+                // so the rest of this read is parsed where it lies instead of being copied.
+                while !self.inbuf.is_empty() && start < n && !self.rx_paused {
+                    let want = match parser::frame_len(&self.inbuf) {
+                        Some(total) => total.saturating_sub(self.inbuf.len()).max(1),
+                        None => frame::MAX_HEADER.saturating_sub(self.inbuf.len()).max(1),
+                    };
+                    let take = want.min(n - start);
+                    reserve_stepped(&mut self.inbuf, take);
+                    self.inbuf.extend_from_slice(&scratch[start..start + take]);
+                    start += take;
+                    self.consume_inbuf(sink, shared)?;
+                }
+            }
+            if start < n {
+                if self.inbuf.is_empty() {
+                    let used = start + self.consume(&mut scratch[start..n], sink, shared)?;
+                    if used < n {
+                        reserve_stepped(&mut self.inbuf, n - used);
+                        self.inbuf.extend_from_slice(&scratch[used..n]);
+                    }
+                } else {
+                    reserve_stepped(&mut self.inbuf, n - start);
+                    self.inbuf.extend_from_slice(&scratch[start..n]);
+                    self.consume_inbuf(sink, shared)?;
+                }
+            }
+            if self.account(shared) > shared.config.max_buffered_bytes {
+                // Over the budget: the loop closes the largest holder before anyone reads on
+                // (this connection goes on in the next round if it is not the one).
+                break;
+            }
+        }
+        self.more_to_read = self.read_hint && !self.rx_paused;
+        Ok(())
+    }
+
+    /// Handles bytes held back earlier (after a pause, or a frame that arrived in pieces).
+    pub fn consume_inbuf(&mut self, sink: &mut Sink, shared: &Shared) -> Result<(), End> {
+        if self.inbuf.is_empty() {
+            return Ok(());
+        }
+        let mut buf = std::mem::take(&mut self.inbuf);
+        let r = self.consume(&mut buf, sink, shared);
+        if let Ok(used) = r {
+            buf.drain(..used);
+        }
+        if buf.is_empty() && buf.capacity() > IDLE_INBUF {
+            buf = Vec::new();
+        }
+        self.inbuf = buf;
+        r.map(|_| ())
+    }
+
+    /// Handles bytes according to the phase; answers how many were used (the rest waits for more).
+    pub(super) fn consume(
+        &mut self,
+        buf: &mut [u8],
+        sink: &mut Sink,
+        shared: &Shared,
+    ) -> Result<usize, End> {
+        match self.phase {
+            Phase::ServerHandshake => self.server_handshake(buf, sink, shared),
+            Phase::ClientHandshake => self.client_handshake(buf, sink, shared),
+            Phase::Open => self.frames(buf, sink, shared),
+            Phase::Connecting | Phase::HttpReply | Phase::Linger => Ok(buf.len()),
+        }
+    }
+
+    pub(super) fn frames(
+        &mut self,
+        buf: &mut [u8],
+        sink: &mut Sink,
+        shared: &Shared,
+    ) -> Result<usize, End> {
+        let mut pos = 0;
+        while pos < buf.len() && !self.rx_paused {
+            if self.close_received.is_some()
+                || self.violation.is_some()
+                || self.phase != Phase::Open
+            {
+                return Ok(buf.len());
+            }
+            enum Next {
+                Go,
+                Pause,
+                Pong(Vec<u8>),
+                Close(u16, String),
+            }
+            let next = match self.parser.next(&mut buf[pos..]) {
+                Err(v) => {
+                    self.fail(v);
+                    return Ok(buf.len());
+                }
+                Ok((0, _)) => break,
+                Ok((used, ev)) => {
+                    pos += used;
+                    match ev {
+                        None | Some(Incoming::Pong) => {
+                            if matches!(ev, Some(Incoming::Pong)) {
+                                self.pong_deadline = None;
+                            }
+                            Next::Go
+                        }
+                        Some(Incoming::Ping(p)) => Next::Pong(p.to_vec()),
+                        Some(Incoming::Close(code, reason)) => {
+                            Next::Close(code, reason.to_string())
+                        }
+                        Some(Incoming::Message(kind, data)) => {
+                            shared
+                                .stats
+                                .messages_received
+                                .fetch_add(1, Ordering::Relaxed);
+                            shared
+                                .stats
+                                .bytes_received
+                                .fetch_add(data.len() as u64, Ordering::Relaxed);
+                            if sink.receive(self.id, data, kind) {
+                                Next::Pause
+                            } else {
+                                Next::Go
+                            }
+                        }
+                    }
+                }
+            };
+            match next {
+                Next::Go => {}
+                Next::Pause => self.rx_paused = true,
+                Next::Pong(p) => self.answer_ping(&p)?,
+                Next::Close(code, reason) => {
+                    self.close_received = Some((code, reason));
+                    if self.close_sent.is_some() {
+                        return Err(End::Done);
+                    }
+                    let payload = if code == 1005 {
+                        Vec::new()
+                    } else {
+                        frame::close_payload(code, "")
+                    };
+                    self.send_close_now(if code == 1005 { 1000 } else { code }, &payload);
+                    return Ok(buf.len());
+                }
+            }
+        }
+        // A reassembled message is handled: its buffer is not kept (nor counted) while idle.
+        self.parser.release_done();
+        Ok(pos)
+    }
+
+    /// Answers a ping. A pong still waiting is written first while the socket takes it, so a
+    /// peer that reads gets a pong for every ping; once the socket is full (the peer does not
+    /// read), the waiting pong is replaced by this one: at most one pong waits (RFC 6455 5.5.3
+    /// allows answering only the most recent ping), and reading stops until the peer reads.
+    pub(super) fn answer_ping(&mut self, payload: &[u8]) -> Result<(), End> {
+        if self.close_sent.is_some() {
+            return Ok(());
+        }
+        if self.writable && self.pong_waiting() {
+            self.flush_control()?;
+        }
+        let mask = self.mask();
+        self.push_control_coalesced(frame::encode(opcode::PONG, payload, mask));
+        Ok(())
+    }
+
+    /// Whether an unwritten pong is among the control frames at the front of the batch (a few
+    /// at most: O(1)).
+    pub(super) fn pong_waiting(&self) -> bool {
+        self.out
+            .iter()
+            .take_while(|c| c.payload.is_none() || c.off > 0)
+            .any(|c| c.off == 0 && c.data.first() == Some(&(0x80 | opcode::PONG)))
+    }
+
+    /// Writes the control frames at the front of the batch now, as far as the socket takes
+    /// them (nothing when a data frame is partly written, or a TLS batch that may hold data is
+    /// pending: the control frames wait for the regular write and may be coalesced).
+    pub(super) fn flush_control(&mut self) -> Result<(), End> {
+        if self.stream.write_pending() {
+            return Ok(());
+        }
+        while self.writable {
+            let mut iov = [IoSlice::new(&[]); 8];
+            let mut n = 0;
+            for c in self.out.iter().take_while(|c| c.payload.is_none()).take(8) {
+                iov[n] = IoSlice::new(&c.data[c.off..]);
+                n += 1;
+            }
+            if n == 0 {
+                return Ok(());
+            }
+            match self.stream.write_vectored(&iov[..n]) {
+                Ok(0) => {
+                    return Err(End::Io(io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        "socket accepted no bytes",
+                    )))
+                }
+                Ok(mut w) => {
+                    while w > 0 {
+                        let Some(c) = self.out.front_mut() else { break };
+                        let take = w.min(c.data.len() - c.off);
+                        c.off += take;
+                        w -= take;
+                        self.out_bytes = self.out_bytes.saturating_sub(take);
+                        if c.off == c.data.len() {
+                            self.out.pop_front();
+                        }
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(End::Io(e)),
+            }
+        }
+        Ok(())
+    }
+}

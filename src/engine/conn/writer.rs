@@ -1,0 +1,234 @@
+//! Bytes out: the write batch (control frames ahead of data, at most `BATCH_FRAMES` frames and
+//! `BATCH_BYTES` bytes taken from the queue at a time), the hand-off to the broadcast log's cursor
+//! in the same writev, the application's close once everything queued is out, and what a client
+//! carries over to its next connection.
+
+use std::io::{self, IoSlice};
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+
+use super::{Chunk, Closing, Conn, End, Phase, BATCH_BYTES, BATCH_FRAMES, IOV};
+use crate::engine::broadcast::LogView;
+use crate::engine::shared::Shared;
+use crate::engine::stream::Transport;
+
+impl<S: Transport> Conn<S> {
+    /// Puts a control frame (or HTTP bytes) ahead of queued data, after any partly written frame
+    /// and after control frames already waiting. Control frames waiting are few (at most one
+    /// ping and one pong, thanks to `push_control_coalesced`, a close, an HTTP head), so the
+    /// walk is O(1).
+    pub fn push_control(&mut self, data: Bytes) {
+        let mut i = usize::from(self.out.front().is_some_and(|c| c.off > 0));
+        while i < self.out.len() && self.out[i].payload.is_none() {
+            i += 1;
+        }
+        self.out_bytes += data.len();
+        self.out.insert(
+            i,
+            Chunk {
+                data,
+                off: 0,
+                payload: None,
+            },
+        );
+    }
+
+    /// Queues a ping or pong, replacing one of the same opcode that waits unwritten: RFC 6455
+    /// 5.5.3 lets an endpoint answer only the most recent ping, so a peer that floods pings and
+    /// reads nothing costs one pending pong, not a queue of them.
+    pub(super) fn push_control_coalesced(&mut self, data: Bytes) {
+        let first = usize::from(self.out.front().is_some_and(|c| c.off > 0));
+        let same = self
+            .out
+            .iter_mut()
+            .skip(first)
+            .take_while(|c| c.payload.is_none())
+            .find(|c| c.off == 0 && c.data.first() == data.first());
+        match same {
+            Some(c) => {
+                self.out_bytes = self.out_bytes - c.data.len() + data.len();
+                c.data = data;
+            }
+            None => self.push_control(data),
+        }
+    }
+
+    /// Moves queued messages into the batch; answers whether nothing more of the queue may go
+    /// before the broadcasts still to write (the queue is empty, or its next message waits for
+    /// them).
+    pub(super) fn refill(&mut self) -> bool {
+        while self.out.len() < BATCH_FRAMES && self.out_bytes < BATCH_BYTES {
+            let Some(m) = self.stash.take().or_else(|| self.queue.pop()) else {
+                return true;
+            };
+            if self.bcast.is_some_and(|cur| m.after > cur) {
+                self.stash = Some(m);
+                return true;
+            }
+            self.out_bytes += m.frame.len();
+            self.out.push_back(Chunk {
+                data: m.frame,
+                off: 0,
+                payload: Some(m.payload_len),
+            });
+        }
+        false
+    }
+
+    pub(super) fn may_send_data(&self) -> bool {
+        self.phase == Phase::Open && self.close_sent.is_none() && self.close_received.is_none()
+    }
+
+    /// Whether every message accepted for this connection is in the batch or written.
+    pub(super) fn nothing_waiting(&self, shared: &Shared) -> bool {
+        self.queue.is_empty()
+            && self.stash.is_none()
+            && !matches!(self.bcast, Some(cur) if cur < shared.bcast.head())
+    }
+
+    /// Writes the batch, refilling it from the queue and the broadcast log, until the socket is
+    /// full or all is out.
+    pub fn write(&mut self, shared: &Shared, log: &LogView) -> Result<(), End> {
+        let mut sent = 0u64;
+        let mut bytes = 0u64;
+        let r = self.write_inner(shared, log, &mut sent, &mut bytes);
+        if sent > 0 {
+            let st = &shared.stats;
+            st.messages_sent.fetch_add(sent, Ordering::Relaxed);
+            st.bytes_sent.fetch_add(bytes, Ordering::Relaxed);
+            st.messages_queued.fetch_sub(sent, Ordering::SeqCst);
+            shared.notify_flushed();
+        }
+        r
+    }
+
+    pub(super) fn write_inner(
+        &mut self,
+        shared: &Shared,
+        log: &LogView,
+        sent: &mut u64,
+        bytes: &mut u64,
+    ) -> Result<(), End> {
+        loop {
+            if !self.writable {
+                return Ok(());
+            }
+            // Broadcasts from the cursor up to `log_to` follow the batch in this write.
+            let mut log_to = None;
+            if self.may_send_data() {
+                if self.refill() {
+                    if let Some(cur) = self.bcast {
+                        let to = self
+                            .stash
+                            .as_ref()
+                            .map_or(log.head(), |m| m.after.min(log.head()));
+                        log_to = (to > cur).then_some((cur, to));
+                    }
+                }
+                if self.out.is_empty() && log_to.is_none() && self.nothing_waiting(shared) {
+                    self.send_requested_close();
+                }
+            }
+            if self.out.is_empty() && log_to.is_none() {
+                if self.closing == Closing::FinAfterWrite && self.phase != Phase::Linger {
+                    self.linger();
+                }
+                return Ok(());
+            }
+            let mut iov = [IoSlice::new(&[]); IOV];
+            let mut n = 0;
+            for c in self.out.iter().take(IOV) {
+                iov[n] = IoSlice::new(&c.data[c.off..]);
+                n += 1;
+            }
+            if let Some((cur, to)) = log_to {
+                if n < IOV {
+                    n += log.slices(cur, to, &mut iov[n..]);
+                }
+            }
+            if n == 0 {
+                // The log no longer holds the cursor's messages: the slow policy deals with
+                // that at the next sync.
+                return Ok(());
+            }
+            match self.stream.write_vectored(&iov[..n]) {
+                Ok(0) => {
+                    return Err(End::Io(io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        "socket accepted no bytes",
+                    )))
+                }
+                Ok(mut w) => {
+                    while w > 0 {
+                        let Some(c) = self.out.front_mut() else { break };
+                        let rem = c.data.len() - c.off;
+                        if w >= rem {
+                            w -= rem;
+                            if let Some(p) = c.payload {
+                                *sent += 1;
+                                *bytes += p as u64;
+                            }
+                            self.out_bytes = self.out_bytes.saturating_sub(rem);
+                            self.out.pop_front();
+                        } else {
+                            c.off += w;
+                            self.out_bytes = self.out_bytes.saturating_sub(w);
+                            w = 0;
+                        }
+                    }
+                    if let (true, Some((cur, _))) = (w > 0, log_to) {
+                        let a = log.advance(cur, w);
+                        *sent += a.messages;
+                        *bytes += a.payload_bytes;
+                        self.bcast = Some(a.cursor);
+                        if let Some(p) = a.partial {
+                            self.out_bytes += p.frame.len() - p.written;
+                            self.out.push_front(Chunk {
+                                data: p.frame,
+                                off: p.written,
+                                payload: Some(p.payload),
+                            });
+                        }
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.writable = false;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(End::Io(e)),
+            }
+        }
+    }
+
+    /// Data chunks not yet (fully) written, in order, rewound to their start: what an earlier
+    /// connection handed over, then the batch.
+    pub fn take_unsent_data(&mut self) -> Vec<Chunk> {
+        let carried = self.carry.drain(..);
+        let batch = self.out.drain(..).filter(|c| c.payload.is_some());
+        let withheld = self.withheld.drain(..);
+        let stashed = self.stash.take().map(|m| Chunk {
+            data: m.frame,
+            off: 0,
+            payload: Some(m.payload_len),
+        });
+        carried
+            .chain(batch)
+            .chain(withheld)
+            .chain(stashed)
+            .map(|mut c| {
+                c.off = 0;
+                c
+            })
+            .collect()
+    }
+
+    /// Whether any accepted message is still held by this connection.
+    pub fn has_unsent_data(&self) -> bool {
+        !self.carry.is_empty()
+            || !self.withheld.is_empty()
+            || self.stash.is_some()
+            || self.out.iter().any(|c| c.payload.is_some())
+    }
+}
