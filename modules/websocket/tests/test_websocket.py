@@ -1139,9 +1139,10 @@ def test_n_trusted_proxies(ctx):
     destination names the forwarded client too. A reload with a changed list rebuilds the
     context: the open connection is closed and the new list applies."""
     out = os.path.join(ctx.workdir, "proxied.out")
+    # use-dns(no): HOST_FROM is not looked up, so 192.0.2.7 is never sent to a resolver.
     config = """
-source s_proxied { websocket( address("127.0.0.1") port(0) path("/proxied") flags(no-parse) %s ); };
-source s_direct { websocket( address("127.0.0.1") port(0) path("/direct") flags(no-parse) ); };
+source s_proxied { websocket( address("127.0.0.1") port(0) path("/proxied") flags(no-parse) use-dns(no) %s ); };
+source s_direct { websocket( address("127.0.0.1") port(0) path("/direct") flags(no-parse) use-dns(no) ); };
 destination d_file { file("%s" template("$SOURCEIP $MSG\\n")); };
 log { source(s_proxied); source(s_direct); destination(d_file); flags(flow-control); };
 destination d_feed { websocket( mode("server") address("127.0.0.1") port(0) path("/feed")
