@@ -17,14 +17,21 @@ const WebsocketListSpec websocket_list_options[WEBSOCKET_LIST_COUNT] =
   [WEBSOCKET_LIST_ALLOWED_ORIGINS] = {
     .option = "allowed-origins()",
     .add = ws_options_add_allowed_origin,
-    .server_only = TRUE,
+    .server_only = "it decides who may connect to this server",
   },
   [WEBSOCKET_LIST_AUTH_TOKENS] = {
     .option = "auth-token()",
     .file_option = "auth-token-file()",
     .add = ws_options_add_bearer_token,
-    .server_only = TRUE,
+    .server_only = "they decide who may connect to this server (a client sends its token with "
+    "headers(\"Authorization: Bearer ...\"))",
     .secret = TRUE,
+  },
+  [WEBSOCKET_LIST_TRUSTED_PROXIES] = {
+    .option = "trusted-proxies()",
+    .add = ws_options_add_trusted_proxy,
+    .server_only = "it names the reverse proxies in front of this server whose Forwarded / "
+    "X-Forwarded-For headers give a client's address",
   },
 };
 
@@ -322,10 +329,7 @@ websocket_options_validate(WebsocketOptions *self, gboolean is_source, GError **
             {
               g_set_error(error, WEBSOCKET_ERROR, 0, "%s%s%s %s only valid in mode(\"server\"): %s", spec->option,
                           spec->file_option ? " and " : "", spec->file_option ? spec->file_option : "",
-                          spec->file_option ? "are" : "is",
-                          spec->secret ? "they decide who may connect to this server (a client sends its token "
-                          "with headers(\"Authorization: Bearer ...\"))"
-                          : "it decides who may connect to this server");
+                          spec->file_option ? "are" : "is", spec->server_only);
               return FALSE;
             }
         }

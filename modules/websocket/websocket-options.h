@@ -29,6 +29,7 @@ typedef enum
 {
   WEBSOCKET_LIST_ALLOWED_ORIGINS,
   WEBSOCKET_LIST_AUTH_TOKENS,
+  WEBSOCKET_LIST_TRUSTED_PROXIES,
   WEBSOCKET_LIST_COUNT
 } WebsocketListOption;
 
@@ -37,7 +38,7 @@ typedef struct _WebsocketListSpec
   const gchar *option;          /* "allowed-origins()": named in errors */
   const gchar *file_option;     /* "auth-token-file()" when the values can come from a file, or NULL */
   ws_status (*add)(ws_options *o, const char *value);   /* the engine's setter */
-  gboolean server_only;         /* refused in mode("client") */
+  const gchar *server_only;     /* refused in mode("client") when set: why, for the error message */
   gboolean secret;              /* never logged; only its SHA-256 digest enters the fingerprint */
 } WebsocketListSpec;
 

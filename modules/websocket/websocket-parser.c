@@ -43,6 +43,7 @@ static CfgLexerKeyword websocket_keywords[] =
   { "auth_token_file", KW_AUTH_TOKEN_FILE },
   { "max_buffered_bytes", KW_MAX_BUFFERED_BYTES },
   { "message_timeout", KW_MESSAGE_TIMEOUT },
+  { "trusted_proxies", KW_TRUSTED_PROXIES },
   { NULL }
 };
 

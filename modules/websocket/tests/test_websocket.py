@@ -4,7 +4,8 @@
 Real syslog-ng processes (own pid, persist and control files, --module-path pointing at the
 module under test) on loopback, with Python `websockets` peers:
 
-  a  network source -> websocket destination (client) -> a WebSocket server gets every line in order
+  a  network source -> websocket destination (client) -> a WebSocket server gets every line in order;
+     headers() go out in the written order
   b  websocket destination (server) -> two subscribers both get every line
   c  websocket source -> file: every message, a burst of 10,000 through a small window, none lost,
      SOURCEIP / HOST_FROM from the peer, one log message per WebSocket message
@@ -20,6 +21,8 @@ module under test) on loopback, with Python `websockets` peers:
      the token kept out of the log and the persist file, a reload rebuilds only when it changed),
      allowed-origins() on a server-mode destination (403 for another origin)
   m  max-buffered-bytes() and message-timeout(): a half-sent message is closed with 1008
+  n  trusted-proxies(): SOURCEIP from X-Forwarded-For only when the peer is a trusted proxy; a
+     reload with a changed list rebuilds the context
 
 The syslog-ng under test is `syslog-ng` on PATH, or WS_SNG_PREFIX + syslog-ng (sngtest.py), so
 the same tests run against syslog-ng 3.38 and 4.8 (scripts/check.d/30-syslog-ng.sh, 31-syslog-ng-4.sh).
@@ -31,6 +34,7 @@ Exit status: 0 all passed, 1 a failure, 77 nothing could run (no websockets pack
 import base64
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -119,15 +123,22 @@ class Recorder:
 
 
 class Collector(Recorder):
-    """A WebSocket server that records what its clients send."""
+    """A WebSocket server that records what its clients send, and the headers of each
+    connection's handshake request (`requests`: (name, value) lists in the order received)."""
 
     def __init__(self, port=0, tls=None, subprotocols=None):
         super().__init__()
+        self.requests = []
         self.server = ws_serve(self._record, "127.0.0.1", port, ssl=tls, subprotocols=subprotocols,
                                max_size=None)
         self.port = self.server.socket.getsockname()[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    def _record(self, ws):
+        with self.cond:
+            self.requests.append(list(ws.request.headers.raw_items()))
+        super()._record(ws)
 
     def close(self):
         self.server.shutdown()
@@ -358,6 +369,29 @@ def test_a_dest_client_full_engine_queue(ctx):
     """queue-capacity(4): the engine's queue is full most of the time; the messages wait in
     syslog-ng's queue (WS_ERR_QUEUE_FULL -> wait for on_writable / suspend) and none is lost."""
     run_dest_client(ctx, tls=False, queue_capacity=4)
+
+
+def test_a_dest_client_headers_order(ctx):
+    """headers() go out in the order they are written, within one headers() and across several
+    (names chosen out of alphabetical order, so neither sorting nor reversing passes)."""
+    coll = Collector()
+    ctx.cleanup.append(coll.close)
+    net = free_tcp_port()
+    sng = ctx.sng("dest-headers", net_source(net) + """
+destination d_ws { websocket( address("127.0.0.1") port(%d) template("$MSG")
+                              headers("X-Zulu: 1" "X-Alpha: 2" "X-Mike: 3") headers("X-Bravo: 4") ); };
+log { source(s_net); destination(d_ws); flags(flow-control); };
+""" % coll.port)
+    sng.start()
+    coll.wait_connections(1)
+    tcp_send_lines(net, ["after the handshake"])
+    check(coll.wait(1) == ["after the handshake"], "the line did not arrive")
+    with coll.cond:
+        request = coll.requests[0]
+    ours = [(k, v) for k, v in request if k.lower().startswith("x-")]
+    check(ours == [("X-Zulu", "1"), ("X-Alpha", "2"), ("X-Mike", "3"), ("X-Bravo", "4")],
+          "headers() went out as %r, not in the written order" % ours)
+    check(sng.stop() == 0, "syslog-ng exited with an error")
 
 
 def test_b_dest_server_two_subscribers(ctx):
@@ -766,6 +800,16 @@ BAD_CONFIGS = [
      'max-buffered-bytes(), error=max_buffered_bytes 1000 is below the minimum 65536'),
     ('destination d { websocket(address("127.0.0.1") port(8000) message-timeout(5000000)); };',
      'message-timeout(), error=must be between 0 (no limit) and 4294967 seconds'),
+    ('source s { websocket(port(8000) trusted-proxies("not-an-ip")); };',
+     'trusted-proxies(), error=trusted proxy "not-an-ip" is not an IP address or a CIDR block'),
+    ('destination d { websocket(mode("server") port(8000) trusted-proxies("127.0.0.1" "10.1.2.3/8")); };',
+     'trusted-proxies(), error=trusted proxy "10.1.2.3/8" is not an IP address or a CIDR block such as '
+     '"10.0.0.0/8" or "::1/128": host bits are set under the /8 mask (the block starts at 10.0.0.0)'),
+    ('source s { websocket(port(8000) trusted-proxies()); };', 'trusted-proxies() needs at least one value'),
+    ('destination d { websocket(address("127.0.0.1") port(8000) trusted-proxies("127.0.0.1")); };',
+     'trusted-proxies() is only valid in mode("server"): it names the reverse proxies in front of this server'),
+    ('source s { websocket(mode("client") address("127.0.0.1") port(8000) trusted-proxies("::1")); };',
+     'trusted-proxies() is only valid in mode("server")'),
 ]
 
 # Accepted by --syntax-only: the options that also bound what a client receives.
@@ -773,6 +817,8 @@ GOOD_CONFIGS = [
     'destination d { websocket(address("127.0.0.1") port(8000) max-buffered-bytes(1048576) message-timeout(2.5)); };',
     'source s { websocket(mode("client") address("127.0.0.1") port(8000) max-buffered-bytes(65536) message-timeout(0)); };',
     'source s { websocket(port(8000) allowed-origins("*") auth-token-file("@WORKDIR@/good") auth-token("x.y")); };',
+    'destination d { websocket(mode("server") port(8000) trusted-proxies("127.0.0.1" "10.0.0.0/8") trusted-proxies("::1")); };',
+    'source s { websocket(port(8000) trusted-proxies("fd00::/8")); };',
 ]
 
 
@@ -1086,14 +1132,78 @@ log { source(s_timeout); source(s_budget); destination(d_file); flags(flow-contr
     check(sng.stop() == 0, "syslog-ng exited with an error")
 
 
-TESTS = [test_a_dest_client, test_a_dest_client_full_engine_queue, test_b_dest_server_two_subscribers,
+def test_n_trusted_proxies(ctx):
+    """trusted-proxies(): a client connecting from a trusted proxy's address (127.0.0.1) with
+    X-Forwarded-For is logged with the address the header names; without trusted-proxies() the
+    same client is logged as 127.0.0.1 (a client cannot choose its SOURCEIP). A server-mode
+    destination names the forwarded client too. A reload with a changed list rebuilds the
+    context: the open connection is closed and the new list applies."""
+    out = os.path.join(ctx.workdir, "proxied.out")
+    # use-dns(no): HOST_FROM is not looked up, so 192.0.2.7 is never sent to a resolver.
+    config = """
+source s_proxied { websocket( address("127.0.0.1") port(0) path("/proxied") flags(no-parse) use-dns(no) %s ); };
+source s_direct { websocket( address("127.0.0.1") port(0) path("/direct") flags(no-parse) use-dns(no) ); };
+destination d_file { file("%s" template("$SOURCEIP $MSG\\n")); };
+log { source(s_proxied); source(s_direct); destination(d_file); flags(flow-control); };
+destination d_feed { websocket( mode("server") address("127.0.0.1") port(0) path("/feed")
+                                trusted-proxies("127.0.0.1") ); };
+log { source(s_direct); destination(d_feed); };
+"""
+    sng = ctx.sng("trusted-proxies", config % ('trusted-proxies("10.0.0.0/8" "127.0.0.1")', out))
+    sng.start(wait=False)
+    ports = started_ports(sng, "source", 2)
+    feed = started_port(sng, "destination")
+    sng.wait_for(r"syslog-ng starting up")
+    xff = {"X-Forwarded-For": "192.0.2.7"}
+    proxied = ws_connect("ws://127.0.0.1:%d/proxied" % ports["/proxied"], additional_headers=xff, open_timeout=10)
+    ctx.cleanup.append(proxied.close)
+    proxied.send("through the proxy")
+    check(wait_file_lines(out, 1, proc=sng) == ["192.0.2.7 through the proxy"],
+          "SOURCEIP behind a trusted proxy is not the address X-Forwarded-For names: %r" % read_lines(out))
+    with ws_connect("ws://127.0.0.1:%d/direct" % ports["/direct"], additional_headers=xff, open_timeout=10) as ws:
+        ws.send("spoofing")
+        check(wait_file_lines(out, 2, proc=sng)[1] == "127.0.0.1 spoofing",
+              "without trusted-proxies() a client's own X-Forwarded-For was believed: %r" % read_lines(out))
+    mark = sng.mark()
+    sub = Subscriber("ws://127.0.0.1:%d/feed" % feed, additional_headers=xff)
+    ctx.cleanup.append(sub.close)
+    sng.wait_for(r"websocket: connection open; endpoint='server ws://127.0.0.1:0/feed'.*peer='192\.0\.2\.7'",
+                 start=mark)
+    sub.close()
+
+    # A changed list is a changed context: the connection admitted under the old list is
+    # closed, and 127.0.0.1 is no longer believed.
+    sng.write_config(config % ('trusted-proxies("10.0.0.0/8")', out))
+    mark = sng.mark()
+    sng.proc.send_signal(signal.SIGHUP)
+    port = started_port(sng, "source", start=mark)
+    sng.wait_for(r"Configuration reload finished", start=mark)
+    text = "".join(l for l in sng.lines[mark:] if l)
+    check(re.findall(r"websocket: \w+ started; endpoint='([^']*)'", text) == ["server ws://127.0.0.1:0/proxied"],
+          "the reload did not rebuild exactly the changed source:\n" + text)
+    try:
+        proxied.recv(timeout=30)
+        raise Failure("the connection of the old context got a message after the reload")
+    except ConnectionClosed:
+        pass
+    except TimeoutError:
+        raise Failure("the connection of the old context is still open 30 s after the reload")
+    with ws_connect("ws://127.0.0.1:%d/proxied" % port, additional_headers=xff, open_timeout=10) as ws:
+        ws.send("no longer trusted")
+        check(wait_file_lines(out, 3, proc=sng)[2] == "127.0.0.1 no longer trusted",
+              "after the reload 127.0.0.1 is still a trusted proxy: %r" % read_lines(out))
+    check(sng.stop() == 0, "syslog-ng exited with an error")
+
+
+TESTS = [test_a_dest_client, test_a_dest_client_full_engine_queue, test_a_dest_client_headers_order,
+         test_b_dest_server_two_subscribers,
          test_b_dest_server_no_subscriber_wait,
          test_b_dest_server_slow_subscriber, test_c_source_to_file, test_c_short_lived_peer_sourceip,
          test_d_tls_dest_client,
          test_d_tls_source, test_e_server_down_then_up, test_e_disk_buffer_across_restart,
          test_f_reload_and_restart, test_g_bad_configs, test_h_original_configs, test_i_dest_client_workers,
          test_j_source_client_mode, test_k_metrics, test_l_source_auth_token, test_l_source_auth_token_file_reload,
-         test_l_dest_server_allowed_origins, test_m_message_limits]
+         test_l_dest_server_allowed_origins, test_m_message_limits, test_n_trusted_proxies]
 
 
 def main():
