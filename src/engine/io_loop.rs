@@ -17,8 +17,8 @@ use mio::{Events, Interest, Poll, Token};
 use super::addresses::Addresses;
 use super::backoff::Backoff;
 use super::broadcast::LogView;
-use super::config::{Mode, SlowPolicy};
-use super::conn::{Chunk, Conn, End, Phase, CLOSE_TIMEOUT};
+use super::config::Mode;
+use super::conn::{Chunk, Conn, End, Phase};
 use super::error::{Error, ErrorKind, Result};
 use super::event::Handler;
 use super::handshake;
@@ -29,12 +29,19 @@ use super::stream::Stream;
 use super::tls::TlsSetup;
 use crate::ws_log;
 
+mod broadcast_sync;
+mod budget;
+mod lingering;
+mod shutdown;
+
+use broadcast_sync::detach_broadcast;
+use lingering::Lingering;
+use shutdown::Shutdown;
+
 /// The waker's token.
 pub const WAKER: Token = Token(0);
 const LISTENER: Token = Token(1);
 const SCRATCH: usize = 256 * 1024;
-/// Sockets of failed handshakes kept lingering at most (beyond it they close at once).
-const MAX_LINGERING: usize = 1024;
 /// TLS connections over max_connections being refused inside TLS at most (beyond it they are
 /// closed at once: a refusal must not cost more than the connections it protects).
 const MAX_REFUSING: usize = 64;
@@ -71,11 +78,10 @@ pub struct IoLoop {
     carry: VecDeque<Chunk>,
     /// Client: the resolved addresses of the server and which to try next.
     addrs: Addresses,
-    shutdown: Option<Instant>,
+    /// The drain that ends the loop, and its accounting of unsent messages.
+    shutdown: Shutdown,
     /// Server sockets whose handshake failed, read until EOF so the refusal is not reset away.
-    lingering: HashMap<u64, (Stream, Instant)>,
-    /// messages_dropped when shutdown began: everything dropped after it is unsent.
-    dropped_at_shutdown: Option<u64>,
+    lingering: Lingering,
     /// Server: the broadcast log as of the last look.
     view: LogView,
     /// TLS server: connections over max_connections that get their 503 inside TLS.
@@ -120,9 +126,8 @@ impl IoLoop {
             attempts: 0,
             carry: VecDeque::new(),
             addrs: Addresses::default(),
-            shutdown: None,
-            dropped_at_shutdown: None,
-            lingering: HashMap::new(),
+            shutdown: Shutdown::default(),
+            lingering: Lingering::default(),
             view: LogView::default(),
             refusing: 0,
         })
@@ -171,7 +176,7 @@ impl IoLoop {
                     LISTENER => self.accept(sink),
                     t => {
                         let id = (t.0 - 1) as u64;
-                        if self.lingering.contains_key(&id) {
+                        if self.lingering.contains(id) {
                             self.drain_lingering(id);
                         } else if let Some(c) = self.conns.get_mut(&id) {
                             if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
@@ -221,8 +226,8 @@ impl IoLoop {
         let next = [
             self.timers.peek().map(|Reverse((t, _))| *t),
             self.reconnect_at,
-            self.shutdown,
-            self.lingering.values().map(|(_, d)| *d).min(),
+            self.shutdown.deadline(),
+            self.lingering.next_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -363,7 +368,7 @@ impl IoLoop {
 
     fn schedule_reconnect(&mut self) {
         let at = Instant::now() + self.backoff.next_delay();
-        self.reconnect_at = Some(match self.shutdown {
+        self.reconnect_at = Some(match self.shutdown.deadline() {
             Some(d) => at.min(d),
             None => at,
         });
@@ -433,57 +438,7 @@ impl IoLoop {
             sink.writable(id);
         }
         self.arm(id);
-        if shared.held.load(Ordering::Relaxed) > shared.config.max_buffered_bytes {
-            self.enforce_budget(sink);
-        }
-        self.publish_buffered();
-    }
-
-    /// Over the memory budget: closes the connections holding the most, largest first, with
-    /// 1008 until the context is within it again. What they held is freed at once; each is
-    /// reported through on_error when it ends. Only runs when the budget is exceeded, so the
-    /// scan over all connections is no cost of normal operation.
-    fn enforce_budget(&mut self, sink: &mut Sink) {
-        let shared = self.shared.clone();
-        let budget = shared.config.max_buffered_bytes;
-        while shared.held.load(Ordering::Relaxed) > budget {
-            let Some((&id, c)) = self.conns.iter_mut().max_by_key(|(_, c)| c.held()) else {
-                return;
-            };
-            let held = c.held();
-            if held == 0 {
-                return;
-            }
-            ws_log!(
-                Level::Warn,
-                "memory budget of {budget} bytes reached: closing connection {id} ({}), which holds {held} (1008)",
-                c.peer
-            );
-            if c.phase == Phase::Open {
-                c.give_up_input(
-                    super::parser::Violation {
-                        code: 1008,
-                        reason: "memory budget exceeded",
-                    },
-                    &shared,
-                );
-                // Its close frame is written on the next round (poll does not wait).
-                self.to_read.push(id);
-                self.arm(id);
-            } else {
-                // Still handshaking: there is no close frame to send.
-                self.teardown(id, End::Handshake("memory budget exceeded".into()), sink);
-            }
-        }
-    }
-
-    /// Makes the budget total visible in the stats (after the budget was enforced).
-    fn publish_buffered(&self) {
-        let held = self.shared.held.load(Ordering::Relaxed) as u64;
-        self.shared
-            .stats
-            .buffered_bytes
-            .store(held, Ordering::Relaxed);
+        self.keep_budget(sink);
     }
 
     /// Bookkeeping when a connection finished its opening handshake.
@@ -494,7 +449,7 @@ impl IoLoop {
         // The backoff starts over only once a connection proved stable (see STABLE_AFTER and
         // teardown): a handshake alone proves nothing.
         if let Some(c) = self.conns.get_mut(&id) {
-            if let Some(d) = self.shutdown {
+            if let Some(d) = self.shutdown.deadline() {
                 c.request_close(
                     1001,
                     "going away",
@@ -520,19 +475,16 @@ impl IoLoop {
         }
         let (code, reason) = c.close_status(&end);
         let err = c.error_of(&end);
-        if !self.is_client() && !c.opened && err.is_some() && self.lingering.len() < MAX_LINGERING {
+        if !self.is_client() && !c.opened && err.is_some() && self.lingering.has_room() {
             // A refused handshake (a TLS alert, typically) must reach the client: closing now,
             // with its request unread, would send a reset that can overtake the alert.
-            c.stream.shutdown_write();
             ws_log!(
                 Level::Info,
                 "handshake with {} failed: {}",
                 c.peer,
                 err.as_ref().map_or("", |e| e.message.as_str())
             );
-            self.lingering
-                .insert(id, (c.stream, Instant::now() + CLOSE_TIMEOUT));
-            self.drain_lingering(id);
+            self.linger(id, c.stream);
             return;
         }
         let _ = self.poll.registry().deregister(c.stream.tcp());
@@ -573,37 +525,13 @@ impl IoLoop {
         if c.opened {
             sink.close(id, code, &reason);
         }
-        if self.is_client() && (self.shutdown.is_none() || self.client_has_data()) {
+        if self.is_client() && (!self.shutdown.started() || self.client_has_data()) {
             if c.opened || !self.addrs.untried_left() {
                 self.addrs.restart();
                 self.schedule_reconnect();
             } else {
                 // Another address of the same name is left: try it now.
                 self.reconnect_at = Some(Instant::now());
-            }
-        }
-    }
-
-    /// Reads and discards what a lingering socket has; closes it at EOF, error or its deadline.
-    fn drain_lingering(&mut self, id: u64) {
-        let Some((stream, deadline)) = self.lingering.get_mut(&id) else {
-            return;
-        };
-        let mut buf = [0u8; 4096];
-        let done = loop {
-            match io::Read::read(stream.tcp(), &mut buf) {
-                Ok(0) => break true,
-                Ok(_) => continue,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    break Instant::now() >= *deadline
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => break true,
-            }
-        };
-        if done {
-            if let Some((mut s, _)) = self.lingering.remove(&id) {
-                let _ = self.poll.registry().deregister(s.tcp());
             }
         }
     }
@@ -627,15 +555,7 @@ impl IoLoop {
 
     fn timers(&mut self, sink: &mut Sink, scratch: &mut [u8]) {
         let now = Instant::now();
-        let expired: Vec<u64> = self
-            .lingering
-            .iter()
-            .filter(|(_, (_, d))| *d <= now)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in expired {
-            self.drain_lingering(id);
-        }
+        self.expire_lingering(now);
         if self.reconnect_at.is_some_and(|t| t <= now) && self.conns.is_empty() {
             self.connect(sink);
         }
@@ -721,181 +641,5 @@ impl IoLoop {
             c.queue.scheduled.store(false, Ordering::SeqCst);
             self.service(qid, sink, scratch);
         }
-    }
-
-    /// Server: takes in what was broadcast since the last look (forgetting what every
-    /// subscriber has written), applies the slow policy to subscribers that fell behind what
-    /// the log keeps, and writes the news to the others.
-    fn sync_broadcast(&mut self, sink: &mut Sink, scratch: &mut [u8]) {
-        if self.is_client() {
-            return;
-        }
-        let seen = self.view.head();
-        if self.shared.bcast.head() == seen && self.view.base() == seen {
-            return;
-        }
-        let min = self.conns.values().filter_map(|c| c.bcast).min();
-        self.shared
-            .bcast
-            .sync(&mut self.view, min.unwrap_or(u64::MAX));
-        let (base, head) = (self.view.base(), self.view.head());
-        // Decided by what the sync found: broadcasts made since the check above count too.
-        let fresh = head != seen;
-        if min.is_some_and(|m| m < base) {
-            for id in self.subscribers_before(base) {
-                self.slow_subscriber(id, base);
-            }
-        }
-        if fresh {
-            for id in self.subscribers_before(head) {
-                self.service(id, sink, scratch);
-            }
-        }
-    }
-
-    /// The connections whose next broadcast to write comes before `seq`.
-    fn subscribers_before(&self, seq: u64) -> Vec<u64> {
-        self.conns
-            .iter()
-            .filter(|(_, c)| c.bcast.is_some_and(|cur| cur < seq))
-            .map(|(id, _)| *id)
-            .collect()
-    }
-
-    /// A subscriber lost the broadcasts before `base`: under drop-oldest it goes on from there
-    /// (what it lost is counted); under disconnect it is closed.
-    fn slow_subscriber(&mut self, id: u64, base: u64) {
-        let shared = self.shared.clone();
-        let Some(c) = self.conns.get_mut(&id) else {
-            return;
-        };
-        let closing = c.close_sent.is_some() || c.close_received.is_some();
-        match (shared.config.slow_policy, c.bcast) {
-            (_, None) => {}
-            (_, Some(_)) if closing => detach_broadcast(c, &shared),
-            (SlowPolicy::DropOldest, Some(cur)) => {
-                shared.dropped(base - cur);
-                c.bcast = Some(base);
-            }
-            (SlowPolicy::Disconnect, Some(_)) => {
-                self.disconnect_slow(id);
-                // Its close has a deadline now, which the peer may never let it meet.
-                self.arm(id);
-            }
-        }
-    }
-
-    /// The slow-subscriber policy's disconnect: what it had queued is dropped (and counted), and
-    /// it is closed with 1008 without waiting for its queue.
-    fn disconnect_slow(&mut self, id: u64) {
-        let shared = self.shared.clone();
-        let Some(c) = self.conns.get_mut(&id) else {
-            return;
-        };
-        ws_log!(
-            Level::Warn,
-            "connection {id} ({}) is too slow: disconnecting it (1008)",
-            c.peer
-        );
-        shared.conns_write().remove(&id);
-        detach_broadcast(c, &shared);
-        let partial = c.out.front().is_some_and(|ch| ch.off > 0);
-        let keep = usize::from(partial);
-        let dropped = c
-            .out
-            .iter()
-            .skip(keep)
-            .filter(|ch| ch.payload.is_some())
-            .count() as u64
-            + c.queue.clear();
-        let kept: Vec<Chunk> = c.out.drain(..).take(keep).collect();
-        c.out.extend(kept);
-        shared.dropped(dropped);
-        c.request_close(1008, "subscriber too slow", CLOSE_TIMEOUT);
-    }
-
-    // ----- shutdown -----
-
-    fn begin_shutdown(&mut self, deadline: Instant, sink: &mut Sink, scratch: &mut [u8]) {
-        self.shutdown = Some(deadline);
-        // Connections torn down from here on (their drain deadline passed) drop what they still
-        // hold; that is unsent too, not only what abandon_all finds.
-        self.dropped_at_shutdown = Some(self.shared.stats.messages_dropped.load(Ordering::SeqCst));
-        if let Some(mut l) = self.listener.take() {
-            let _ = self.poll.registry().deregister(&mut l);
-        }
-        let ids: Vec<u64> = self.conns.keys().copied().collect();
-        for id in ids {
-            let Some(c) = self.conns.get_mut(&id) else {
-                continue;
-            };
-            if c.opened {
-                if c.close_sent.is_none() {
-                    c.request_close(
-                        1001,
-                        "going away",
-                        deadline.saturating_duration_since(Instant::now()),
-                    );
-                }
-                self.service(id, sink, scratch);
-            } else if !self.is_client() {
-                self.teardown(id, End::Done, sink);
-            }
-        }
-        if let Some(r) = self.reconnect_at {
-            self.reconnect_at = Some(r.min(deadline));
-        }
-    }
-
-    fn shutdown_done(&mut self) -> bool {
-        let Some(deadline) = self.shutdown else {
-            return false;
-        };
-        if Instant::now() >= deadline {
-            return true;
-        }
-        if self.is_client() && !self.client_has_data() {
-            // Nothing left to deliver: a connection attempt still under way is not worth waiting for.
-            return !self.conns.values().any(|c| c.opened);
-        }
-        self.conns.is_empty() && (!self.is_client() || !self.client_has_data())
-    }
-
-    /// Final teardown: whatever is still queued anywhere is counted as unsent (and dropped).
-    fn abandon_all(&mut self, sink: &mut Sink) {
-        let stats = &self.shared.stats;
-        let dropped_before = self
-            .dropped_at_shutdown
-            .unwrap_or_else(|| stats.messages_dropped.load(Ordering::SeqCst));
-        self.shutdown.get_or_insert_with(Instant::now);
-        let ids: Vec<u64> = self.conns.keys().copied().collect();
-        let shared = self.shared.clone();
-        for c in self.conns.values_mut() {
-            c.last_word(1001, "going away", &shared, &self.view);
-        }
-        for id in ids {
-            let opened = self.conns.get(&id).is_some_and(|c| c.opened);
-            let end = if opened {
-                End::Timeout("context destroyed before the connection closed")
-            } else {
-                // An attempt cut short by destroy is no error of anybody's.
-                End::Done
-            };
-            self.teardown(id, end, sink);
-        }
-        self.reconnect_at = None;
-        let leftover = self.carry.len() as u64 + self.shared.client_queue.clear();
-        self.carry.clear();
-        self.shared.dropped(leftover);
-        let unsent = self.shared.stats.messages_dropped.load(Ordering::SeqCst) - dropped_before;
-        self.shared.unsent.store(unsent, Ordering::SeqCst);
-        self.shared.notify_flushed();
-    }
-}
-
-/// Takes a connection off the broadcast log; what it had not written of it is dropped.
-fn detach_broadcast(c: &mut Conn, shared: &Shared) {
-    if let Some(cur) = c.bcast.take() {
-        shared.dropped(shared.bcast.unsubscribe(cur));
     }
 }
