@@ -3,22 +3,19 @@
 //! nowhere else, so no lock guards their state.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, HashMap};
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mio::net::{TcpListener, TcpStream};
+use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
 
-use super::addresses::Addresses;
-use super::backoff::Backoff;
 use super::broadcast::LogView;
 use super::config::Mode;
-use super::conn::{Chunk, Conn, End, Phase};
+use super::conn::{Conn, End, Phase};
 use super::error::{Error, ErrorKind, Result};
 use super::event::Handler;
 use super::handshake;
@@ -31,10 +28,12 @@ use crate::ws_log;
 
 mod broadcast_sync;
 mod budget;
+mod client;
 mod lingering;
 mod shutdown;
 
 use broadcast_sync::detach_broadcast;
+use client::ClientState;
 use lingering::Lingering;
 use shutdown::Shutdown;
 
@@ -45,14 +44,6 @@ const SCRATCH: usize = 256 * 1024;
 /// TLS connections over max_connections being refused inside TLS at most (beyond it they are
 /// closed at once: a refusal must not cost more than the connections it protects).
 const MAX_REFUSING: usize = 64;
-/// How long a client connection must stay open before the reconnect backoff starts over. Time,
-/// not traffic, decides: a server that answers the handshake (or even one message) and then
-/// fails the connection must not earn an immediate reconnect, and a client that only sends (a
-/// syslog-ng destination) may never receive a message to prove the connection good. Five
-/// seconds is far above any failure a server shows at once and far below a healthy
-/// connection's life.
-const STABLE_AFTER: Duration = Duration::from_secs(5);
-
 fn token(id: u64) -> Token {
     Token(id as usize + 1)
 }
@@ -70,14 +61,8 @@ pub struct IoLoop {
     to_read: Vec<u64>,
     /// Connections held back while manual dispatch catches up.
     starved: Vec<u64>,
-    // Client side.
-    backoff: Backoff,
-    reconnect_at: Option<Instant>,
-    attempts: u64,
-    /// Client: data frames that a dropped connection did not write, sent first on the next one.
-    carry: VecDeque<Chunk>,
-    /// Client: the resolved addresses of the server and which to try next.
-    addrs: Addresses,
+    /// Client: reconnects, addresses and carry-over (unused by a server).
+    client: ClientState,
     /// The drain that ends the loop, and its accounting of unsent messages.
     shutdown: Shutdown,
     /// Server sockets whose handshake failed, read until EOF so the refusal is not reset away.
@@ -110,7 +95,7 @@ impl IoLoop {
             None => None,
         };
         let c = &shared.config;
-        let backoff = Backoff::new(c.backoff_min, c.backoff_max);
+        let client = ClientState::new(c.backoff_min, c.backoff_max);
         Ok(IoLoop {
             shared,
             poll,
@@ -121,11 +106,7 @@ impl IoLoop {
             timers: BinaryHeap::new(),
             to_read: Vec::new(),
             starved: Vec::new(),
-            backoff,
-            reconnect_at: None,
-            attempts: 0,
-            carry: VecDeque::new(),
-            addrs: Addresses::default(),
+            client,
             shutdown: Shutdown::default(),
             lingering: Lingering::default(),
             view: LogView::default(),
@@ -225,7 +206,7 @@ impl IoLoop {
         }
         let next = [
             self.timers.peek().map(|Reverse((t, _))| *t),
-            self.reconnect_at,
+            self.client.reconnect_at(),
             self.shutdown.deadline(),
             self.lingering.next_deadline(),
         ]
@@ -304,74 +285,13 @@ impl IoLoop {
         ) {
             sink.error(0, Error::io("register connection", &e));
             if self.is_client() {
-                for ch in conn.take_unsent_data().into_iter().rev() {
-                    self.carry.push_front(ch);
-                }
+                self.client.carry_back(conn.take_unsent_data());
                 self.schedule_reconnect();
             }
             return;
         }
         self.conns.insert(id, conn);
         self.arm(id);
-    }
-
-    /// The next address to try (see addresses.rs).
-    fn next_address(&mut self) -> std::result::Result<SocketAddr, Error> {
-        let c = &self.shared.config;
-        self.addrs
-            .next(|| Ok((c.address.as_str(), c.port).to_socket_addrs()?.collect()))
-            .map_err(|e| Error::io(&format!("cannot resolve {}", c.address), &e))?
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::Io,
-                    format!("{} resolves to no address", c.address),
-                )
-            })
-    }
-
-    fn connect(&mut self, sink: &mut Sink) {
-        self.reconnect_at = None;
-        if self.attempts > 0 {
-            self.shared.stats.reconnects.fetch_add(1, Ordering::Relaxed);
-        }
-        self.attempts += 1;
-        let attempt = self.next_address().and_then(|addr| {
-            let s = TcpStream::connect(addr)
-                .map_err(|e| Error::io(&format!("cannot connect to {addr}"), &e))?;
-            let _ = s.set_nodelay(true);
-            Stream::new(s, self.tls.as_ref())
-                .map(|s| (s, addr))
-                .map_err(|e| Error::new(ErrorKind::Tls, format!("TLS for {addr}: {e}")))
-        });
-        match attempt {
-            Ok((stream, addr)) => {
-                let id = self.next_id;
-                self.next_id += 1;
-                let mut conn = Conn::new(
-                    id,
-                    stream,
-                    addr,
-                    Phase::Connecting,
-                    self.shared.client_queue.clone(),
-                    &self.shared,
-                );
-                // What the previous connection did not write goes first once this one opens.
-                conn.carry = std::mem::take(&mut self.carry);
-                self.add(conn, sink);
-            }
-            Err(e) => {
-                sink.error(0, e);
-                self.schedule_reconnect();
-            }
-        }
-    }
-
-    fn schedule_reconnect(&mut self) {
-        let at = Instant::now() + self.backoff.next_delay();
-        self.reconnect_at = Some(match self.shutdown.deadline() {
-            Some(d) => at.min(d),
-            None => at,
-        });
     }
 
     /// Does everything possible on one connection now: finish connecting, read, write.
@@ -409,7 +329,9 @@ impl IoLoop {
         }
         if c.just_opened {
             c.just_opened = false;
-            self.opened(id);
+            if self.is_client() {
+                self.client_opened(id);
+            }
         }
         let Some(c) = self.conns.get_mut(&id) else {
             return;
@@ -441,24 +363,6 @@ impl IoLoop {
         self.keep_budget(sink);
     }
 
-    /// Bookkeeping when a connection finished its opening handshake.
-    fn opened(&mut self, id: u64) {
-        if !self.is_client() {
-            return;
-        }
-        // The backoff starts over only once a connection proved stable (see STABLE_AFTER and
-        // teardown): a handshake alone proves nothing.
-        if let Some(c) = self.conns.get_mut(&id) {
-            if let Some(d) = self.shutdown.deadline() {
-                c.request_close(
-                    1001,
-                    "going away",
-                    d.saturating_duration_since(Instant::now()),
-                );
-            }
-        }
-    }
-
     /// Removes a connection: reports it, accounts for what it still held, and (client) plans
     /// the next attempt.
     fn teardown(&mut self, id: u64, end: End, sink: &mut Sink) {
@@ -469,9 +373,6 @@ impl IoLoop {
         self.publish_buffered();
         if c.refuse {
             self.refusing -= 1;
-        }
-        if self.is_client() && c.opened_at.is_some_and(|t| t.elapsed() >= STABLE_AFTER) {
-            self.backoff.reset();
         }
         let (code, reason) = c.close_status(&end);
         let err = c.error_of(&end);
@@ -493,10 +394,7 @@ impl IoLoop {
             if c.opened {
                 shared.client_conn.store(0, Ordering::Release);
             }
-            let unsent = c.take_unsent_data();
-            for ch in unsent.into_iter().rev() {
-                self.carry.push_front(ch);
-            }
+            self.client.carry_back(c.take_unsent_data());
         } else if c.opened {
             shared.conns_write().remove(&id);
             c.queue.closed.store(true, Ordering::Release);
@@ -525,21 +423,12 @@ impl IoLoop {
         if c.opened {
             sink.close(id, code, &reason);
         }
-        if self.is_client() && (!self.shutdown.started() || self.client_has_data()) {
-            if c.opened || !self.addrs.untried_left() {
-                self.addrs.restart();
-                self.schedule_reconnect();
-            } else {
-                // Another address of the same name is left: try it now.
-                self.reconnect_at = Some(Instant::now());
-            }
+        if self.is_client() {
+            let has_data = self.client_has_data();
+            let deadline = self.shutdown.deadline();
+            self.client
+                .connection_ended(c.opened_at, Instant::now(), deadline, has_data);
         }
-    }
-
-    fn client_has_data(&self) -> bool {
-        !self.carry.is_empty()
-            || !self.shared.client_queue.is_empty()
-            || self.conns.values().any(|c| c.has_unsent_data())
     }
 
     fn arm(&mut self, id: u64) {
@@ -556,7 +445,7 @@ impl IoLoop {
     fn timers(&mut self, sink: &mut Sink, scratch: &mut [u8]) {
         let now = Instant::now();
         self.expire_lingering(now);
-        if self.reconnect_at.is_some_and(|t| t <= now) && self.conns.is_empty() {
+        if self.client.due(now) && self.conns.is_empty() {
             self.connect(sink);
         }
         while let Some(Reverse((t, id))) = self.timers.peek().copied() {

@@ -53,11 +53,6 @@ impl Shutdown {
         self.deadline
     }
 
-    /// Whether the drain began (a client then reconnects only to deliver data still waiting).
-    pub(super) fn started(&self) -> bool {
-        self.deadline.is_some()
-    }
-
     /// Whether the loop may stop at `now`. `left` is asked only when the deadline has not
     /// passed yet (it scans the connections).
     pub(super) fn done(&self, now: Instant, left: impl FnOnce() -> Left) -> bool {
@@ -127,9 +122,7 @@ impl IoLoop {
                 self.teardown(id, End::Done, sink);
             }
         }
-        if let Some(r) = self.reconnect_at {
-            self.reconnect_at = Some(r.min(deadline));
-        }
+        self.client.cap_at(deadline);
     }
 
     /// Whether the loop may stop: the drain's deadline passed or nothing is left to wait for.
@@ -167,9 +160,7 @@ impl IoLoop {
             };
             self.teardown(id, end, sink);
         }
-        self.reconnect_at = None;
-        let leftover = self.carry.len() as u64 + self.shared.client_queue.clear();
-        self.carry.clear();
+        let leftover = self.client.abandon() + self.shared.client_queue.clear();
         self.shared.dropped(leftover);
         let dropped = self.shared.stats.messages_dropped.load(Ordering::SeqCst);
         self.shared
@@ -189,7 +180,7 @@ mod tests {
     #[test]
     fn the_loop_runs_until_a_drain_begins() {
         let s = Shutdown::default();
-        assert!(!s.started());
+        assert_eq!(s.deadline(), None);
         assert!(!s.done(Instant::now(), || SERVER_IDLE));
     }
 
@@ -260,7 +251,6 @@ mod tests {
         let mut s = Shutdown::default();
         s.finish(t0, 7);
         // The final teardown counts as shutdown: no client attempt is planned after it.
-        assert!(s.started());
         assert_eq!(s.deadline(), Some(t0));
         assert_eq!(s.unsent(7), 0);
         assert_eq!(s.unsent(9), 2);
