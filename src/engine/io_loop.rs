@@ -18,17 +18,17 @@ use super::config::Mode;
 use super::conn::{Conn, End, Phase};
 use super::error::{Error, ErrorKind, Result};
 use super::event::Handler;
-use super::handshake;
 use super::log::Level;
-use super::shared::{Command, Shared};
+use super::shared::Shared;
 use super::sink::Sink;
-use super::stream::Stream;
 use super::tls::TlsSetup;
 use crate::ws_log;
 
+mod accept;
 mod broadcast_sync;
 mod budget;
 mod client;
+mod commands;
 mod lingering;
 mod shutdown;
 
@@ -41,9 +41,6 @@ use shutdown::Shutdown;
 pub const WAKER: Token = Token(0);
 const LISTENER: Token = Token(1);
 const SCRATCH: usize = 256 * 1024;
-/// TLS connections over max_connections being refused inside TLS at most (beyond it they are
-/// closed at once: a refusal must not cost more than the connections it protects).
-const MAX_REFUSING: usize = 64;
 fn token(id: u64) -> Token {
     Token(id as usize + 1)
 }
@@ -217,64 +214,6 @@ impl IoLoop {
     }
 
     // ----- connections -----
-
-    fn accept(&mut self, sink: &mut Sink) {
-        loop {
-            let Some(l) = self.listener.as_ref() else {
-                return;
-            };
-            let (stream, peer) = match l.accept() {
-                Ok(x) => x,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    // Out of file descriptors and the like: report, and try again on the next event.
-                    sink.error(0, Error::io("accept", &e));
-                    return;
-                }
-            };
-            let full = self.conns.len() - self.refusing >= self.shared.config.max_connections;
-            if full {
-                ws_log!(
-                    Level::Warn,
-                    "refusing {peer}: max_connections ({}) reached",
-                    self.shared.config.max_connections
-                );
-                if self.tls.is_none() {
-                    let mut s = stream;
-                    let _ = io::Write::write(&mut s, &handshake::too_many_connections());
-                    continue;
-                }
-                if self.refusing >= MAX_REFUSING {
-                    continue;
-                }
-                // A TLS client would read plain HTTP as a broken record: it gets the 503 after
-                // its TLS handshake, like any other answer.
-            }
-            let _ = stream.set_nodelay(true);
-            let stream = match Stream::new(stream, self.tls.as_ref()) {
-                Ok(s) => s,
-                Err(e) => {
-                    sink.error(
-                        0,
-                        Error::new(ErrorKind::Tls, format!("TLS for {peer}: {e}")),
-                    );
-                    continue;
-                }
-            };
-            let id = self.next_id;
-            self.next_id += 1;
-            let q = Arc::new(super::queue::OutQueue::new(
-                self.shared.config.queue_capacity,
-            ));
-            let mut conn = Conn::new(id, stream, peer, Phase::ServerHandshake, q, &self.shared);
-            if full {
-                conn.refuse = true;
-                self.refusing += 1;
-            }
-            self.add(conn, sink);
-        }
-    }
 
     fn add(&mut self, mut conn: Conn, sink: &mut Sink) {
         let id = conn.id;
@@ -465,70 +404,6 @@ impl IoLoop {
                 Ok(()) => self.service(id, sink, scratch),
                 Err(end) => self.teardown(id, end, sink),
             }
-        }
-    }
-
-    // ----- requests from API threads -----
-
-    fn commands(&mut self, sink: &mut Sink, scratch: &mut [u8]) {
-        while let Ok(cmd) = self.shared.commands.try_recv() {
-            match cmd {
-                Command::RxFlow(id, enable) => {
-                    let shared = self.shared.clone();
-                    let Some(c) = self.conns.get_mut(&id) else {
-                        continue;
-                    };
-                    c.rx_paused = !enable;
-                    if enable {
-                        c.read_hint = true;
-                        if let Err(end) = c.consume_inbuf(sink, &shared) {
-                            self.teardown(id, end, sink);
-                            continue;
-                        }
-                        self.service(id, sink, scratch);
-                    }
-                }
-                Command::Close(id, code, reason) => {
-                    if let Some(c) = self.conns.get_mut(&id) {
-                        if c.close_sent.is_none() {
-                            c.request_close(code, &reason, self.shared.config.handshake_timeout);
-                        }
-                        self.service(id, sink, scratch);
-                    }
-                }
-                Command::ResumeStarved => {
-                    for id in std::mem::take(&mut self.starved) {
-                        self.service(id, sink, scratch);
-                    }
-                }
-                Command::Shutdown(deadline) => self.begin_shutdown(deadline, sink, scratch),
-            }
-        }
-    }
-
-    fn ready(&mut self, sink: &mut Sink, scratch: &mut [u8]) {
-        while let Ok(qid) = self.shared.ready.try_recv() {
-            if self.is_client() {
-                self.shared
-                    .client_queue
-                    .scheduled
-                    .store(false, Ordering::SeqCst);
-                let open = self.shared.client_conn.load(Ordering::Acquire);
-                if open != 0 && self.conns.contains_key(&open) {
-                    self.service(open, sink, scratch);
-                } else {
-                    let q = self.shared.client_queue.clone();
-                    if q.has_room() && q.want_writable.swap(false, Ordering::SeqCst) {
-                        sink.writable(0);
-                    }
-                }
-                continue;
-            }
-            let Some(c) = self.conns.get_mut(&qid) else {
-                continue;
-            };
-            c.queue.scheduled.store(false, Ordering::SeqCst);
-            self.service(qid, sink, scratch);
         }
     }
 }

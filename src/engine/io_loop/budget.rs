@@ -1,8 +1,8 @@
-//! The memory budget (`max_buffered_bytes`, default 256 MiB): every byte a connection holds
-//! (input being assembled, output not yet written, its share of the broadcast log) is counted in
-//! one context-wide total. When it is over the budget, the connections holding the most are
-//! closed with 1008, largest first, until it is within again. (The per-message timeout is the
-//! connection's own timer, in conn.rs.)
+//! The memory budget (`max_buffered_bytes`, default 256 MiB): what every connection holds for
+//! incoming data (its read buffer and the message being reassembled) is counted in one
+//! context-wide total. When the total is over the budget, the connections holding the most are
+//! closed with 1008, largest first, until it is within again. (The other input limit,
+//! `message_timeout`, is a per-connection timer and lives with the connection.)
 //!
 //! Separate because it is the one decision that looks across all connections after any of them
 //! grew, and because which connection pays is a policy that must stay easy to read and test.
