@@ -1,6 +1,22 @@
 //! The I/O thread of one context: a mio poll over the listener (server) or the connection
 //! attempts (client), the queues' wake-ups, commands and timers. Connections live here and
 //! nowhere else, so no lock guards their state.
+//!
+//! This file holds the loop itself: the poll and its timeout, the tokens and the dispatch of
+//! events, servicing one connection (connect, read, write), and the timer heap.
+//! Each policy around it is an `impl IoLoop` block (with its own state where it has some) in
+//! `io_loop/`:
+//!
+//! - `accept`: accepting, `max_connections`, refusals with 503;
+//! - `lingering`: sockets of failed server handshakes, read until EOF or a deadline;
+//! - `client`: connecting, address rotation, reconnect backoff, carry-over (`ClientState`);
+//! - `broadcast_sync`: taking in the broadcast log, the slow-subscriber policy;
+//! - `budget`: `max_buffered_bytes`, largest holder first;
+//! - `commands`: what API threads ask (commands and ready queues);
+//! - `shutdown`: the drain, when the loop stops, the accounting of unsent messages (`Shutdown`);
+//! - `teardown`: the end of one connection (reports, accounting, hand-over to the above).
+//!
+//! See docs/architecture.md, "The I/O loop".
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -10,6 +26,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use mio::event::Event;
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
 
@@ -31,8 +48,8 @@ mod client;
 mod commands;
 mod lingering;
 mod shutdown;
+mod teardown;
 
-use broadcast_sync::detach_broadcast;
 use client::ClientState;
 use lingering::Lingering;
 use shutdown::Shutdown;
@@ -40,7 +57,11 @@ use shutdown::Shutdown;
 /// The waker's token.
 pub const WAKER: Token = Token(0);
 const LISTENER: Token = Token(1);
+/// The read buffer shared by all connections (what one read takes at most).
 const SCRATCH: usize = 256 * 1024;
+
+/// A connection's (or lingering socket's) token: its id moved past the waker's and the
+/// listener's.
 fn token(id: u64) -> Token {
     Token(id as usize + 1)
 }
@@ -135,6 +156,8 @@ impl IoLoop {
         self.abandon_all(&mut sink);
     }
 
+    /// One round: wait for events or the next deadline, dispatch the events, then take in
+    /// broadcasts, commands and ready queues, read what is left to read, run the timers.
     fn main_loop(&mut self, sink: &mut Sink, scratch: &mut [u8]) {
         let mut events = Events::with_capacity(1024);
         if self.is_client() {
@@ -149,30 +172,7 @@ impl IoLoop {
                 }
             }
             for ev in events.iter() {
-                match ev.token() {
-                    WAKER => {}
-                    LISTENER => self.accept(sink),
-                    t => {
-                        let id = (t.0 - 1) as u64;
-                        if self.lingering.contains(id) {
-                            self.drain_lingering(id);
-                        } else if let Some(c) = self.conns.get_mut(&id) {
-                            if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-                                c.read_hint = true;
-                            }
-                            if ev.is_writable() || ev.is_error() {
-                                c.writable = true;
-                            }
-                            if c.stream.is_tls() {
-                                // A TLS read can wait for writability and a write for
-                                // readability: any event retries both (see stream.rs).
-                                c.read_hint = true;
-                                c.writable = true;
-                            }
-                            self.service(id, sink, scratch);
-                        }
-                    }
-                }
+                self.on_event(ev, sink, scratch);
             }
             self.shared.woken();
             self.sync_broadcast(sink, scratch);
@@ -197,6 +197,37 @@ impl IoLoop {
         }
     }
 
+    /// Routes one poll event: the listener, a lingering socket, or a connection.
+    fn on_event(&mut self, ev: &Event, sink: &mut Sink, scratch: &mut [u8]) {
+        let id = match ev.token() {
+            WAKER => return,
+            LISTENER => {
+                self.accept(sink);
+                return;
+            }
+            t => (t.0 - 1) as u64,
+        };
+        if self.lingering.contains(id) {
+            self.drain_lingering(id);
+        } else if let Some(c) = self.conns.get_mut(&id) {
+            if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                c.read_hint = true;
+            }
+            if ev.is_writable() || ev.is_error() {
+                c.writable = true;
+            }
+            if c.stream.is_tls() {
+                // A TLS read can wait for writability and a write for readability: any event
+                // retries both (see stream.rs).
+                c.read_hint = true;
+                c.writable = true;
+            }
+            self.service(id, sink, scratch);
+        }
+    }
+
+    /// How long poll may wait: until the earliest deadline of any part, or not at all while a
+    /// connection has bytes left to read.
     fn poll_timeout(&self) -> Option<Duration> {
         if !self.to_read.is_empty() {
             return Some(Duration::ZERO);
@@ -213,8 +244,7 @@ impl IoLoop {
         next.map(|t| t.saturating_duration_since(Instant::now()))
     }
 
-    // ----- connections -----
-
+    /// Registers a new connection (accepted or connecting) with the poll and arms its timer.
     fn add(&mut self, mut conn: Conn, sink: &mut Sink) {
         let id = conn.id;
         if let Err(e) = self.poll.registry().register(
@@ -302,74 +332,8 @@ impl IoLoop {
         self.keep_budget(sink);
     }
 
-    /// Removes a connection: reports it, accounts for what it still held, and (client) plans
-    /// the next attempt.
-    fn teardown(&mut self, id: u64, end: End, sink: &mut Sink) {
-        let Some(mut c) = self.conns.remove(&id) else {
-            return;
-        };
-        c.unaccount(&self.shared);
-        self.publish_buffered();
-        if c.refuse {
-            self.refusing -= 1;
-        }
-        let (code, reason) = c.close_status(&end);
-        let err = c.error_of(&end);
-        if !self.is_client() && !c.opened && err.is_some() && self.lingering.has_room() {
-            // A refused handshake (a TLS alert, typically) must reach the client: closing now,
-            // with its request unread, would send a reset that can overtake the alert.
-            ws_log!(
-                Level::Info,
-                "handshake with {} failed: {}",
-                c.peer,
-                err.as_ref().map_or("", |e| e.message.as_str())
-            );
-            self.linger(id, c.stream);
-            return;
-        }
-        let _ = self.poll.registry().deregister(c.stream.tcp());
-        let shared = self.shared.clone();
-        if self.is_client() {
-            if c.opened {
-                shared.client_conn.store(0, Ordering::Release);
-            }
-            self.client.carry_back(c.take_unsent_data());
-        } else if c.opened {
-            shared.conns_write().remove(&id);
-            c.queue.closed.store(true, Ordering::Release);
-            let lost = c.take_unsent_data().len() as u64 + c.queue.clear();
-            shared.dropped(lost);
-            detach_broadcast(&mut c, &shared);
-        }
-        if c.opened {
-            shared
-                .stats
-                .connections_current
-                .fetch_sub(1, Ordering::Relaxed);
-        }
-        if let Some(e) = err {
-            if c.opened || self.is_client() {
-                sink.error(if c.opened { id } else { 0 }, e);
-            } else {
-                ws_log!(
-                    Level::Info,
-                    "dropped connection from {} before its handshake: {}",
-                    c.peer,
-                    e.message
-                );
-            }
-        }
-        if c.opened {
-            sink.close(id, code, &reason);
-        }
-        if self.is_client() {
-            let has_data = self.client_has_data();
-            let deadline = self.shutdown.deadline();
-            self.client
-                .connection_ended(c.opened_at, Instant::now(), deadline, has_data);
-        }
-    }
-
+    /// Puts a connection's next deadline on the timer heap (once per deadline: entries that no
+    /// longer match `armed` are skipped when they come up).
     fn arm(&mut self, id: u64) {
         if let Some(c) = self.conns.get_mut(&id) {
             if let Some(d) = c.next_deadline() {
@@ -381,6 +345,7 @@ impl IoLoop {
         }
     }
 
+    /// Everything due by now: lingering deadlines, a planned reconnect, connection timers.
     fn timers(&mut self, sink: &mut Sink, scratch: &mut [u8]) {
         let now = Instant::now();
         self.expire_lingering(now);

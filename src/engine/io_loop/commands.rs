@@ -51,7 +51,8 @@ impl IoLoop {
         }
     }
 
-    /// Writes for the queues that API threads filled since the last round.
+    /// Services the connections whose queues got news since the last round (data to write,
+    /// or an application waiting to hear that there is room again).
     pub(super) fn ready(&mut self, sink: &mut Sink, scratch: &mut [u8]) {
         while let Ok(qid) = self.shared.ready.try_recv() {
             if self.is_client() {
