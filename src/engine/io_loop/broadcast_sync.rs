@@ -15,6 +15,31 @@ use crate::ws_log;
 
 use super::IoLoop;
 
+/// What becomes of a subscriber that fell behind what the broadcast log keeps.
+#[derive(Debug, PartialEq, Eq)]
+enum Slow {
+    /// It is closing anyway: it leaves the log (what it had not written is dropped).
+    Detach,
+    /// drop_oldest: it goes on from the oldest broadcast kept; `lost` are dropped.
+    SkipAhead {
+        /// Broadcasts it will never write.
+        lost: u64,
+    },
+    /// disconnect: closed with 1008 at once, its queue dropped.
+    Disconnect,
+}
+
+/// The slow policy for a subscriber at `cursor` when the log keeps only from `base` on.
+fn slow_policy(policy: SlowPolicy, closing: bool, cursor: u64, base: u64) -> Slow {
+    match policy {
+        _ if closing => Slow::Detach,
+        SlowPolicy::DropOldest => Slow::SkipAhead {
+            lost: base - cursor,
+        },
+        SlowPolicy::Disconnect => Slow::Disconnect,
+    }
+}
+
 impl IoLoop {
     /// Server: takes in what was broadcast since the last look (forgetting what every
     /// subscriber has written), applies the slow policy to subscribers that fell behind what
@@ -62,15 +87,17 @@ impl IoLoop {
         let Some(c) = self.conns.get_mut(&id) else {
             return;
         };
+        let Some(cursor) = c.bcast else {
+            return;
+        };
         let closing = c.close_sent.is_some() || c.close_received.is_some();
-        match (shared.config.slow_policy, c.bcast) {
-            (_, None) => {}
-            (_, Some(_)) if closing => detach_broadcast(c, &shared),
-            (SlowPolicy::DropOldest, Some(cur)) => {
-                shared.dropped(base - cur);
+        match slow_policy(shared.config.slow_policy, closing, cursor, base) {
+            Slow::Detach => detach_broadcast(c, &shared),
+            Slow::SkipAhead { lost } => {
+                shared.dropped(lost);
                 c.bcast = Some(base);
             }
-            (SlowPolicy::Disconnect, Some(_)) => {
+            Slow::Disconnect => {
                 self.disconnect_slow(id);
                 // Its close has a deadline now, which the peer may never let it meet.
                 self.arm(id);
@@ -112,5 +139,29 @@ impl IoLoop {
 pub(super) fn detach_broadcast(c: &mut Conn, shared: &Shared) {
     if let Some(cur) = c.bcast.take() {
         shared.dropped(shared.bcast.unsubscribe(cur));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drop_oldest_skips_to_the_oldest_kept_and_counts_what_was_lost() {
+        let s = slow_policy(SlowPolicy::DropOldest, false, 90, 100);
+        assert_eq!(s, Slow::SkipAhead { lost: 10 });
+    }
+
+    #[test]
+    fn disconnect_closes_the_subscriber() {
+        let s = slow_policy(SlowPolicy::Disconnect, false, 90, 100);
+        assert_eq!(s, Slow::Disconnect);
+    }
+
+    #[test]
+    fn a_closing_subscriber_only_leaves_the_log_whatever_the_policy() {
+        for policy in [SlowPolicy::Disconnect, SlowPolicy::DropOldest] {
+            assert_eq!(slow_policy(policy, true, 90, 100), Slow::Detach);
+        }
     }
 }
