@@ -27,7 +27,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::event::Event;
-use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
 
 use super::broadcast::LogView;
@@ -50,6 +49,7 @@ mod lingering;
 mod shutdown;
 mod teardown;
 
+use accept::Acceptor;
 use client::ClientState;
 use lingering::Lingering;
 use shutdown::Shutdown;
@@ -70,7 +70,8 @@ fn token(id: u64) -> Token {
 pub struct IoLoop {
     shared: Arc<Shared>,
     poll: Poll,
-    listener: Option<TcpListener>,
+    /// Server: the listening socket and the TLS refusals under way.
+    acceptor: Acceptor,
     tls: Option<TlsSetup>,
     conns: HashMap<u64, Conn>,
     next_id: u64,
@@ -87,8 +88,6 @@ pub struct IoLoop {
     lingering: Lingering,
     /// Server: the broadcast log as of the last look.
     view: LogView,
-    /// TLS server: connections over max_connections that get their 503 inside TLS.
-    refusing: usize,
 }
 
 impl IoLoop {
@@ -100,24 +99,13 @@ impl IoLoop {
         listener: Option<std::net::TcpListener>,
         tls: Option<TlsSetup>,
     ) -> Result<Self> {
-        let listener = match listener {
-            Some(l) => {
-                l.set_nonblocking(true)
-                    .map_err(|e| Error::io("set_nonblocking", &e))?;
-                let mut l = TcpListener::from_std(l);
-                poll.registry()
-                    .register(&mut l, LISTENER, Interest::READABLE)
-                    .map_err(|e| Error::io("register listener", &e))?;
-                Some(l)
-            }
-            None => None,
-        };
+        let acceptor = Acceptor::open(listener, poll.registry())?;
         let c = &shared.config;
         let client = ClientState::new(c.backoff_min, c.backoff_max);
         Ok(IoLoop {
             shared,
             poll,
-            listener,
+            acceptor,
             tls,
             conns: HashMap::new(),
             next_id: 1,
@@ -128,7 +116,6 @@ impl IoLoop {
             shutdown: Shutdown::default(),
             lingering: Lingering::default(),
             view: LogView::default(),
-            refusing: 0,
         })
     }
 

@@ -5,15 +5,20 @@
 //! it is admitted as a refusing connection that answers 503 after its TLS handshake (at most
 //! `MAX_REFUSING` at a time, beyond which it is closed at once).
 //!
-//! Separate because admission is the server's only defence against being flooded with
+//! `Acceptor` owns the listening socket and the count of refusals under way.
+//!
+//! Separate because admission is the server's first defence against being flooded with
 //! connections, and its rule (who counts against the limit, what a refusal may cost) is tested
 //! here without sockets.
 
 use std::io;
 use std::sync::Arc;
 
+use mio::net::TcpListener;
+use mio::{Interest, Registry};
+
 use crate::engine::conn::{Conn, Phase};
-use crate::engine::error::{Error, ErrorKind};
+use crate::engine::error::{Error, ErrorKind, Result};
 use crate::engine::handshake;
 use crate::engine::log::Level;
 use crate::engine::queue::OutQueue;
@@ -21,7 +26,7 @@ use crate::engine::sink::Sink;
 use crate::engine::stream::Stream;
 use crate::ws_log;
 
-use super::IoLoop;
+use super::{IoLoop, LISTENER};
 
 /// TLS connections over max_connections being refused inside TLS at most (beyond it they are
 /// closed at once: a refusal must not cost more than the connections it protects).
@@ -54,11 +59,57 @@ fn admission(conns: usize, refusing: usize, max: usize, tls: bool) -> Admission 
     }
 }
 
+/// The server's listening socket and the TLS refusals under way (a client has neither).
+#[derive(Debug, Default)]
+pub(super) struct Acceptor {
+    listener: Option<TcpListener>,
+    /// TLS connections over max_connections that get their 503 inside TLS.
+    refusing: usize,
+}
+
+impl Acceptor {
+    /// Registers `listener` (if any) with the poll, so that a server accepts as soon as its
+    /// thread runs.
+    pub(super) fn open(
+        listener: Option<std::net::TcpListener>,
+        registry: &Registry,
+    ) -> Result<Acceptor> {
+        let listener = match listener {
+            Some(l) => {
+                l.set_nonblocking(true)
+                    .map_err(|e| Error::io("set_nonblocking", &e))?;
+                let mut l = TcpListener::from_std(l);
+                registry
+                    .register(&mut l, LISTENER, Interest::READABLE)
+                    .map_err(|e| Error::io("register listener", &e))?;
+                Some(l)
+            }
+            None => None,
+        };
+        Ok(Acceptor {
+            listener,
+            refusing: 0,
+        })
+    }
+
+    /// Stops accepting (the drain began): the listening socket is closed.
+    pub(super) fn close(&mut self, registry: &Registry) {
+        if let Some(mut l) = self.listener.take() {
+            let _ = registry.deregister(&mut l);
+        }
+    }
+
+    /// A connection admitted to be refused inside TLS ended.
+    pub(super) fn refusal_ended(&mut self) {
+        self.refusing -= 1;
+    }
+}
+
 impl IoLoop {
     /// Accepts every waiting connection (the listener is edge-triggered).
     pub(super) fn accept(&mut self, sink: &mut Sink) {
         loop {
-            let Some(l) = self.listener.as_ref() else {
+            let Some(l) = self.acceptor.listener.as_ref() else {
                 return;
             };
             let (stream, peer) = match l.accept() {
@@ -72,7 +123,8 @@ impl IoLoop {
                 }
             };
             let max = self.shared.config.max_connections;
-            let admit = admission(self.conns.len(), self.refusing, max, self.tls.is_some());
+            let refusing = self.acceptor.refusing;
+            let admit = admission(self.conns.len(), refusing, max, self.tls.is_some());
             if admit != Admission::Admit {
                 ws_log!(
                     Level::Warn,
@@ -105,7 +157,7 @@ impl IoLoop {
             let mut conn = Conn::new(id, stream, peer, Phase::ServerHandshake, q, &self.shared);
             if admit == Admission::RefuseInTls {
                 conn.refuse = true;
-                self.refusing += 1;
+                self.acceptor.refusing += 1;
             }
             self.add(conn, sink);
         }

@@ -101,9 +101,7 @@ impl IoLoop {
         // hold; that is unsent too, not only what abandon_all finds.
         let dropped = self.shared.stats.messages_dropped.load(Ordering::SeqCst);
         self.shutdown.begin(deadline, dropped);
-        if let Some(mut l) = self.listener.take() {
-            let _ = self.poll.registry().deregister(&mut l);
-        }
+        self.acceptor.close(self.poll.registry());
         let ids: Vec<u64> = self.conns.keys().copied().collect();
         for id in ids {
             let Some(c) = self.conns.get_mut(&id) else {

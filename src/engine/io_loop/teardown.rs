@@ -29,7 +29,7 @@ impl IoLoop {
         c.unaccount(&self.shared);
         self.publish_buffered();
         if c.refuse {
-            self.refusing -= 1;
+            self.acceptor.refusal_ended();
         }
         let (code, reason) = c.close_status(&end);
         let err = c.error_of(&end);
