@@ -1,51 +1,67 @@
 //! The I/O thread of one context: a mio poll over the listener (server) or the connection
 //! attempts (client), the queues' wake-ups, commands and timers. Connections live here and
 //! nowhere else, so no lock guards their state.
+//!
+//! This file holds the loop itself: the poll and its timeout, the tokens and the dispatch of
+//! events, servicing one connection (connect, read, write), and the timer heap.
+//! Each policy around it is an `impl IoLoop` block (with its own state where it has some) in
+//! `io_loop/`:
+//!
+//! - `accept`: accepting, `max_connections`, refusals with 503;
+//! - `lingering`: sockets of failed server handshakes, read until EOF or a deadline;
+//! - `client`: connecting, address rotation, reconnect backoff, carry-over (`ClientState`);
+//! - `broadcast_sync`: taking in the broadcast log, the slow-subscriber policy;
+//! - `budget`: `max_buffered_bytes`, largest holder first;
+//! - `commands`: what API threads ask (commands and ready queues);
+//! - `shutdown`: the drain, when the loop stops, the accounting of unsent messages (`Shutdown`);
+//! - `teardown`: the end of one connection (reports, accounting, hand-over to the above).
+//!
+//! See docs/architecture.md, "The I/O loop".
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, HashMap};
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mio::net::{TcpListener, TcpStream};
+use mio::event::Event;
 use mio::{Events, Interest, Poll, Token};
 
-use super::addresses::Addresses;
-use super::backoff::Backoff;
 use super::broadcast::LogView;
-use super::config::{Mode, SlowPolicy};
-use super::conn::{Chunk, Conn, End, Phase, CLOSE_TIMEOUT};
+use super::config::Mode;
+use super::conn::{Conn, End, Phase};
 use super::error::{Error, ErrorKind, Result};
 use super::event::Handler;
-use super::handshake;
 use super::log::Level;
-use super::shared::{Command, Shared};
+use super::shared::Shared;
 use super::sink::Sink;
-use super::stream::Stream;
 use super::tls::TlsSetup;
 use crate::ws_log;
+
+mod accept;
+mod broadcast_sync;
+mod budget;
+mod client;
+mod commands;
+mod lingering;
+mod shutdown;
+mod teardown;
+
+use accept::Acceptor;
+use client::ClientState;
+use lingering::Lingering;
+use shutdown::Shutdown;
 
 /// The waker's token.
 pub const WAKER: Token = Token(0);
 const LISTENER: Token = Token(1);
+/// The read buffer shared by all connections (what one read takes at most).
 const SCRATCH: usize = 256 * 1024;
-/// Sockets of failed handshakes kept lingering at most (beyond it they close at once).
-const MAX_LINGERING: usize = 1024;
-/// TLS connections over max_connections being refused inside TLS at most (beyond it they are
-/// closed at once: a refusal must not cost more than the connections it protects).
-const MAX_REFUSING: usize = 64;
-/// How long a client connection must stay open before the reconnect backoff starts over. Time,
-/// not traffic, decides: a server that answers the handshake (or even one message) and then
-/// fails the connection must not earn an immediate reconnect, and a client that only sends (a
-/// syslog-ng destination) may never receive a message to prove the connection good. Five
-/// seconds is far above any failure a server shows at once and far below a healthy
-/// connection's life.
-const STABLE_AFTER: Duration = Duration::from_secs(5);
 
+/// A connection's (or lingering socket's) token: its id moved past the waker's and the
+/// listener's.
 fn token(id: u64) -> Token {
     Token(id as usize + 1)
 }
@@ -54,7 +70,8 @@ fn token(id: u64) -> Token {
 pub struct IoLoop {
     shared: Arc<Shared>,
     poll: Poll,
-    listener: Option<TcpListener>,
+    /// Server: the listening socket and the TLS refusals under way.
+    acceptor: Acceptor,
     tls: Option<TlsSetup>,
     conns: HashMap<u64, Conn>,
     next_id: u64,
@@ -63,23 +80,14 @@ pub struct IoLoop {
     to_read: Vec<u64>,
     /// Connections held back while manual dispatch catches up.
     starved: Vec<u64>,
-    // Client side.
-    backoff: Backoff,
-    reconnect_at: Option<Instant>,
-    attempts: u64,
-    /// Client: data frames that a dropped connection did not write, sent first on the next one.
-    carry: VecDeque<Chunk>,
-    /// Client: the resolved addresses of the server and which to try next.
-    addrs: Addresses,
-    shutdown: Option<Instant>,
+    /// Client: reconnects, addresses and carry-over (unused by a server).
+    client: ClientState,
+    /// The drain that ends the loop, and its accounting of unsent messages.
+    shutdown: Shutdown,
     /// Server sockets whose handshake failed, read until EOF so the refusal is not reset away.
-    lingering: HashMap<u64, (Stream, Instant)>,
-    /// messages_dropped when shutdown began: everything dropped after it is unsent.
-    dropped_at_shutdown: Option<u64>,
+    lingering: Lingering,
     /// Server: the broadcast log as of the last look.
     view: LogView,
-    /// TLS server: connections over max_connections that get their 503 inside TLS.
-    refusing: usize,
 }
 
 impl IoLoop {
@@ -91,40 +99,23 @@ impl IoLoop {
         listener: Option<std::net::TcpListener>,
         tls: Option<TlsSetup>,
     ) -> Result<Self> {
-        let listener = match listener {
-            Some(l) => {
-                l.set_nonblocking(true)
-                    .map_err(|e| Error::io("set_nonblocking", &e))?;
-                let mut l = TcpListener::from_std(l);
-                poll.registry()
-                    .register(&mut l, LISTENER, Interest::READABLE)
-                    .map_err(|e| Error::io("register listener", &e))?;
-                Some(l)
-            }
-            None => None,
-        };
+        let acceptor = Acceptor::open(listener, poll.registry())?;
         let c = &shared.config;
-        let backoff = Backoff::new(c.backoff_min, c.backoff_max);
+        let client = ClientState::new(c.backoff_min, c.backoff_max);
         Ok(IoLoop {
             shared,
             poll,
-            listener,
+            acceptor,
             tls,
             conns: HashMap::new(),
             next_id: 1,
             timers: BinaryHeap::new(),
             to_read: Vec::new(),
             starved: Vec::new(),
-            backoff,
-            reconnect_at: None,
-            attempts: 0,
-            carry: VecDeque::new(),
-            addrs: Addresses::default(),
-            shutdown: None,
-            dropped_at_shutdown: None,
-            lingering: HashMap::new(),
+            client,
+            shutdown: Shutdown::default(),
+            lingering: Lingering::default(),
             view: LogView::default(),
-            refusing: 0,
         })
     }
 
@@ -152,6 +143,8 @@ impl IoLoop {
         self.abandon_all(&mut sink);
     }
 
+    /// One round: wait for events or the next deadline, dispatch the events, then take in
+    /// broadcasts, commands and ready queues, read what is left to read, run the timers.
     fn main_loop(&mut self, sink: &mut Sink, scratch: &mut [u8]) {
         let mut events = Events::with_capacity(1024);
         if self.is_client() {
@@ -166,30 +159,7 @@ impl IoLoop {
                 }
             }
             for ev in events.iter() {
-                match ev.token() {
-                    WAKER => {}
-                    LISTENER => self.accept(sink),
-                    t => {
-                        let id = (t.0 - 1) as u64;
-                        if self.lingering.contains_key(&id) {
-                            self.drain_lingering(id);
-                        } else if let Some(c) = self.conns.get_mut(&id) {
-                            if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-                                c.read_hint = true;
-                            }
-                            if ev.is_writable() || ev.is_error() {
-                                c.writable = true;
-                            }
-                            if c.stream.is_tls() {
-                                // A TLS read can wait for writability and a write for
-                                // readability: any event retries both (see stream.rs).
-                                c.read_hint = true;
-                                c.writable = true;
-                            }
-                            self.service(id, sink, scratch);
-                        }
-                    }
-                }
+                self.on_event(ev, sink, scratch);
             }
             self.shared.woken();
             self.sync_broadcast(sink, scratch);
@@ -214,15 +184,46 @@ impl IoLoop {
         }
     }
 
+    /// Routes one poll event: the listener, a lingering socket, or a connection.
+    fn on_event(&mut self, ev: &Event, sink: &mut Sink, scratch: &mut [u8]) {
+        let id = match ev.token() {
+            WAKER => return,
+            LISTENER => {
+                self.accept(sink);
+                return;
+            }
+            t => (t.0 - 1) as u64,
+        };
+        if self.lingering.contains(id) {
+            self.drain_lingering(id);
+        } else if let Some(c) = self.conns.get_mut(&id) {
+            if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                c.read_hint = true;
+            }
+            if ev.is_writable() || ev.is_error() {
+                c.writable = true;
+            }
+            if c.stream.is_tls() {
+                // A TLS read can wait for writability and a write for readability: any event
+                // retries both (see stream.rs).
+                c.read_hint = true;
+                c.writable = true;
+            }
+            self.service(id, sink, scratch);
+        }
+    }
+
+    /// How long poll may wait: until the earliest deadline of any part, or not at all while a
+    /// connection has bytes left to read.
     fn poll_timeout(&self) -> Option<Duration> {
         if !self.to_read.is_empty() {
             return Some(Duration::ZERO);
         }
         let next = [
             self.timers.peek().map(|Reverse((t, _))| *t),
-            self.reconnect_at,
-            self.shutdown,
-            self.lingering.values().map(|(_, d)| *d).min(),
+            self.client.reconnect_at(),
+            self.shutdown.deadline(),
+            self.lingering.next_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -230,66 +231,7 @@ impl IoLoop {
         next.map(|t| t.saturating_duration_since(Instant::now()))
     }
 
-    // ----- connections -----
-
-    fn accept(&mut self, sink: &mut Sink) {
-        loop {
-            let Some(l) = self.listener.as_ref() else {
-                return;
-            };
-            let (stream, peer) = match l.accept() {
-                Ok(x) => x,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    // Out of file descriptors and the like: report, and try again on the next event.
-                    sink.error(0, Error::io("accept", &e));
-                    return;
-                }
-            };
-            let full = self.conns.len() - self.refusing >= self.shared.config.max_connections;
-            if full {
-                ws_log!(
-                    Level::Warn,
-                    "refusing {peer}: max_connections ({}) reached",
-                    self.shared.config.max_connections
-                );
-                if self.tls.is_none() {
-                    let mut s = stream;
-                    let _ = io::Write::write(&mut s, &handshake::too_many_connections());
-                    continue;
-                }
-                if self.refusing >= MAX_REFUSING {
-                    continue;
-                }
-                // A TLS client would read plain HTTP as a broken record: it gets the 503 after
-                // its TLS handshake, like any other answer.
-            }
-            let _ = stream.set_nodelay(true);
-            let stream = match Stream::new(stream, self.tls.as_ref()) {
-                Ok(s) => s,
-                Err(e) => {
-                    sink.error(
-                        0,
-                        Error::new(ErrorKind::Tls, format!("TLS for {peer}: {e}")),
-                    );
-                    continue;
-                }
-            };
-            let id = self.next_id;
-            self.next_id += 1;
-            let q = Arc::new(super::queue::OutQueue::new(
-                self.shared.config.queue_capacity,
-            ));
-            let mut conn = Conn::new(id, stream, peer, Phase::ServerHandshake, q, &self.shared);
-            if full {
-                conn.refuse = true;
-                self.refusing += 1;
-            }
-            self.add(conn, sink);
-        }
-    }
-
+    /// Registers a new connection (accepted or connecting) with the poll and arms its timer.
     fn add(&mut self, mut conn: Conn, sink: &mut Sink) {
         let id = conn.id;
         if let Err(e) = self.poll.registry().register(
@@ -299,74 +241,13 @@ impl IoLoop {
         ) {
             sink.error(0, Error::io("register connection", &e));
             if self.is_client() {
-                for ch in conn.take_unsent_data().into_iter().rev() {
-                    self.carry.push_front(ch);
-                }
+                self.client.carry_back(conn.take_unsent_data());
                 self.schedule_reconnect();
             }
             return;
         }
         self.conns.insert(id, conn);
         self.arm(id);
-    }
-
-    /// The next address to try (see addresses.rs).
-    fn next_address(&mut self) -> std::result::Result<SocketAddr, Error> {
-        let c = &self.shared.config;
-        self.addrs
-            .next(|| Ok((c.address.as_str(), c.port).to_socket_addrs()?.collect()))
-            .map_err(|e| Error::io(&format!("cannot resolve {}", c.address), &e))?
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::Io,
-                    format!("{} resolves to no address", c.address),
-                )
-            })
-    }
-
-    fn connect(&mut self, sink: &mut Sink) {
-        self.reconnect_at = None;
-        if self.attempts > 0 {
-            self.shared.stats.reconnects.fetch_add(1, Ordering::Relaxed);
-        }
-        self.attempts += 1;
-        let attempt = self.next_address().and_then(|addr| {
-            let s = TcpStream::connect(addr)
-                .map_err(|e| Error::io(&format!("cannot connect to {addr}"), &e))?;
-            let _ = s.set_nodelay(true);
-            Stream::new(s, self.tls.as_ref())
-                .map(|s| (s, addr))
-                .map_err(|e| Error::new(ErrorKind::Tls, format!("TLS for {addr}: {e}")))
-        });
-        match attempt {
-            Ok((stream, addr)) => {
-                let id = self.next_id;
-                self.next_id += 1;
-                let mut conn = Conn::new(
-                    id,
-                    stream,
-                    addr,
-                    Phase::Connecting,
-                    self.shared.client_queue.clone(),
-                    &self.shared,
-                );
-                // What the previous connection did not write goes first once this one opens.
-                conn.carry = std::mem::take(&mut self.carry);
-                self.add(conn, sink);
-            }
-            Err(e) => {
-                sink.error(0, e);
-                self.schedule_reconnect();
-            }
-        }
-    }
-
-    fn schedule_reconnect(&mut self) {
-        let at = Instant::now() + self.backoff.next_delay();
-        self.reconnect_at = Some(match self.shutdown {
-            Some(d) => at.min(d),
-            None => at,
-        });
     }
 
     /// Does everything possible on one connection now: finish connecting, read, write.
@@ -404,7 +285,9 @@ impl IoLoop {
         }
         if c.just_opened {
             c.just_opened = false;
-            self.opened(id);
+            if self.is_client() {
+                self.client_opened(id);
+            }
         }
         let Some(c) = self.conns.get_mut(&id) else {
             return;
@@ -433,187 +316,11 @@ impl IoLoop {
             sink.writable(id);
         }
         self.arm(id);
-        if shared.held.load(Ordering::Relaxed) > shared.config.max_buffered_bytes {
-            self.enforce_budget(sink);
-        }
-        self.publish_buffered();
+        self.keep_budget(sink);
     }
 
-    /// Over the memory budget: closes the connections holding the most, largest first, with
-    /// 1008 until the context is within it again. What they held is freed at once; each is
-    /// reported through on_error when it ends. Only runs when the budget is exceeded, so the
-    /// scan over all connections is no cost of normal operation.
-    fn enforce_budget(&mut self, sink: &mut Sink) {
-        let shared = self.shared.clone();
-        let budget = shared.config.max_buffered_bytes;
-        while shared.held.load(Ordering::Relaxed) > budget {
-            let Some((&id, c)) = self.conns.iter_mut().max_by_key(|(_, c)| c.held()) else {
-                return;
-            };
-            let held = c.held();
-            if held == 0 {
-                return;
-            }
-            ws_log!(
-                Level::Warn,
-                "memory budget of {budget} bytes reached: closing connection {id} ({}), which holds {held} (1008)",
-                c.peer
-            );
-            if c.phase == Phase::Open {
-                c.give_up_input(
-                    super::parser::Violation {
-                        code: 1008,
-                        reason: "memory budget exceeded",
-                    },
-                    &shared,
-                );
-                // Its close frame is written on the next round (poll does not wait).
-                self.to_read.push(id);
-                self.arm(id);
-            } else {
-                // Still handshaking: there is no close frame to send.
-                self.teardown(id, End::Handshake("memory budget exceeded".into()), sink);
-            }
-        }
-    }
-
-    /// Makes the budget total visible in the stats (after the budget was enforced).
-    fn publish_buffered(&self) {
-        let held = self.shared.held.load(Ordering::Relaxed) as u64;
-        self.shared
-            .stats
-            .buffered_bytes
-            .store(held, Ordering::Relaxed);
-    }
-
-    /// Bookkeeping when a connection finished its opening handshake.
-    fn opened(&mut self, id: u64) {
-        if !self.is_client() {
-            return;
-        }
-        // The backoff starts over only once a connection proved stable (see STABLE_AFTER and
-        // teardown): a handshake alone proves nothing.
-        if let Some(c) = self.conns.get_mut(&id) {
-            if let Some(d) = self.shutdown {
-                c.request_close(
-                    1001,
-                    "going away",
-                    d.saturating_duration_since(Instant::now()),
-                );
-            }
-        }
-    }
-
-    /// Removes a connection: reports it, accounts for what it still held, and (client) plans
-    /// the next attempt.
-    fn teardown(&mut self, id: u64, end: End, sink: &mut Sink) {
-        let Some(mut c) = self.conns.remove(&id) else {
-            return;
-        };
-        c.unaccount(&self.shared);
-        self.publish_buffered();
-        if c.refuse {
-            self.refusing -= 1;
-        }
-        if self.is_client() && c.opened_at.is_some_and(|t| t.elapsed() >= STABLE_AFTER) {
-            self.backoff.reset();
-        }
-        let (code, reason) = c.close_status(&end);
-        let err = c.error_of(&end);
-        if !self.is_client() && !c.opened && err.is_some() && self.lingering.len() < MAX_LINGERING {
-            // A refused handshake (a TLS alert, typically) must reach the client: closing now,
-            // with its request unread, would send a reset that can overtake the alert.
-            c.stream.shutdown_write();
-            ws_log!(
-                Level::Info,
-                "handshake with {} failed: {}",
-                c.peer,
-                err.as_ref().map_or("", |e| e.message.as_str())
-            );
-            self.lingering
-                .insert(id, (c.stream, Instant::now() + CLOSE_TIMEOUT));
-            self.drain_lingering(id);
-            return;
-        }
-        let _ = self.poll.registry().deregister(c.stream.tcp());
-        let shared = self.shared.clone();
-        if self.is_client() {
-            if c.opened {
-                shared.client_conn.store(0, Ordering::Release);
-            }
-            let unsent = c.take_unsent_data();
-            for ch in unsent.into_iter().rev() {
-                self.carry.push_front(ch);
-            }
-        } else if c.opened {
-            shared.conns_write().remove(&id);
-            c.queue.closed.store(true, Ordering::Release);
-            let lost = c.take_unsent_data().len() as u64 + c.queue.clear();
-            shared.dropped(lost);
-            detach_broadcast(&mut c, &shared);
-        }
-        if c.opened {
-            shared
-                .stats
-                .connections_current
-                .fetch_sub(1, Ordering::Relaxed);
-        }
-        if let Some(e) = err {
-            if c.opened || self.is_client() {
-                sink.error(if c.opened { id } else { 0 }, e);
-            } else {
-                ws_log!(
-                    Level::Info,
-                    "dropped connection from {} before its handshake: {}",
-                    c.peer,
-                    e.message
-                );
-            }
-        }
-        if c.opened {
-            sink.close(id, code, &reason);
-        }
-        if self.is_client() && (self.shutdown.is_none() || self.client_has_data()) {
-            if c.opened || !self.addrs.untried_left() {
-                self.addrs.restart();
-                self.schedule_reconnect();
-            } else {
-                // Another address of the same name is left: try it now.
-                self.reconnect_at = Some(Instant::now());
-            }
-        }
-    }
-
-    /// Reads and discards what a lingering socket has; closes it at EOF, error or its deadline.
-    fn drain_lingering(&mut self, id: u64) {
-        let Some((stream, deadline)) = self.lingering.get_mut(&id) else {
-            return;
-        };
-        let mut buf = [0u8; 4096];
-        let done = loop {
-            match io::Read::read(stream.tcp(), &mut buf) {
-                Ok(0) => break true,
-                Ok(_) => continue,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    break Instant::now() >= *deadline
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => break true,
-            }
-        };
-        if done {
-            if let Some((mut s, _)) = self.lingering.remove(&id) {
-                let _ = self.poll.registry().deregister(s.tcp());
-            }
-        }
-    }
-
-    fn client_has_data(&self) -> bool {
-        !self.carry.is_empty()
-            || !self.shared.client_queue.is_empty()
-            || self.conns.values().any(|c| c.has_unsent_data())
-    }
-
+    /// Puts a connection's next deadline on the timer heap (once per deadline: entries that no
+    /// longer match `armed` are skipped when they come up).
     fn arm(&mut self, id: u64) {
         if let Some(c) = self.conns.get_mut(&id) {
             if let Some(d) = c.next_deadline() {
@@ -625,18 +332,11 @@ impl IoLoop {
         }
     }
 
+    /// Everything due by now: lingering deadlines, a planned reconnect, connection timers.
     fn timers(&mut self, sink: &mut Sink, scratch: &mut [u8]) {
         let now = Instant::now();
-        let expired: Vec<u64> = self
-            .lingering
-            .iter()
-            .filter(|(_, (_, d))| *d <= now)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in expired {
-            self.drain_lingering(id);
-        }
-        if self.reconnect_at.is_some_and(|t| t <= now) && self.conns.is_empty() {
+        self.expire_lingering(now);
+        if self.client.due(now) && self.conns.is_empty() {
             self.connect(sink);
         }
         while let Some(Reverse((t, id))) = self.timers.peek().copied() {
@@ -657,245 +357,5 @@ impl IoLoop {
                 Err(end) => self.teardown(id, end, sink),
             }
         }
-    }
-
-    // ----- requests from API threads -----
-
-    fn commands(&mut self, sink: &mut Sink, scratch: &mut [u8]) {
-        while let Ok(cmd) = self.shared.commands.try_recv() {
-            match cmd {
-                Command::RxFlow(id, enable) => {
-                    let shared = self.shared.clone();
-                    let Some(c) = self.conns.get_mut(&id) else {
-                        continue;
-                    };
-                    c.rx_paused = !enable;
-                    if enable {
-                        c.read_hint = true;
-                        if let Err(end) = c.consume_inbuf(sink, &shared) {
-                            self.teardown(id, end, sink);
-                            continue;
-                        }
-                        self.service(id, sink, scratch);
-                    }
-                }
-                Command::Close(id, code, reason) => {
-                    if let Some(c) = self.conns.get_mut(&id) {
-                        if c.close_sent.is_none() {
-                            c.request_close(code, &reason, self.shared.config.handshake_timeout);
-                        }
-                        self.service(id, sink, scratch);
-                    }
-                }
-                Command::ResumeStarved => {
-                    for id in std::mem::take(&mut self.starved) {
-                        self.service(id, sink, scratch);
-                    }
-                }
-                Command::Shutdown(deadline) => self.begin_shutdown(deadline, sink, scratch),
-            }
-        }
-    }
-
-    fn ready(&mut self, sink: &mut Sink, scratch: &mut [u8]) {
-        while let Ok(qid) = self.shared.ready.try_recv() {
-            if self.is_client() {
-                self.shared
-                    .client_queue
-                    .scheduled
-                    .store(false, Ordering::SeqCst);
-                let open = self.shared.client_conn.load(Ordering::Acquire);
-                if open != 0 && self.conns.contains_key(&open) {
-                    self.service(open, sink, scratch);
-                } else {
-                    let q = self.shared.client_queue.clone();
-                    if q.has_room() && q.want_writable.swap(false, Ordering::SeqCst) {
-                        sink.writable(0);
-                    }
-                }
-                continue;
-            }
-            let Some(c) = self.conns.get_mut(&qid) else {
-                continue;
-            };
-            c.queue.scheduled.store(false, Ordering::SeqCst);
-            self.service(qid, sink, scratch);
-        }
-    }
-
-    /// Server: takes in what was broadcast since the last look (forgetting what every
-    /// subscriber has written), applies the slow policy to subscribers that fell behind what
-    /// the log keeps, and writes the news to the others.
-    fn sync_broadcast(&mut self, sink: &mut Sink, scratch: &mut [u8]) {
-        if self.is_client() {
-            return;
-        }
-        let seen = self.view.head();
-        if self.shared.bcast.head() == seen && self.view.base() == seen {
-            return;
-        }
-        let min = self.conns.values().filter_map(|c| c.bcast).min();
-        self.shared
-            .bcast
-            .sync(&mut self.view, min.unwrap_or(u64::MAX));
-        let (base, head) = (self.view.base(), self.view.head());
-        // Decided by what the sync found: broadcasts made since the check above count too.
-        let fresh = head != seen;
-        if min.is_some_and(|m| m < base) {
-            for id in self.subscribers_before(base) {
-                self.slow_subscriber(id, base);
-            }
-        }
-        if fresh {
-            for id in self.subscribers_before(head) {
-                self.service(id, sink, scratch);
-            }
-        }
-    }
-
-    /// The connections whose next broadcast to write comes before `seq`.
-    fn subscribers_before(&self, seq: u64) -> Vec<u64> {
-        self.conns
-            .iter()
-            .filter(|(_, c)| c.bcast.is_some_and(|cur| cur < seq))
-            .map(|(id, _)| *id)
-            .collect()
-    }
-
-    /// A subscriber lost the broadcasts before `base`: under drop-oldest it goes on from there
-    /// (what it lost is counted); under disconnect it is closed.
-    fn slow_subscriber(&mut self, id: u64, base: u64) {
-        let shared = self.shared.clone();
-        let Some(c) = self.conns.get_mut(&id) else {
-            return;
-        };
-        let closing = c.close_sent.is_some() || c.close_received.is_some();
-        match (shared.config.slow_policy, c.bcast) {
-            (_, None) => {}
-            (_, Some(_)) if closing => detach_broadcast(c, &shared),
-            (SlowPolicy::DropOldest, Some(cur)) => {
-                shared.dropped(base - cur);
-                c.bcast = Some(base);
-            }
-            (SlowPolicy::Disconnect, Some(_)) => {
-                self.disconnect_slow(id);
-                // Its close has a deadline now, which the peer may never let it meet.
-                self.arm(id);
-            }
-        }
-    }
-
-    /// The slow-subscriber policy's disconnect: what it had queued is dropped (and counted), and
-    /// it is closed with 1008 without waiting for its queue.
-    fn disconnect_slow(&mut self, id: u64) {
-        let shared = self.shared.clone();
-        let Some(c) = self.conns.get_mut(&id) else {
-            return;
-        };
-        ws_log!(
-            Level::Warn,
-            "connection {id} ({}) is too slow: disconnecting it (1008)",
-            c.peer
-        );
-        shared.conns_write().remove(&id);
-        detach_broadcast(c, &shared);
-        let partial = c.out.front().is_some_and(|ch| ch.off > 0);
-        let keep = usize::from(partial);
-        let dropped = c
-            .out
-            .iter()
-            .skip(keep)
-            .filter(|ch| ch.payload.is_some())
-            .count() as u64
-            + c.queue.clear();
-        let kept: Vec<Chunk> = c.out.drain(..).take(keep).collect();
-        c.out.extend(kept);
-        shared.dropped(dropped);
-        c.request_close(1008, "subscriber too slow", CLOSE_TIMEOUT);
-    }
-
-    // ----- shutdown -----
-
-    fn begin_shutdown(&mut self, deadline: Instant, sink: &mut Sink, scratch: &mut [u8]) {
-        self.shutdown = Some(deadline);
-        // Connections torn down from here on (their drain deadline passed) drop what they still
-        // hold; that is unsent too, not only what abandon_all finds.
-        self.dropped_at_shutdown = Some(self.shared.stats.messages_dropped.load(Ordering::SeqCst));
-        if let Some(mut l) = self.listener.take() {
-            let _ = self.poll.registry().deregister(&mut l);
-        }
-        let ids: Vec<u64> = self.conns.keys().copied().collect();
-        for id in ids {
-            let Some(c) = self.conns.get_mut(&id) else {
-                continue;
-            };
-            if c.opened {
-                if c.close_sent.is_none() {
-                    c.request_close(
-                        1001,
-                        "going away",
-                        deadline.saturating_duration_since(Instant::now()),
-                    );
-                }
-                self.service(id, sink, scratch);
-            } else if !self.is_client() {
-                self.teardown(id, End::Done, sink);
-            }
-        }
-        if let Some(r) = self.reconnect_at {
-            self.reconnect_at = Some(r.min(deadline));
-        }
-    }
-
-    fn shutdown_done(&mut self) -> bool {
-        let Some(deadline) = self.shutdown else {
-            return false;
-        };
-        if Instant::now() >= deadline {
-            return true;
-        }
-        if self.is_client() && !self.client_has_data() {
-            // Nothing left to deliver: a connection attempt still under way is not worth waiting for.
-            return !self.conns.values().any(|c| c.opened);
-        }
-        self.conns.is_empty() && (!self.is_client() || !self.client_has_data())
-    }
-
-    /// Final teardown: whatever is still queued anywhere is counted as unsent (and dropped).
-    fn abandon_all(&mut self, sink: &mut Sink) {
-        let stats = &self.shared.stats;
-        let dropped_before = self
-            .dropped_at_shutdown
-            .unwrap_or_else(|| stats.messages_dropped.load(Ordering::SeqCst));
-        self.shutdown.get_or_insert_with(Instant::now);
-        let ids: Vec<u64> = self.conns.keys().copied().collect();
-        let shared = self.shared.clone();
-        for c in self.conns.values_mut() {
-            c.last_word(1001, "going away", &shared, &self.view);
-        }
-        for id in ids {
-            let opened = self.conns.get(&id).is_some_and(|c| c.opened);
-            let end = if opened {
-                End::Timeout("context destroyed before the connection closed")
-            } else {
-                // An attempt cut short by destroy is no error of anybody's.
-                End::Done
-            };
-            self.teardown(id, end, sink);
-        }
-        self.reconnect_at = None;
-        let leftover = self.carry.len() as u64 + self.shared.client_queue.clear();
-        self.carry.clear();
-        self.shared.dropped(leftover);
-        let unsent = self.shared.stats.messages_dropped.load(Ordering::SeqCst) - dropped_before;
-        self.shared.unsent.store(unsent, Ordering::SeqCst);
-        self.shared.notify_flushed();
-    }
-}
-
-/// Takes a connection off the broadcast log; what it had not written of it is dropped.
-fn detach_broadcast(c: &mut Conn, shared: &Shared) {
-    if let Some(cur) = c.bcast.take() {
-        shared.dropped(shared.bcast.unsubscribe(cur));
     }
 }
