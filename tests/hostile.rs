@@ -125,6 +125,14 @@ impl Srv {
     }
 }
 
+/// The attacks run one at a time: each measures how well a control client is served while
+/// its attacker loads the server, and another test's attacker on the same two cores would be
+/// measured too.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Waits until `f` holds, polling (for state that has no event to wait on, like the stats).
 fn wait_until(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + within;
@@ -353,6 +361,7 @@ fn ping_frame() -> Vec<u8> {
 /// and keepalive closes it; the control client is served throughout and destroy is prompt.
 #[test]
 fn ping_flood_without_reading() {
+    let _serial = one_at_a_time();
     let srv = Srv::start(|c| {
         // Keepalive gives up 4.5 s after the open: time enough, even on a loaded machine, for
         // the flooder to be blocked first (it takes under a second here).
@@ -414,6 +423,7 @@ fn ping_flood_without_reading() {
 /// that arrive in one segment (Autobahn case 2.10 checks this).
 #[test]
 fn every_ping_of_a_reading_peer_is_answered() {
+    let _serial = one_at_a_time();
     let srv = Srv::start(|_| {});
     let mut p = Peer::open(srv.port());
     let burst: Vec<u8> = (0..10u8)
@@ -433,6 +443,7 @@ fn every_ping_of_a_reading_peer_is_answered() {
 /// others keep their messages, and the server never shows more than the budget.
 #[test]
 fn memory_budget_closes_the_largest_holder() {
+    let _serial = one_at_a_time();
     const HOLDERS: usize = 200;
     const SMALL: usize = 24 * 1024;
     let srv = Srv::start(|_| {});
@@ -488,6 +499,7 @@ fn memory_budget_closes_the_largest_holder() {
 /// what they held is freed.
 #[test]
 fn half_sent_frames_and_unfinished_messages_time_out() {
+    let _serial = one_at_a_time();
     const TIMEOUT: Duration = Duration::from_millis(400);
     let srv = Srv::start(|c| c.message_timeout = TIMEOUT);
     let control = Control::start(&srv);
@@ -531,6 +543,7 @@ fn half_sent_frames_and_unfinished_messages_time_out() {
 /// paused reading, an unfinished message is not closed, and it completes after the resume.
 #[test]
 fn message_timeout_spares_a_connection_the_application_paused() {
+    let _serial = one_at_a_time();
     const TIMEOUT: Duration = Duration::from_millis(300);
     let srv = Srv::start(|c| c.message_timeout = TIMEOUT);
     let mut p = Peer::open(srv.port());
@@ -562,6 +575,7 @@ fn message_timeout_spares_a_connection_the_application_paused() {
 /// that never ends (slowloris) is dropped at the handshake timeout.
 #[test]
 fn handshake_limits() {
+    let _serial = one_at_a_time();
     const HANDSHAKE: Duration = Duration::from_millis(500);
     let srv = Srv::start(|c| c.handshake_timeout = HANDSHAKE);
     let control = Control::start(&srv);
@@ -636,6 +650,7 @@ fn handshake_limits() {
 /// (and echoed); the others are a protocol error (1002).
 #[test]
 fn close_codes_from_peers() {
+    let _serial = one_at_a_time();
     let srv = Srv::start(|_| {});
     let control = Control::start(&srv);
     let cases = [
@@ -709,6 +724,7 @@ fn fail_attempt(s: TcpStream, n: usize) {
 /// engine's own reconnect counter.
 #[test]
 fn reconnects_to_a_failing_server_back_off() {
+    let _serial = one_at_a_time();
     const ATTEMPTS: usize = 7;
     let min = Duration::from_millis(20);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
