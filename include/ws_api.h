@@ -288,6 +288,10 @@ extern "C" {
  * Creates a context from `o` (which the caller still owns and frees). Server: binds at once, so
  * a port in use or unreadable TLS files fail here. Client: returns at once and connects in the
  * background, reporting failures through on_error and retrying with backoff until destroy.
+ *
+ * `*out` receives an opaque handle, not an address: it stays valid until ws_context_destroy
+ * returns, and is never reused afterwards (a destroyed handle answers WS_ERR_INVALID_ARGUMENT
+ * in every function, even when contexts were created since).
  */
 enum ws_status ws_context_create(const struct ws_options *o, struct ws_context **out);
 
@@ -295,7 +299,7 @@ enum ws_status ws_context_create(const struct ws_options *o, struct ws_context *
  * Copies the message and queues it; never blocks. Client: `conn` 0 is the current connection
  * (messages queued while disconnected go out after the next connect, in order). Server: `conn`
  * names one client. Text must be valid UTF-8. A full queue answers WS_ERR_QUEUE_FULL and
- * queues nothing.
+ * queues nothing. During ws_context_destroy (from another thread): WS_ERR_CLOSED.
  */
 enum ws_status ws_send(struct ws_context *c,
                        ws_conn_id conn,
@@ -333,33 +337,39 @@ enum ws_status ws_close_connection(struct ws_context *c,
 
 /**
  * Waits until every queued message reached the kernel, up to `timeout_ms` (WS_ERR_TIMEOUT then).
- * Called from a callback it cannot wait: it answers WS_OK if nothing is queued, else WS_ERR_TIMEOUT.
+ * Called from a callback or the log handler it cannot wait: it answers WS_OK if nothing is
+ * queued, else WS_ERR_TIMEOUT.
  */
-enum ws_status ws_flush(struct ws_context *c,
-                        uint32_t timeout_ms);
+enum ws_status ws_flush(struct ws_context *c, uint32_t timeout_ms);
 
 /**
  * Stops new sends, writes what is queued for up to `drain_timeout_ms`, closes every connection
  * with 1001, joins the I/O thread and frees the context. `unsent_out` (may be NULL) receives how
- * many messages were still queued (they are counted as dropped). Refused inside a callback and
- * for a pointer that is not a live context.
+ * many messages were still queued (they are counted as dropped).
+ *
+ * Lifetime rules: calls on the same context from other threads while it runs are safe: each
+ * completes or answers WS_ERR_CLOSED (a second destroy answers WS_ERR_CLOSED too). Once it has
+ * returned, the handle is dead for good: every function answers WS_ERR_INVALID_ARGUMENT for it,
+ * even after new contexts were created. Refused (WS_ERR_INVALID_ARGUMENT) inside any callback
+ * and inside the log handler, on any thread.
  */
 enum ws_status ws_context_destroy(struct ws_context *c,
                                   uint32_t drain_timeout_ms,
                                   uint64_t *unsent_out);
 
 /**
- * The bound port of a server (useful with port 0); a client's configured port; 0 for NULL.
+ * The bound port of a server (useful with port 0); a client's configured port; 0 for NULL or a
+ * destroyed context.
  */
 uint16_t ws_local_port(const struct ws_context *c);
 
 /**
  * Extension: the peer of a connection, from its on_connect until its on_close is called (with
  * WS_DISPATCH_MANUAL: until its on_close is dispatched, so events that precede it can still
- * ask). Client: 0 or the current id names the server it is connected to. Writes the numeric address (e.g. "127.0.0.1" or "::1") as a NUL-terminated
- * string into `ip` (`ip_len` bytes; 46 always suffice) and the port into `*port` (may be NULL).
- * WS_ERR_NOT_CONNECTED for an unknown or closed connection, WS_ERR_INVALID_ARGUMENT when `ip`
- * is NULL or too small.
+ * ask). Client: 0 or the current id names the server it is connected to. Writes the numeric
+ * address (e.g. "127.0.0.1" or "::1") as a NUL-terminated string into `ip` (`ip_len` bytes; 46
+ * always suffice) and the port into `*port` (may be NULL). WS_ERR_NOT_CONNECTED for an unknown
+ * or closed connection, WS_ERR_INVALID_ARGUMENT when `ip` is NULL or too small.
  */
 enum ws_status ws_peer_address(const struct ws_context *c,
                                ws_conn_id conn,
@@ -374,7 +384,7 @@ enum ws_status ws_get_stats(const struct ws_context *c, struct ws_stats *out);
 
 /**
  * WS_DISPATCH_MANUAL: a file descriptor that is readable while callbacks wait for ws_dispatch;
- * -1 otherwise. Owned by the context: do not close it.
+ * -1 otherwise (and for NULL or a destroyed context). Owned by the context: do not close it.
  */
 int ws_event_fd(const struct ws_context *c);
 
@@ -402,7 +412,8 @@ const char *ws_version(void);
 /**
  * Sets the process-wide log handler: `fn` receives every diagnostic at `min` or more severe
  * (WS_LOG_ERROR is the most severe), from any thread. NULL removes the handler. An out-of-range
- * `min` is clamped to WS_LOG_DEBUG. The handler must not call ws_set_log_handler itself.
+ * `min` is clamped to WS_LOG_DEBUG. The handler must not call ws_set_log_handler itself. Inside
+ * the handler, as inside a callback, ws_context_destroy is refused and ws_flush does not wait.
  */
 void ws_set_log_handler(ws_log_fn fn_, void *user, ws_log_level min);
 

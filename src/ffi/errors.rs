@@ -86,13 +86,9 @@ pub fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
 ///
 /// # Safety
 /// `p` is NULL or points to a NUL-terminated string.
+/// (Kept here for the setters that import it; `ptr::try_str` is the conversion.)
 pub unsafe fn str_arg<'a>(p: *const c_char, what: &str) -> Result<&'a str, Error> {
-    if p.is_null() {
-        return Err(Error::invalid(format!("{what} is NULL")));
-    }
-    CStr::from_ptr(p)
-        .to_str()
-        .map_err(|_| Error::invalid(format!("{what} is not valid UTF-8")))
+    super::ptr::try_str(p, what)
 }
 
 static STATUS_TEXT: [(ws_status, &CStr); 10] = [

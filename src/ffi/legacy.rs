@@ -18,7 +18,6 @@
 //! are declared by the hand-written `include/ws_api/{client,server}.h`.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::ffi::CStr;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
@@ -39,6 +38,7 @@ use super::options::{
     ws_options_set_cacert, ws_options_set_callbacks, ws_options_set_cert, ws_options_set_key,
     ws_options_set_path, ws_options_set_port, ws_options_set_protocol, ws_options_set_tls,
 };
+use super::ptr::{self, Out};
 use super::types::{
     ws_callbacks, ws_conn_id, ws_context, ws_mode, ws_msg_type, ws_options, ws_status, RawMode,
     RawMsgType,
@@ -149,10 +149,10 @@ fn take_handle(h: c_int, kind: Kind) -> Option<Arc<Handle>> {
 
 /// The message of the C call that just failed on this thread.
 fn last_error() -> String {
-    // SAFETY: ws_last_error answers a NUL-terminated string valid until the next failing call.
-    unsafe { CStr::from_ptr(ws_last_error()) }
-        .to_string_lossy()
-        .into_owned()
+    // ws_last_error answers a NUL-terminated string valid until the next failing call.
+    ptr::try_c_bytes(ws_last_error(), "ws_last_error")
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_default()
 }
 
 /// Turns a C API status into a result carrying its `ws_last_error` message.
@@ -188,12 +188,11 @@ fn entry_void(name: &str, body: impl FnOnce()) {
     }
 }
 
-/// An optional C string: NULL and "" are both "not given".
-///
-/// # Safety
-/// `p` is NULL or a NUL-terminated string.
-unsafe fn opt_arg(p: *const c_char) -> Option<*const c_char> {
-    (!p.is_null() && *p != 0).then_some(p)
+/// An optional C string (NULL or NUL-terminated): NULL and "" are both "not given".
+fn opt_arg(p: *const c_char) -> Option<*const c_char> {
+    ptr::try_c_bytes(p, "string")
+        .is_ok_and(|b| !b.is_empty())
+        .then_some(p)
 }
 
 /// A `ws_options` that is freed when dropped.
@@ -216,17 +215,14 @@ impl Opts {
         key: *const c_char,
         cacert: *const c_char,
     ) -> Result<(), String> {
-        // SAFETY: the caller passes NULL or NUL-terminated strings.
-        unsafe {
-            if let Some(p) = opt_arg(cert) {
-                check(ws_options_set_cert(self.0, p), "cert")?;
-            }
-            if let Some(p) = opt_arg(key) {
-                check(ws_options_set_key(self.0, p), "key")?;
-            }
-            if let Some(p) = opt_arg(cacert) {
-                check(ws_options_set_cacert(self.0, p), "cacert")?;
-            }
+        if let Some(p) = opt_arg(cert) {
+            check(ws_options_set_cert(self.0, p), "cert")?;
+        }
+        if let Some(p) = opt_arg(key) {
+            check(ws_options_set_key(self.0, p), "key")?;
+        }
+        if let Some(p) = opt_arg(cacert) {
+            check(ws_options_set_cacert(self.0, p), "cacert")?;
         }
         Ok(())
     }
@@ -248,12 +244,23 @@ impl Drop for Opts {
 }
 
 /// Publishes a new handle for `handle`, writing its number to both out-parameters.
-fn publish(handle: Handle, number: c_int, msgqid: *mut c_int, service_pid: *mut c_int) {
+fn publish(handle: Handle, number: c_int, (msgqid, service_pid): (Out<c_int>, Out<c_int>)) {
     registry().insert(number, Arc::new(handle));
-    // SAFETY: both checked non-NULL by the caller; writable ints (the C caller's obligation).
-    unsafe {
-        *msgqid = number;
-        *service_pid = number;
+    msgqid.write(number);
+    service_pid.write(number);
+}
+
+/// The two out-parameters every create function writes its handle to.
+fn handle_outs(
+    msgqid: *mut c_int,
+    service_pid: *mut c_int,
+) -> Result<(Out<c_int>, Out<c_int>), String> {
+    match (
+        ptr::try_out(msgqid, "msgqid"),
+        ptr::try_out(service_pid, "service_pid"),
+    ) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        _ => Err("msgqid or service_pid is NULL".into()),
     }
 }
 
@@ -267,15 +274,9 @@ fn msg_type_of(bytes: &[u8]) -> RawMsgType {
     }
 }
 
-/// The bytes of a non-NULL message argument.
-///
-/// # Safety
-/// `msg` is NULL or a NUL-terminated string that outlives the result.
-unsafe fn msg_arg<'a>(msg: *const c_char) -> Result<&'a [u8], String> {
-    if msg.is_null() {
-        return Err("msg is NULL".into());
-    }
-    Ok(CStr::from_ptr(msg).to_bytes())
+/// The bytes of a non-NULL message argument (a NUL-terminated string).
+fn msg_arg<'a>(msg: *const c_char) -> Result<&'a [u8], String> {
+    ptr::try_c_bytes(msg, "msg").map_err(|e| e.message)
 }
 
 // ------------------------------------------------------------------------------------------
@@ -501,14 +502,9 @@ unsafe extern "C" fn pipe_on_receive(
     user: *mut c_void,
 ) -> c_int {
     catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: `user` is the Arc<Pipe> held by the handle, which outlives the context;
-        // `data` holds `len` bytes during this call.
-        let pipe = unsafe { &*(user as *const Pipe) };
-        let bytes = if len == 0 || data.is_null() {
-            &[][..]
-        } else {
-            unsafe { std::slice::from_raw_parts(data, len) }
-        };
+        // SAFETY: `user` is Arc::as_ptr of the handle's Arc<Pipe>, which outlives the context.
+        let pipe = unsafe { ptr::arc_user::<Pipe>(user) };
+        let bytes = ptr::try_bytes(data.cast(), len, "data").unwrap_or(&[]);
         c_int::from(pipe.push(conn, bytes))
     }))
     .unwrap_or(0)
@@ -552,9 +548,7 @@ pub extern "C" fn websocket_client_create(
     service_pid: *mut c_int,
 ) -> c_int {
     entry("websocket_client_create", || {
-        if msgqid.is_null() || service_pid.is_null() {
-            return Err("msgqid or service_pid is NULL".into());
-        }
+        let outs = handle_outs(msgqid, service_pid)?;
         if address.is_null() {
             return Err("address is NULL".into());
         }
@@ -569,14 +563,11 @@ pub extern "C" fn websocket_client_create(
         let o = Opts::new(ws_mode::WS_MODE_CLIENT)?;
         check(ws_options_set_address(o.0, address), "address")?;
         check(ws_options_set_port(o.0, port), "port")?;
-        // SAFETY: NULL or NUL-terminated strings (the C caller's obligation).
-        unsafe {
-            if let Some(p) = opt_arg(path) {
-                check(ws_options_set_path(o.0, p), "path")?;
-            }
-            if let Some(p) = opt_arg(protocol) {
-                check(ws_options_set_protocol(o.0, p), "protocol")?;
-            }
+        if let Some(p) = opt_arg(path) {
+            check(ws_options_set_path(o.0, p), "path")?;
+        }
+        if let Some(p) = opt_arg(protocol) {
+            check(ws_options_set_protocol(o.0, p), "protocol")?;
         }
         if use_ssl != 0 {
             check(ws_options_set_tls(o.0, 1), "use_ssl")?;
@@ -596,8 +587,7 @@ pub extern "C" fn websocket_client_create(
                 writer: Mutex::new(None),
             },
             number,
-            msgqid,
-            service_pid,
+            outs,
         );
         Ok(0)
     })
@@ -615,8 +605,7 @@ pub extern "C" fn websocket_client_send_msg(
     _port: c_int,
 ) -> c_int {
     entry("websocket_client_send_msg", || {
-        // SAFETY: NULL or a NUL-terminated string (the C caller's obligation).
-        let bytes = unsafe { msg_arg(msg)? };
+        let bytes = msg_arg(msg)?;
         let h = lookup(msgqid, Kind::Client)?;
         let slot = read_slot(&h.slot);
         let c = slot.ok_or_else(|| format!("handle {msgqid} is being disconnected"))?;
@@ -727,23 +716,21 @@ pub extern "C" fn websocket_server_create(
     service_pid: *mut c_int,
 ) -> c_int {
     entry("websocket_server_create", || {
-        if msgqid.is_null() || service_pid.is_null() {
-            return Err("msgqid or service_pid is NULL".into());
-        }
+        let outs = handle_outs(msgqid, service_pid)?;
         if !(0..=65535).contains(&port) {
             return Err(format!("port {port} is outside 0..65535"));
         }
         let o = Opts::new(ws_mode::WS_MODE_SERVER)?;
         check(ws_options_set_port(o.0, port), "port")?;
-        // SAFETY: NULL or a NUL-terminated string (the C caller's obligation).
-        if let Some(p) = unsafe { opt_arg(protocol) } {
+        if let Some(p) = opt_arg(protocol) {
             check(ws_options_set_protocol(o.0, p), "protocol")?;
         }
         if use_ssl != 0 {
             check(ws_options_set_tls(o.0, 1), "use_ssl")?;
             o.tls_files(cert, key, cacert)?;
         }
-        let pipe_ends = if fd.is_null() {
+        let fd = ptr::opt_out(fd);
+        let pipe_ends = if fd.is_none() {
             None
         } else {
             Some(make_pipe()?)
@@ -785,8 +772,9 @@ pub extern "C" fn websocket_server_create(
             read_end = Some(r);
         }
         if let Some(r) = read_end {
-            // SAFETY: `fd` checked non-NULL; a writable int (the C caller's obligation).
-            unsafe { *fd = r.into_raw_fd() };
+            if let Some(fd) = &fd {
+                fd.write(r.into_raw_fd());
+            }
         }
         publish(
             Handle {
@@ -796,8 +784,7 @@ pub extern "C" fn websocket_server_create(
                 writer: Mutex::new(writer),
             },
             number,
-            msgqid,
-            service_pid,
+            outs,
         );
         Ok(0)
     })
@@ -815,8 +802,7 @@ pub extern "C" fn websocket_server_broadcast_msg(
     _port: c_int,
 ) -> c_int {
     entry("websocket_server_broadcast_msg", || {
-        // SAFETY: NULL or a NUL-terminated string (the C caller's obligation).
-        let bytes = unsafe { msg_arg(msg)? };
+        let bytes = msg_arg(msg)?;
         let h = lookup(msgqid, Kind::Server)?;
         let slot = read_slot(&h.slot);
         let c = slot.ok_or_else(|| format!("handle {msgqid} is shutting down"))?;

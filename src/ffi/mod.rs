@@ -7,11 +7,14 @@
 
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
+pub mod callback;
 pub mod context;
 pub mod errors;
+pub mod handles;
 pub mod legacy;
 pub mod log;
 pub mod options;
+pub mod ptr;
 pub mod types;
 
 pub use context::*;
