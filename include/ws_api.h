@@ -140,7 +140,11 @@ typedef enum ws_slow_policy {
 } ws_slow_policy;
 
 /**
- * One endpoint: a client (with its reconnects) or a listening server. Opaque.
+ * One endpoint: a client (with its reconnects) or a listening server. Opaque: a `ws_context *`
+ * is a handle, not an address (never dereference it). Calls racing `ws_context_destroy` from
+ * another thread complete or answer WS_ERR_CLOSED; after destroy returned, every function answers
+ * WS_ERR_INVALID_ARGUMENT for it, even when new contexts were created since (handles are never
+ * reused).
  */
 typedef struct ws_context ws_context;
 
@@ -430,7 +434,7 @@ void ws_options_free(struct ws_options *o);
 
 /**
  * Client: host name or address to connect to (default "127.0.0.1"); server: address to bind
- * (default "0.0.0.0").
+ * (default "0.0.0.0"). No spaces or control characters (CR, LF: WS_ERR_INVALID_ARGUMENT).
  */
 enum ws_status ws_options_set_address(struct ws_options *o, const char *host);
 
@@ -440,7 +444,8 @@ enum ws_status ws_options_set_address(struct ws_options *o, const char *host);
 enum ws_status ws_options_set_port(struct ws_options *o, int port);
 
 /**
- * Request path (client) or the only path accepted (server); must start with '/'. Default "/".
+ * Request path (client) or the only path accepted (server); must start with '/', no spaces or
+ * control characters. Default "/".
  */
 enum ws_status ws_options_set_path(struct ws_options *o, const char *path);
 
@@ -452,7 +457,8 @@ enum ws_status ws_options_set_protocol(struct ws_options *o, const char *name);
 
 /**
  * Client: adds a header to the opening handshake (e.g. Authorization). Headers the protocol
- * itself sets (Host, Upgrade, Connection, Sec-WebSocket-*) are refused.
+ * itself sets (Host, Upgrade, Connection, Sec-WebSocket-*) are refused, and so are CR and LF in
+ * the name or value (WS_ERR_INVALID_ARGUMENT).
  */
 enum ws_status ws_options_add_header(struct ws_options *o, const char *name, const char *value);
 

@@ -60,16 +60,22 @@ pub const PIPE_LOW_WATER: usize = 256 << 10;
 /// its whole drain time still says goodbye with 1000.
 const CLOSE_GRACE_MS: u64 = 250;
 
-/// A context pointer that may cross threads: the engine's functions are thread-safe, and every
-/// use happens under the owning [`Slot`]'s lock, which `ws_context_destroy` waits for.
+/// A `ws_context *` kept as the number it is (a handle, see `handles.rs`), so it may cross
+/// threads; the C API functions check it on every call. Every use happens under the owning
+/// [`Slot`]'s lock, which shutdown takes before destroying the context.
 #[derive(Clone, Copy)]
-struct CtxPtr(*mut ws_context);
+struct CtxPtr(usize);
 
-// SAFETY: a ws_context may be used from any thread (contract section 2); the pointer is only
-// dereferenced by the C API functions, under the slot lock that keeps it alive.
-unsafe impl Send for CtxPtr {}
-// SAFETY: as above.
-unsafe impl Sync for CtxPtr {}
+impl CtxPtr {
+    fn new(c: *mut ws_context) -> CtxPtr {
+        CtxPtr(c as usize)
+    }
+
+    /// The handle as the C API takes it.
+    fn p(self) -> *mut ws_context {
+        self.0 as *mut ws_context
+    }
+}
 
 /// The context of a handle: `None` once shutdown has taken it. Callers hold the read lock for the
 /// length of one (non-blocking) API call; shutdown takes the write lock to remove the context,
@@ -233,7 +239,7 @@ impl Opts {
             ws_context_create(self.0, &mut ctx),
             "cannot create the context",
         )?;
-        Ok(CtxPtr(ctx))
+        Ok(CtxPtr::new(ctx))
     }
 }
 
@@ -370,7 +376,7 @@ fn resume(slot: &Slot, conns: BTreeSet<ws_conn_id>) {
     if let Some(c) = *read_slot(slot) {
         for conn in conns {
             // A connection that closed meanwhile answers WS_ERR_NOT_CONNECTED: nothing to do.
-            let _ = ws_rx_flow(c.0, conn, 1);
+            let _ = ws_rx_flow(c.p(), conn, 1);
         }
     }
 }
@@ -611,7 +617,7 @@ pub extern "C" fn websocket_client_send_msg(
         let c = slot.ok_or_else(|| format!("handle {msgqid} is being disconnected"))?;
         check(
             ws_send(
-                c.0,
+                c.p(),
                 0,
                 bytes.as_ptr().cast(),
                 bytes.len(),
@@ -640,10 +646,10 @@ pub extern "C" fn websocket_client_disconnect(service_pid: c_int) {
         };
         let deadline = Instant::now() + Duration::from_millis(LEGACY_DRAIN_MS.into());
         // A timeout leaves the rest to the destroy below, which counts it as dropped.
-        let _ = ws_flush(c.0, LEGACY_DRAIN_MS);
+        let _ = ws_flush(c.p(), LEGACY_DRAIN_MS);
         // WS_ERR_NOT_CONNECTED when there is no open connection: nothing to close, and nothing
         // to wait for (a connection attempt in progress is simply abandoned).
-        let closing = ws_close_connection(c.0, 0, 1000, std::ptr::null()) == ws_status::WS_OK;
+        let closing = ws_close_connection(c.p(), 0, 1000, std::ptr::null()) == ws_status::WS_OK;
         let drain = if closing {
             deadline
                 .saturating_duration_since(Instant::now())
@@ -653,7 +659,7 @@ pub extern "C" fn websocket_client_disconnect(service_pid: c_int) {
         };
         let mut unsent = 0u64;
         let _ = ws_context_destroy(
-            c.0,
+            c.p(),
             u32::try_from(drain.as_millis()).unwrap_or(LEGACY_DRAIN_MS),
             &mut unsent,
         );
@@ -685,7 +691,7 @@ fn create_listening(o: &Opts) -> Result<CtxPtr, String> {
         check(ws_options_set_address(o.0, c"::".as_ptr()), "address")?;
         let mut ctx: *mut ws_context = std::ptr::null_mut();
         match ws_context_create(o.0, &mut ctx) {
-            ws_status::WS_OK => return Ok(CtxPtr(ctx)),
+            ws_status::WS_OK => return Ok(CtxPtr::new(ctx)),
             // A port in use is in use on IPv4 too; anything else (no IPv6 here) may not be.
             // The IPv4 attempt below reports the failure if it fails too.
             ws_status::WS_ERR_IO => {}
@@ -765,7 +771,7 @@ pub extern "C" fn websocket_server_create(
                 Ok(t) => writer = Some(t),
                 Err(e) => {
                     // Nothing else knows the context yet.
-                    let _ = ws_context_destroy(ctx.0, 0, std::ptr::null_mut());
+                    let _ = ws_context_destroy(ctx.p(), 0, std::ptr::null_mut());
                     return Err(format!("cannot start the pipe writer thread: {e}"));
                 }
             }
@@ -807,7 +813,12 @@ pub extern "C" fn websocket_server_broadcast_msg(
         let slot = read_slot(&h.slot);
         let c = slot.ok_or_else(|| format!("handle {msgqid} is shutting down"))?;
         check(
-            ws_broadcast(c.0, bytes.as_ptr().cast(), bytes.len(), msg_type_of(bytes)),
+            ws_broadcast(
+                c.p(),
+                bytes.as_ptr().cast(),
+                bytes.len(),
+                msg_type_of(bytes),
+            ),
             "cannot queue the message",
         )?;
         Ok(0)
@@ -838,7 +849,7 @@ pub extern "C" fn websocket_server_shutdown(service_pid: c_int) {
         }
         let taken = h.slot.write().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(c) = taken {
-            let _ = ws_context_destroy(c.0, LEGACY_DRAIN_MS, std::ptr::null_mut());
+            let _ = ws_context_destroy(c.p(), LEGACY_DRAIN_MS, std::ptr::null_mut());
         }
         // The I/O thread is gone: no more input for the pipe.
         if let Some(p) = &h.pipe {
@@ -872,7 +883,7 @@ pub extern "C" fn ws_legacy_local_port(service_pid: c_int) -> c_int {
         let h = lookup(service_pid, Kind::Server)?;
         let slot = read_slot(&h.slot);
         let c = slot.ok_or_else(|| format!("handle {service_pid} is shutting down"))?;
-        Ok(c_int::from(ws_local_port(c.0)))
+        Ok(c_int::from(ws_local_port(c.p())))
     })
 }
 

@@ -112,7 +112,7 @@ pub extern "C" fn ws_options_free(o: *mut ws_options) {
 }
 
 /// Client: host name or address to connect to (default "127.0.0.1"); server: address to bind
-/// (default "0.0.0.0").
+/// (default "0.0.0.0"). No spaces or control characters (CR, LF: WS_ERR_INVALID_ARGUMENT).
 #[no_mangle]
 pub extern "C" fn ws_options_set_address(o: *mut ws_options, host: *const c_char) -> ws_status {
     with_options(o, "ws_options_set_address", |opts| {
@@ -149,7 +149,8 @@ pub extern "C" fn ws_options_set_port(o: *mut ws_options, port: c_int) -> ws_sta
     })
 }
 
-/// Request path (client) or the only path accepted (server); must start with '/'. Default "/".
+/// Request path (client) or the only path accepted (server); must start with '/', no spaces or
+/// control characters. Default "/".
 #[no_mangle]
 pub extern "C" fn ws_options_set_path(o: *mut ws_options, path: *const c_char) -> ws_status {
     with_options(o, "ws_options_set_path", |opts| {
@@ -188,7 +189,8 @@ pub extern "C" fn ws_options_set_protocol(o: *mut ws_options, name: *const c_cha
 }
 
 /// Client: adds a header to the opening handshake (e.g. Authorization). Headers the protocol
-/// itself sets (Host, Upgrade, Connection, Sec-WebSocket-*) are refused.
+/// itself sets (Host, Upgrade, Connection, Sec-WebSocket-*) are refused, and so are CR and LF in
+/// the name or value (WS_ERR_INVALID_ARGUMENT).
 #[no_mangle]
 pub extern "C" fn ws_options_add_header(
     o: *mut ws_options,
