@@ -237,3 +237,67 @@ impl UserPtr {
         self.0 as *mut c_void
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::ErrorKind;
+
+    #[derive(Clone, Copy, Default)]
+    #[repr(C)]
+    struct Two {
+        struct_size: u32,
+        a: u64,
+        b: u64,
+    }
+
+    #[test]
+    fn sized_out_writes_only_what_the_caller_declared() {
+        // An older caller knows only struct_size and `a`.
+        let mut buf = [0xaau8; std::mem::size_of::<Two>()];
+        let known = std::mem::offset_of!(Two, b);
+        buf[..4].copy_from_slice(&(known as u32).to_ne_bytes());
+        let out = try_sized_out(buf.as_mut_ptr() as *mut Two, "t").unwrap();
+        assert_eq!(out.size(), known);
+        out.write(&Two {
+            struct_size: known as u32,
+            a: 7,
+            b: 9,
+        });
+        assert_eq!(&buf[8..16], &7u64.to_ne_bytes());
+        assert!(
+            buf[known..].iter().all(|&x| x == 0xaa),
+            "wrote past struct_size"
+        );
+        let mut unset = Two::default();
+        assert_eq!(
+            try_sized_out(&mut unset, "t").err().unwrap().kind,
+            ErrorKind::InvalidArgument
+        );
+    }
+
+    #[test]
+    fn out_text_refuses_what_does_not_fit_and_writes_nothing() {
+        let mut buf = [b'x' as c_char; 4];
+        let t = try_out_text(buf.as_mut_ptr(), buf.len(), "ip").unwrap();
+        assert!(t.write("abcd", "ip").is_err());
+        assert!(buf.iter().all(|&c| c == b'x' as c_char));
+        let t = try_out_text(buf.as_mut_ptr(), buf.len(), "ip").unwrap();
+        t.write("abc", "ip").unwrap();
+        assert_eq!(buf, [b'a', b'b', b'c', 0].map(|c| c as c_char));
+        assert!(try_out_text(std::ptr::null_mut(), 4, "ip").is_err());
+    }
+
+    #[test]
+    fn null_is_refused_naming_the_argument_and_empty_bytes_may_be_null() {
+        let e = try_str(std::ptr::null(), "path").err().unwrap();
+        assert_eq!(e.message, "path is NULL");
+        assert_eq!(try_bytes(std::ptr::null(), 0, "data").unwrap(), b"");
+        assert!(try_bytes(std::ptr::null(), 1, "data").is_err());
+        assert_eq!(try_opt_str(std::ptr::null(), "r").unwrap(), None);
+        assert_eq!(
+            try_str(c"\xff".as_ptr(), "s").err().unwrap().message,
+            "s is not valid UTF-8"
+        );
+    }
+}
