@@ -6,7 +6,6 @@
 
 #include "common.h"
 
-#include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -69,7 +68,8 @@ stale_handles (void)
 /* The race: workers call the API on TARGET until they have seen it dead many times.  */
 static ws_context *target;
 static ws_conn_id target_conn;
-static atomic_int destroy_started;
+static atomic_int destroy_started;  /* read by the workers without the lock */
+static int started;             /* the same, under test_lock, to wait on */
 static int progress;            /* under test_lock */
 
 typedef struct worker
@@ -148,8 +148,7 @@ second_destroy (void *arg)
 {
   ws_status *st = arg;
 
-  while (!atomic_load (&destroy_started))
-    sched_yield ();
+  WAIT_UNTIL (started);
   *st = ws_context_destroy (target, 0, NULL);
   return NULL;
 }
@@ -172,6 +171,7 @@ race (void)
   test_lock ();
   target_conn = srv.last_connect;
   progress = 0;
+  started = 0;
   test_unlock ();
   atomic_store (&destroy_started, 0);
 
@@ -184,6 +184,10 @@ race (void)
   CHECK_INT (pthread_create (&second, NULL, second_destroy, &second_st), 0);
   WAIT_UNTIL (progress >= need);
   atomic_store (&destroy_started, 1);
+  test_lock ();
+  started = 1;
+  test_signal ();
+  test_unlock ();
   first_st = ws_context_destroy (target, 100, NULL);
   CHECK_INT (pthread_join (second, NULL), 0);
   /* One destroy did it; the other was told the context is going or gone.  */

@@ -327,12 +327,14 @@ enum ws_status ws_request_writable(struct ws_context *c, ws_conn_id conn);
 
 /**
  * Pauses (enable 0) or resumes reading from `conn`: TCP backpressure towards the peer.
+ * WS_ERR_CLOSED once ws_context_destroy started.
  */
 enum ws_status ws_rx_flow(struct ws_context *c, ws_conn_id conn, int enable);
 
 /**
  * Starts the closing handshake of `conn` with `code` (1000, 1001, ... or 3000-4999) and `reason`
  * (NULL = none, at most 123 bytes of UTF-8). Messages queued before it are written first.
+ * WS_ERR_CLOSED once ws_context_destroy started (destroy closes every connection itself).
  */
 enum ws_status ws_close_connection(struct ws_context *c,
                                    ws_conn_id conn,

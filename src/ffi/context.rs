@@ -188,6 +188,7 @@ pub extern "C" fn ws_request_writable(c: *mut ws_context, conn: ws_conn_id) -> w
 }
 
 /// Pauses (enable 0) or resumes reading from `conn`: TCP backpressure towards the peer.
+/// WS_ERR_CLOSED once ws_context_destroy started.
 #[no_mangle]
 pub extern "C" fn ws_rx_flow(c: *mut ws_context, conn: ws_conn_id, enable: c_int) -> ws_status {
     guard("ws_rx_flow", || {
@@ -199,6 +200,7 @@ pub extern "C" fn ws_rx_flow(c: *mut ws_context, conn: ws_conn_id, enable: c_int
 
 /// Starts the closing handshake of `conn` with `code` (1000, 1001, ... or 3000-4999) and `reason`
 /// (NULL = none, at most 123 bytes of UTF-8). Messages queued before it are written first.
+/// WS_ERR_CLOSED once ws_context_destroy started (destroy closes every connection itself).
 #[no_mangle]
 pub extern "C" fn ws_close_connection(
     c: *mut ws_context,

