@@ -1,5 +1,5 @@
-/* The 2016 functions given bad arguments, unknown handles and handles of the other kind; a
-   port in use; handles positive and never reused; double shutdown and double disconnect
+/* The 2016 functions given bad arguments (CR or LF in strings sent on the wire included),
+   unknown handles and handles of the other kind; a port in use; handles positive and never reused; double shutdown and double disconnect
    harmless; broadcast with no client; disconnect bounded when the server never comes.  Every
    -1 must come with a ws_last_error () message.  */
 
@@ -66,6 +66,22 @@ check_bad_arguments (int port)
                                         &p));
   CHECK_FAILS (websocket_client_create (bad_protocol, localhost, port, slash, 0, NULL, NULL,
                                         NULL, &q, &p));
+  /* Strings that reach the request line or a header: CR and LF could inject headers.  */
+  {
+    static char crlf_address[] = "127.0.0.1\r\nX-Injected: 1";
+    static char lf_path[] = "/a\nX-Injected: 1";
+    static char cr_protocol[] = "p\r";
+
+    CHECK_FAILS (websocket_client_create (NULL, crlf_address, port, slash, 0, NULL, NULL, NULL,
+                                          &q, &p));
+    CHECK (strstr (ws_last_error (), "CR") != NULL);
+    CHECK_FAILS (websocket_client_create (NULL, localhost, port, lf_path, 0, NULL, NULL, NULL,
+                                          &q, &p));
+    CHECK (strstr (ws_last_error (), "LF") != NULL);
+    CHECK_FAILS (websocket_client_create (cr_protocol, localhost, port, slash, 0, NULL, NULL,
+                                          NULL, &q, &p));
+    CHECK_FAILS (websocket_server_create (cr_protocol, 0, 0, NULL, NULL, NULL, NULL, &q, &p));
+  }
   /* TLS files that cannot be loaded fail at once.  */
   CHECK_FAILS (websocket_client_create (NULL, localhost, port, slash, 1, missing, missing, NULL,
                                         &q, &p));

@@ -1,11 +1,12 @@
-/* Every public function given NULL, an unknown connection id, a bad port, a bad value or the
-   wrong mode answers the documented status (and sets ws_last_error); a second destroy of the
+/* Every public function given NULL, an unknown connection id, a bad port, a bad value, CR or LF
+   in a string sent on the wire, or the wrong mode answers the documented status (and sets ws_last_error); a second destroy of the
    same context is harmless.  */
 
 #include "common.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -314,11 +315,48 @@ client_without_server (void)
   close (fd);
 }
 
+/* Every option string that reaches the wire (request line, Host, headers, subprotocol) refuses
+   CR and LF, naming the character; a C string cannot carry a NUL (it ends it).  */
+static void
+wire_strings (void)
+{
+  ws_options *srv = ws_options_new (WS_MODE_SERVER);
+  ws_options *cli = ws_options_new (WS_MODE_CLIENT);
+  static const char *const bad[] = { "a\r\nX-Injected: 1", "a\rb", "a\nb", "\r\n" };
+  size_t i;
+
+  for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    {
+      char path[64];
+
+      snprintf (path, sizeof path, "/%s", bad[i]);
+      CHECK_FAILS (ws_options_set_address (cli, bad[i]), INVALID);
+      CHECK (strstr (ws_last_error (), "CR") != NULL || strstr (ws_last_error (), "LF") != NULL);
+      CHECK_FAILS (ws_options_set_address (srv, bad[i]), INVALID);
+      CHECK_FAILS (ws_options_set_path (cli, path), INVALID);
+      CHECK (strstr (ws_last_error (), "may not contain CR, LF or NUL") != NULL);
+      CHECK_FAILS (ws_options_set_path (srv, path), INVALID);
+      CHECK_FAILS (ws_options_set_protocol (cli, bad[i]), INVALID);
+      CHECK_FAILS (ws_options_set_protocol (srv, bad[i]), INVALID);
+      CHECK_FAILS (ws_options_add_header (cli, bad[i], "v"), INVALID);
+      CHECK_FAILS (ws_options_add_header (cli, "X-A", bad[i]), INVALID);
+      CHECK (strstr (ws_last_error (), "header value") != NULL);
+    }
+  CHECK_FAILS (ws_options_set_address (cli, "two words"), INVALID);
+  CHECK_FAILS (ws_options_set_address (cli, "tab\there"), INVALID);
+  /* A tab is allowed inside a header value (RFC 9110 field-value).  */
+  CHECK_OK (ws_options_add_header (cli, "X-A", "a\tb"));
+  CHECK_OK (ws_options_set_address (cli, "127.0.0.1"));
+  ws_options_free (srv);
+  ws_options_free (cli);
+}
+
 int
 main (void)
 {
   options_null ();
   options_values ();
+  wire_strings ();
   context_null ();
   context_create ();
   connection_ids ();

@@ -145,7 +145,11 @@ typedef enum ws_slow_policy {
 } ws_slow_policy;
 
 /**
- * One endpoint: a client (with its reconnects) or a listening server. Opaque.
+ * One endpoint: a client (with its reconnects) or a listening server. Opaque: a `ws_context *`
+ * is a handle, not an address (never dereference it). Calls racing `ws_context_destroy` from
+ * another thread complete or answer WS_ERR_CLOSED; after destroy returned, every function answers
+ * WS_ERR_INVALID_ARGUMENT for it, even when new contexts were created since (handles are never
+ * reused).
  */
 typedef struct ws_context ws_context;
 
@@ -317,6 +321,10 @@ extern "C" {
  * Creates a context from `o` (which the caller still owns and frees). Server: binds at once, so
  * a port in use or unreadable TLS files fail here. Client: returns at once and connects in the
  * background, reporting failures through on_error and retrying with backoff until destroy.
+ *
+ * `*out` receives an opaque handle, not an address: it stays valid until ws_context_destroy
+ * returns, and is never reused afterwards (a destroyed handle answers WS_ERR_INVALID_ARGUMENT
+ * in every function, even when contexts were created since).
  */
 enum ws_status ws_context_create(const struct ws_options *o, struct ws_context **out);
 
@@ -324,7 +332,7 @@ enum ws_status ws_context_create(const struct ws_options *o, struct ws_context *
  * Copies the message and queues it; never blocks. Client: `conn` 0 is the current connection
  * (messages queued while disconnected go out after the next connect, in order). Server: `conn`
  * names one client. Text must be valid UTF-8. A full queue answers WS_ERR_QUEUE_FULL and
- * queues nothing.
+ * queues nothing. During ws_context_destroy (from another thread): WS_ERR_CLOSED.
  */
 enum ws_status ws_send(struct ws_context *c,
                        ws_conn_id conn,
@@ -348,6 +356,7 @@ enum ws_status ws_request_writable(struct ws_context *c, ws_conn_id conn);
 
 /**
  * Pauses (enable 0) or resumes reading from `conn`: TCP backpressure towards the peer.
+ * WS_ERR_CLOSED once ws_context_destroy started.
  */
 enum ws_status ws_rx_flow(struct ws_context *c, ws_conn_id conn, int enable);
 
@@ -356,7 +365,8 @@ enum ws_status ws_rx_flow(struct ws_context *c, ws_conn_id conn, int enable);
  * (NULL = none, at most 123 bytes of UTF-8). Messages queued before it are written first, for
  * up to handshake_timeout_ms (default 10 s; a peer that does not read cannot hold the connection
  * longer); the closing handshake then takes at most 2 s, and the lingering close after it at
- * most 2 s more.
+ * most 2 s more. WS_ERR_CLOSED once ws_context_destroy started (destroy closes every connection
+ * itself).
  */
 enum ws_status ws_close_connection(struct ws_context *c,
                                    ws_conn_id conn,
@@ -365,23 +375,29 @@ enum ws_status ws_close_connection(struct ws_context *c,
 
 /**
  * Waits until every queued message reached the kernel, up to `timeout_ms` (WS_ERR_TIMEOUT then).
- * Called from a callback it cannot wait: it answers WS_OK if nothing is queued, else WS_ERR_TIMEOUT.
+ * Called from a callback or the log handler it cannot wait: it answers WS_OK if nothing is
+ * queued, else WS_ERR_TIMEOUT.
  */
-enum ws_status ws_flush(struct ws_context *c,
-                        uint32_t timeout_ms);
+enum ws_status ws_flush(struct ws_context *c, uint32_t timeout_ms);
 
 /**
  * Stops new sends, writes what is queued for up to `drain_timeout_ms`, closes every connection
  * with 1001, joins the I/O thread and frees the context. `unsent_out` (may be NULL) receives how
- * many messages were still queued (they are counted as dropped). Refused inside a callback and
- * for a pointer that is not a live context.
+ * many messages were still queued (they are counted as dropped).
+ *
+ * Lifetime rules: calls on the same context from other threads while it runs are safe: each
+ * completes or answers WS_ERR_CLOSED (a second destroy answers WS_ERR_CLOSED too). Once it has
+ * returned, the handle is dead for good: every function answers WS_ERR_INVALID_ARGUMENT for it,
+ * even after new contexts were created. Refused (WS_ERR_INVALID_ARGUMENT) inside any callback
+ * and inside the log handler, on any thread.
  */
 enum ws_status ws_context_destroy(struct ws_context *c,
                                   uint32_t drain_timeout_ms,
                                   uint64_t *unsent_out);
 
 /**
- * The bound port of a server (useful with port 0); a client's configured port; 0 for NULL.
+ * The bound port of a server (useful with port 0); a client's configured port; 0 for NULL or a
+ * destroyed context.
  */
 uint16_t ws_local_port(const struct ws_context *c);
 
@@ -409,7 +425,7 @@ enum ws_status ws_get_stats(const struct ws_context *c, struct ws_stats *out);
 
 /**
  * WS_DISPATCH_MANUAL: a file descriptor that is readable while callbacks wait for ws_dispatch;
- * -1 otherwise. Owned by the context: do not close it.
+ * -1 otherwise (and for NULL or a destroyed context). Owned by the context: do not close it.
  */
 int ws_event_fd(const struct ws_context *c);
 
@@ -479,7 +495,8 @@ enum ws_status ws_request_peer_address(const struct ws_handshake_request *req,
  * thread and is not called again, so its `user` data may be freed. A handler may log again
  * (ws_api calls that log from inside it): those messages are delivered after it returns, never
  * recursively. It may call ws_set_log_handler itself (then only its own call may still be
- * running when that returns).
+ * running when that returns). Inside the handler, as inside a callback, ws_context_destroy is
+ * refused and ws_flush does not wait.
  */
 void ws_set_log_handler(ws_log_fn fn_, void *user, ws_log_level min);
 
@@ -510,7 +527,7 @@ void ws_options_free(struct ws_options *o);
 
 /**
  * Client: host name or address to connect to (default "127.0.0.1"); server: address to bind
- * (default "0.0.0.0").
+ * (default "0.0.0.0"). No spaces or control characters (CR, LF: WS_ERR_INVALID_ARGUMENT).
  */
 enum ws_status ws_options_set_address(struct ws_options *o, const char *host);
 
@@ -520,7 +537,8 @@ enum ws_status ws_options_set_address(struct ws_options *o, const char *host);
 enum ws_status ws_options_set_port(struct ws_options *o, int port);
 
 /**
- * Request path (client) or the only path accepted (server); must start with '/'. Default "/".
+ * Request path (client) or the only path accepted (server); must start with '/', no spaces or
+ * control characters. Default "/".
  */
 enum ws_status ws_options_set_path(struct ws_options *o, const char *path);
 
@@ -532,7 +550,8 @@ enum ws_status ws_options_set_protocol(struct ws_options *o, const char *name);
 
 /**
  * Client: adds a header to the opening handshake (e.g. Authorization). Headers the protocol
- * itself sets (Host, Upgrade, Connection, Sec-WebSocket-*) are refused.
+ * itself sets (Host, Upgrade, Connection, Sec-WebSocket-*) are refused, and so are CR and LF in
+ * the name or value (WS_ERR_INVALID_ARGUMENT).
  */
 enum ws_status ws_options_add_header(struct ws_options *o, const char *name, const char *value);
 

@@ -289,6 +289,9 @@ impl Context {
 
     /// Pauses or resumes reading from `conn`.
     pub fn rx_flow(&self, conn: u64, enable: bool) -> Result<()> {
+        // Like every call that hands the I/O thread work: refused once shutdown started, so
+        // threads calling in a loop cannot keep a draining I/O thread busy for ever.
+        self.check_open()?;
         let id = self.known_conn(conn)?;
         self.shared.command(Command::RxFlow(id, enable));
         Ok(())
@@ -304,6 +307,7 @@ impl Context {
         if reason.len() > 123 {
             return Err(Error::invalid("close reason is longer than 123 bytes"));
         }
+        self.check_open()?;
         let id = self.known_conn(conn)?;
         self.shared
             .command(Command::Close(id, code, reason.to_string()));

@@ -1,69 +1,37 @@
-//! `ws_context` and the functions that act on one. A context pointer is a boxed engine context;
-//! live pointers are kept in a registry so that a second `ws_context_destroy` is answered with
-//! WS_ERR_INVALID_ARGUMENT instead of touching freed memory.
+//! `ws_context` and the functions that act on one. Every function here finds its context through
+//! `handles` (a `ws_context *` is a generation-numbered handle, not an address), which keeps it
+//! alive for the length of the call: a call racing `ws_context_destroy` completes or answers
+//! WS_ERR_CLOSED, and a destroyed handle answers WS_ERR_INVALID_ARGUMENT for ever.
 
-use std::cell::Cell;
-use std::collections::HashSet;
 use std::ffi::CString;
 use std::os::raw::{c_char, c_int, c_void};
-use std::sync::Mutex;
 use std::time::Duration;
 
-use super::errors::{guard, guard_value, str_arg};
-use super::options::Options;
+use super::callback;
+use super::errors::{guard, guard_value};
+use super::handles;
+use super::ptr::{self, UserPtr};
 use super::types::{
     ws_callbacks, ws_conn_id, ws_context, ws_msg_type, ws_options, ws_stats, ws_status, RawMsgType,
 };
-use crate::engine::{Context, Error, Handler, MsgKind};
-
-static LIVE: Mutex<Option<HashSet<usize>>> = Mutex::new(None);
-
-thread_local! {
-    /// Depth of callbacks running on this thread: ws_context_destroy is refused inside one.
-    static IN_CALLBACK: Cell<u32> = const { Cell::new(0) };
-}
-
-/// Runs application code that the library calls on its own thread outside the callback table
-/// (the handshake filter) under the callbacks' rules: ws_context_destroy is refused inside it.
-pub(crate) fn as_callback<R>(f: impl FnOnce() -> R) -> R {
-    IN_CALLBACK.with(|d| d.set(d.get() + 1));
-    let r = f();
-    IN_CALLBACK.with(|d| d.set(d.get() - 1));
-    r
-}
-
-fn live() -> std::sync::MutexGuard<'static, Option<HashSet<usize>>> {
-    LIVE.lock().unwrap_or_else(|e| e.into_inner())
-}
+use crate::engine::{Error, Handler, MsgKind};
 
 /// Whether `c` is a context created by ws_context_create and not yet destroyed.
 pub fn is_live(c: *const ws_context) -> bool {
-    live().as_ref().is_some_and(|s| s.contains(&(c as usize)))
-}
-
-/// Borrows the engine context behind a C pointer.
-fn engine<'a>(c: *const ws_context, name: &str) -> Result<&'a Context, Error> {
-    if c.is_null() {
-        return Err(Error::invalid(format!("{name}: context is NULL")));
-    }
-    // SAFETY: non-NULL context pointers come from ws_context_create and stay valid until
-    // ws_context_destroy (the caller's obligation).
-    Ok(unsafe { &*(c as *const Context) })
+    handles::is_live(c)
 }
 
 /// Calls the application's callbacks; runs on the I/O thread (or the dispatching thread).
 struct CHandler {
+    /// The context's handle (a number, not an address).
     ctx: usize,
     cbs: ws_callbacks,
-    user: usize,
+    user: UserPtr,
 }
 
 impl CHandler {
     fn call<R>(&self, f: impl FnOnce(*mut ws_context, *mut c_void) -> R) -> R {
-        IN_CALLBACK.with(|d| d.set(d.get() + 1));
-        let r = f(self.ctx as *mut ws_context, self.user as *mut c_void);
-        IN_CALLBACK.with(|d| d.set(d.get() - 1));
-        r
+        callback::run(|| f(self.ctx as *mut ws_context, self.user.get()))
     }
 }
 
@@ -129,32 +97,20 @@ fn msg_kind(t: RawMsgType) -> Result<MsgKind, Error> {
     }
 }
 
-fn payload<'a>(data: *const c_void, len: usize) -> Result<&'a [u8], Error> {
-    if len == 0 {
-        return Ok(&[]);
-    }
-    if data.is_null() {
-        return Err(Error::invalid("data is NULL"));
-    }
-    // SAFETY: the caller passes `len` readable bytes at `data`.
-    Ok(unsafe { std::slice::from_raw_parts(data as *const u8, len) })
-}
-
 /// Creates a context from `o` (which the caller still owns and frees). Server: binds at once, so
 /// a port in use or unreadable TLS files fail here. Client: returns at once and connects in the
 /// background, reporting failures through on_error and retrying with backoff until destroy.
+///
+/// `*out` receives an opaque handle, not an address: it stays valid until ws_context_destroy
+/// returns, and is never reused afterwards (a destroyed handle answers WS_ERR_INVALID_ARGUMENT
+/// in every function, even when contexts were created since).
 #[no_mangle]
 pub extern "C" fn ws_context_create(o: *const ws_options, out: *mut *mut ws_context) -> ws_status {
     guard("ws_context_create", || {
-        if o.is_null() || out.is_null() {
-            return Err(Error::invalid("ws_context_create: options or out is NULL"));
-        }
-        // SAFETY: `out` is writable; clear it first so a failure leaves NULL behind.
-        unsafe { *out = std::ptr::null_mut() };
-        // SAFETY: `o` came from ws_options_new (the caller's obligation).
-        let opts = unsafe { &*(o as *const Options) };
-        let ctx = Box::new(Context::create(opts.config.clone())?);
-        let ptr = Box::into_raw(ctx);
+        let out = ptr::try_out(out, "ws_context_create: out")?;
+        // A failure leaves NULL behind.
+        out.write(std::ptr::null_mut());
+        let opts = ptr::try_ref(o, "ws_context_create: options")?;
         let (cbs, user) = opts.callbacks.unwrap_or((
             ws_callbacks {
                 on_connect: None,
@@ -163,22 +119,20 @@ pub extern "C" fn ws_context_create(o: *const ws_options, out: *mut *mut ws_cont
                 on_close: None,
                 on_error: None,
             },
-            0,
+            UserPtr::new(std::ptr::null_mut()),
         ));
-        live().get_or_insert_with(HashSet::new).insert(ptr as usize);
-        // SAFETY: `ptr` was just made from a Box and is not freed before ws_context_destroy.
-        if let Err(e) = unsafe { &*ptr }.start(Box::new(CHandler {
-            ctx: ptr as usize,
+        let live = handles::insert(crate::engine::Context::create(opts.config.clone())?)?;
+        let started = live.ctx().start(Box::new(CHandler {
+            ctx: live.handle() as usize,
             cbs,
             user,
-        })) {
-            live().as_mut().map(|s| s.remove(&(ptr as usize)));
-            // SAFETY: not published to the caller; reclaim it.
-            drop(unsafe { Box::from_raw(ptr) });
+        }));
+        if let Err(e) = started {
+            // Never published to the caller: nobody else holds it.
+            handles::remove(&live);
             return Err(e);
         }
-        // SAFETY: checked non-NULL above.
-        unsafe { *out = ptr as *mut ws_context };
+        out.write(live.handle());
         Ok(())
     })
 }
@@ -186,7 +140,7 @@ pub extern "C" fn ws_context_create(o: *const ws_options, out: *mut *mut ws_cont
 /// Copies the message and queues it; never blocks. Client: `conn` 0 is the current connection
 /// (messages queued while disconnected go out after the next connect, in order). Server: `conn`
 /// names one client. Text must be valid UTF-8. A full queue answers WS_ERR_QUEUE_FULL and
-/// queues nothing.
+/// queues nothing. During ws_context_destroy (from another thread): WS_ERR_CLOSED.
 #[no_mangle]
 pub extern "C" fn ws_send(
     c: *mut ws_context,
@@ -196,7 +150,11 @@ pub extern "C" fn ws_send(
     type_: RawMsgType,
 ) -> ws_status {
     guard("ws_send", || {
-        engine(c, "ws_send")?.send(conn, payload(data, len)?, msg_kind(type_)?)
+        handles::get(c, "ws_send")?.ctx().send(
+            conn,
+            ptr::try_bytes(data, len, "data")?,
+            msg_kind(type_)?,
+        )
     })
 }
 
@@ -213,7 +171,9 @@ pub extern "C" fn ws_broadcast(
     type_: RawMsgType,
 ) -> ws_status {
     guard("ws_broadcast", || {
-        engine(c, "ws_broadcast")?.broadcast(payload(data, len)?, msg_kind(type_)?)
+        handles::get(c, "ws_broadcast")?
+            .ctx()
+            .broadcast(ptr::try_bytes(data, len, "data")?, msg_kind(type_)?)
     })
 }
 
@@ -221,15 +181,20 @@ pub extern "C" fn ws_broadcast(
 #[no_mangle]
 pub extern "C" fn ws_request_writable(c: *mut ws_context, conn: ws_conn_id) -> ws_status {
     guard("ws_request_writable", || {
-        engine(c, "ws_request_writable")?.request_writable(conn)
+        handles::get(c, "ws_request_writable")?
+            .ctx()
+            .request_writable(conn)
     })
 }
 
 /// Pauses (enable 0) or resumes reading from `conn`: TCP backpressure towards the peer.
+/// WS_ERR_CLOSED once ws_context_destroy started.
 #[no_mangle]
 pub extern "C" fn ws_rx_flow(c: *mut ws_context, conn: ws_conn_id, enable: c_int) -> ws_status {
     guard("ws_rx_flow", || {
-        engine(c, "ws_rx_flow")?.rx_flow(conn, enable != 0)
+        handles::get(c, "ws_rx_flow")?
+            .ctx()
+            .rx_flow(conn, enable != 0)
     })
 }
 
@@ -237,7 +202,8 @@ pub extern "C" fn ws_rx_flow(c: *mut ws_context, conn: ws_conn_id, enable: c_int
 /// (NULL = none, at most 123 bytes of UTF-8). Messages queued before it are written first, for
 /// up to handshake_timeout_ms (default 10 s; a peer that does not read cannot hold the connection
 /// longer); the closing handshake then takes at most 2 s, and the lingering close after it at
-/// most 2 s more.
+/// most 2 s more. WS_ERR_CLOSED once ws_context_destroy started (destroy closes every connection
+/// itself).
 #[no_mangle]
 pub extern "C" fn ws_close_connection(
     c: *mut ws_context,
@@ -246,34 +212,39 @@ pub extern "C" fn ws_close_connection(
     reason: *const c_char,
 ) -> ws_status {
     guard("ws_close_connection", || {
-        let r = if reason.is_null() {
-            ""
-        } else {
-            // SAFETY: a NUL-terminated string.
-            unsafe { str_arg(reason, "reason")? }
-        };
-        engine(c, "ws_close_connection")?.close_connection(conn, code, r)
+        let r = ptr::try_opt_str(reason, "reason")?.unwrap_or("");
+        handles::get(c, "ws_close_connection")?
+            .ctx()
+            .close_connection(conn, code, r)
     })
 }
 
 /// Waits until every queued message reached the kernel, up to `timeout_ms` (WS_ERR_TIMEOUT then).
-/// Called from a callback it cannot wait: it answers WS_OK if nothing is queued, else WS_ERR_TIMEOUT.
+/// Called from a callback or the log handler it cannot wait: it answers WS_OK if nothing is
+/// queued, else WS_ERR_TIMEOUT.
 #[no_mangle]
 pub extern "C" fn ws_flush(c: *mut ws_context, timeout_ms: u32) -> ws_status {
     guard("ws_flush", || {
-        let t = if IN_CALLBACK.with(|d| d.get()) > 0 {
+        let t = if callback::in_callback() {
             0
         } else {
             timeout_ms
         };
-        engine(c, "ws_flush")?.flush(Duration::from_millis(t.into()))
+        handles::get_owned(c, "ws_flush")?
+            .ctx()
+            .flush(Duration::from_millis(t.into()))
     })
 }
 
 /// Stops new sends, writes what is queued for up to `drain_timeout_ms`, closes every connection
 /// with 1001, joins the I/O thread and frees the context. `unsent_out` (may be NULL) receives how
-/// many messages were still queued (they are counted as dropped). Refused inside a callback and
-/// for a pointer that is not a live context.
+/// many messages were still queued (they are counted as dropped).
+///
+/// Lifetime rules: calls on the same context from other threads while it runs are safe: each
+/// completes or answers WS_ERR_CLOSED (a second destroy answers WS_ERR_CLOSED too). Once it has
+/// returned, the handle is dead for good: every function answers WS_ERR_INVALID_ARGUMENT for it,
+/// even after new contexts were created. Refused (WS_ERR_INVALID_ARGUMENT) inside any callback
+/// and inside the log handler, on any thread.
 #[no_mangle]
 pub extern "C" fn ws_context_destroy(
     c: *mut ws_context,
@@ -281,38 +252,34 @@ pub extern "C" fn ws_context_destroy(
     unsent_out: *mut u64,
 ) -> ws_status {
     guard("ws_context_destroy", || {
-        if c.is_null() {
-            return Err(Error::invalid("ws_context_destroy: context is NULL"));
-        }
-        if IN_CALLBACK.with(|d| d.get()) > 0 {
-            return Err(Error::invalid(
-                "ws_context_destroy cannot be called from inside a callback",
-            ));
-        }
-        let removed = live().as_mut().is_some_and(|s| s.remove(&(c as usize)));
-        if !removed {
-            return Err(Error::invalid(
-                "ws_context_destroy: not a live context (already destroyed?)",
-            ));
-        }
-        // SAFETY: `c` was live, so it came from Box::into_raw in ws_context_create; it is now
-        // unregistered, so this is the only place that frees it.
-        let ctx = unsafe { Box::from_raw(c as *mut Context) };
-        let unsent = ctx.shutdown(Duration::from_millis(drain_timeout_ms.into()));
-        drop(ctx);
-        if !unsent_out.is_null() {
-            // SAFETY: non-NULL and writable (the caller's obligation).
-            unsafe { *unsent_out = unsent };
+        let unsent_out = ptr::opt_out(unsent_out);
+        let live = handles::begin_destroy(c, "ws_context_destroy", |ctx| {
+            if callback::in_callback() || ctx.on_io_thread() {
+                Err(Error::invalid(
+                    "ws_context_destroy cannot be called from inside a callback or the log \
+                     handler",
+                ))
+            } else {
+                Ok(())
+            }
+        })?;
+        let unsent = live
+            .ctx()
+            .shutdown(Duration::from_millis(drain_timeout_ms.into()));
+        handles::remove(&live);
+        if let Some(out) = unsent_out {
+            out.write(unsent);
         }
         Ok(())
     })
 }
 
-/// The bound port of a server (useful with port 0); a client's configured port; 0 for NULL.
+/// The bound port of a server (useful with port 0); a client's configured port; 0 for NULL or a
+/// destroyed context.
 #[no_mangle]
 pub extern "C" fn ws_local_port(c: *const ws_context) -> u16 {
     guard_value(0, || {
-        engine(c, "ws_local_port").map_or(0, |e| e.local_port())
+        handles::get(c, "ws_local_port").map_or(0, |l| l.ctx().local_port())
     })
 }
 
@@ -334,23 +301,13 @@ pub extern "C" fn ws_peer_address(
     port: *mut u16,
 ) -> ws_status {
     guard("ws_peer_address", || {
-        if ip.is_null() {
-            return Err(Error::invalid("ws_peer_address: ip is NULL"));
-        }
-        let addr = engine(c, "ws_peer_address")?.peer_address(conn)?;
-        let text = addr.ip().to_string();
-        if text.len() + 1 > ip_len {
-            return Err(Error::invalid(format!(
-                "ws_peer_address: ip_len {ip_len} is too small for {text}"
-            )));
-        }
-        // SAFETY: `ip` has `ip_len` writable bytes (the caller's obligation), checked to fit.
-        unsafe {
-            std::ptr::copy_nonoverlapping(text.as_ptr(), ip as *mut u8, text.len());
-            *ip.add(text.len()) = 0;
-            if !port.is_null() {
-                *port = addr.port();
-            }
+        let ip = ptr::try_out_text(ip, ip_len, "ws_peer_address: ip")?;
+        let addr = handles::get(c, "ws_peer_address")?
+            .ctx()
+            .peer_address(conn)?;
+        ip.write(&addr.ip().to_string(), "ws_peer_address: ip_len")?;
+        if let Some(p) = ptr::opt_out(port) {
+            p.write(addr.port());
         }
         Ok(())
     })
@@ -360,19 +317,10 @@ pub extern "C" fn ws_peer_address(
 #[no_mangle]
 pub extern "C" fn ws_get_stats(c: *const ws_context, out: *mut ws_stats) -> ws_status {
     guard("ws_get_stats", || {
-        if out.is_null() {
-            return Err(Error::invalid("ws_get_stats: out is NULL"));
-        }
-        let s = engine(c, "ws_get_stats")?.stats();
-        // SAFETY: `out` points to at least `struct_size` writable bytes (the caller's obligation).
-        let size = unsafe { (*out).struct_size } as usize;
-        if size < std::mem::size_of::<u32>() {
-            return Err(Error::invalid(
-                "ws_get_stats: struct_size is not set (use sizeof(ws_stats))",
-            ));
-        }
-        let full = ws_stats {
-            struct_size: size.min(std::mem::size_of::<ws_stats>()) as u32,
+        let out = ptr::try_sized_out(out, "ws_get_stats: out")?;
+        let s = handles::get(c, "ws_get_stats")?.ctx().stats();
+        out.write(&ws_stats {
+            struct_size: out.size() as u32,
             connections_current: s.connections_current,
             connections_total: s.connections_total,
             reconnects: s.reconnects,
@@ -386,24 +334,19 @@ pub extern "C" fn ws_get_stats(c: *const ws_context, out: *mut ws_stats) -> ws_s
             errors: s.errors,
             handshakes_refused: s.handshakes_refused,
             buffered_bytes: s.buffered_bytes,
-        };
-        let n = size.min(std::mem::size_of::<ws_stats>());
-        // SAFETY: copies `n` bytes, within both `full` and the caller's buffer.
-        unsafe {
-            std::ptr::copy_nonoverlapping(&full as *const ws_stats as *const u8, out as *mut u8, n)
-        };
+        });
         Ok(())
     })
 }
 
 /// WS_DISPATCH_MANUAL: a file descriptor that is readable while callbacks wait for ws_dispatch;
-/// -1 otherwise. Owned by the context: do not close it.
+/// -1 otherwise (and for NULL or a destroyed context). Owned by the context: do not close it.
 #[no_mangle]
 pub extern "C" fn ws_event_fd(c: *const ws_context) -> c_int {
     guard_value(-1, || {
-        engine(c, "ws_event_fd")
+        handles::get(c, "ws_event_fd")
             .ok()
-            .and_then(|e| e.event_fd())
+            .and_then(|l| l.ctx().event_fd())
             .unwrap_or(-1)
     })
 }
@@ -412,6 +355,8 @@ pub extern "C" fn ws_event_fd(c: *const ws_context) -> c_int {
 #[no_mangle]
 pub extern "C" fn ws_dispatch(c: *mut ws_context, max_events: u32) -> ws_status {
     guard("ws_dispatch", || {
-        engine(c, "ws_dispatch")?.dispatch(max_events as usize)
+        handles::get_owned(c, "ws_dispatch")?
+            .ctx()
+            .dispatch(max_events as usize)
     })
 }

@@ -79,19 +79,6 @@ pub fn guard_value<T>(fallback: T, body: impl FnOnce() -> T) -> T {
     catch_unwind(AssertUnwindSafe(body)).unwrap_or(fallback)
 }
 
-/// Reads a C string argument: NULL or invalid UTF-8 is an `InvalidArgument` naming `what`.
-///
-/// # Safety
-/// `p` is NULL or points to a NUL-terminated string.
-pub unsafe fn str_arg<'a>(p: *const c_char, what: &str) -> Result<&'a str, Error> {
-    if p.is_null() {
-        return Err(Error::invalid(format!("{what} is NULL")));
-    }
-    CStr::from_ptr(p)
-        .to_str()
-        .map_err(|_| Error::invalid(format!("{what} is not valid UTF-8")))
-}
-
 static STATUS_TEXT: [(ws_status, &CStr); 10] = [
     (ws_status::WS_OK, c"success"),
     (ws_status::WS_ERR_INVALID_ARGUMENT, c"invalid argument"),

@@ -8,7 +8,8 @@ use std::ffi::CString;
 use std::os::raw::{c_char, c_void};
 use std::sync::Arc;
 
-use super::errors::{guard, guard_value, str_arg};
+use super::errors::{guard, guard_value};
+use super::ptr;
 use super::types::{ws_handshake_request, ws_status};
 use crate::engine::access::{Filter, Request};
 use crate::engine::Error;
@@ -47,7 +48,7 @@ pub fn c_filter(
             handed_out: RefCell::new(Vec::new()),
         };
         // SAFETY: the application registered `f` with `user`; `r` outlives the call.
-        super::context::as_callback(|| unsafe {
+        super::callback::run(|| unsafe {
             f(
                 &r as *const CRequest as *const ws_handshake_request,
                 user as *mut c_void,
@@ -103,8 +104,7 @@ pub extern "C" fn ws_request_header(
         let Some(r) = request(req) else {
             return std::ptr::null();
         };
-        // SAFETY: NULL or a NUL-terminated string.
-        let Ok(name) = (unsafe { str_arg(name, "name") }) else {
+        let Ok(name) = ptr::try_str(name, "name") else {
             return std::ptr::null();
         };
         let Some(value) = r.req.header(name).and_then(c_string) else {
@@ -132,24 +132,13 @@ pub extern "C" fn ws_request_peer_address(
     guard("ws_request_peer_address", || {
         let r =
             request(req).ok_or_else(|| Error::invalid("ws_request_peer_address: req is NULL"))?;
-        if ip.is_null() {
-            return Err(Error::invalid("ws_request_peer_address: ip is NULL"));
-        }
-        let text = r.req.peer.ip().to_string();
-        if text.len() + 1 > ip_len {
-            return Err(Error::invalid(format!(
-                "ws_request_peer_address: ip_len {ip_len} is too small for {text}"
-            )));
-        }
-        let c = CString::new(text).unwrap_or_default();
-        let bytes = c.as_bytes_with_nul();
-        // SAFETY: `ip` has `ip_len` writable bytes (the caller's obligation), checked to fit;
-        // `port` is NULL or writable.
-        unsafe {
-            std::ptr::copy_nonoverlapping(bytes.as_ptr(), ip as *mut u8, bytes.len());
-            if !port.is_null() {
-                *port = r.req.peer.port();
-            }
+        let ip = ptr::try_out_text(ip, ip_len, "ws_request_peer_address: ip")?;
+        ip.write(
+            &r.req.peer.ip().to_string(),
+            "ws_request_peer_address: ip_len",
+        )?;
+        if let Some(p) = ptr::opt_out(port) {
+            p.write(r.req.peer.port());
         }
         Ok(())
     })

@@ -18,7 +18,6 @@
 //! are declared by the hand-written `include/ws_api/{client,server}.h`.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::ffi::CStr;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
@@ -39,6 +38,7 @@ use super::options::{
     ws_options_set_cacert, ws_options_set_callbacks, ws_options_set_cert, ws_options_set_key,
     ws_options_set_path, ws_options_set_port, ws_options_set_protocol, ws_options_set_tls,
 };
+use super::ptr::{self, Out};
 use super::types::{
     ws_callbacks, ws_conn_id, ws_context, ws_mode, ws_msg_type, ws_options, ws_status, RawMode,
     RawMsgType,
@@ -61,16 +61,22 @@ pub const PIPE_LOW_WATER: usize = 256 << 10;
 /// its whole drain time still says goodbye with 1000.
 const CLOSE_GRACE_MS: u64 = 250;
 
-/// A context pointer that may cross threads: the engine's functions are thread-safe, and every
-/// use happens under the owning [`Slot`]'s lock, which `ws_context_destroy` waits for.
+/// A `ws_context *` kept as the number it is (a handle, see `handles.rs`), so it may cross
+/// threads; the C API functions check it on every call. Every use happens under the owning
+/// [`Slot`]'s lock, which shutdown takes before destroying the context.
 #[derive(Clone, Copy)]
-struct CtxPtr(*mut ws_context);
+struct CtxPtr(usize);
 
-// SAFETY: a ws_context may be used from any thread (docs/contract.md, "Threads"); the pointer is
-// only dereferenced by the C API functions, under the slot lock that keeps it alive.
-unsafe impl Send for CtxPtr {}
-// SAFETY: as above.
-unsafe impl Sync for CtxPtr {}
+impl CtxPtr {
+    fn new(c: *mut ws_context) -> CtxPtr {
+        CtxPtr(c as usize)
+    }
+
+    /// The handle as the C API takes it.
+    fn p(self) -> *mut ws_context {
+        self.0 as *mut ws_context
+    }
+}
 
 /// The context of a handle: `None` once shutdown has taken it. Callers hold the read lock for the
 /// length of one (non-blocking) API call; shutdown takes the write lock to remove the context,
@@ -150,10 +156,10 @@ fn take_handle(h: c_int, kind: Kind) -> Option<Arc<Handle>> {
 
 /// The message of the C call that just failed on this thread.
 fn last_error() -> String {
-    // SAFETY: ws_last_error answers a NUL-terminated string valid until the next failing call.
-    unsafe { CStr::from_ptr(ws_last_error()) }
-        .to_string_lossy()
-        .into_owned()
+    // ws_last_error answers a NUL-terminated string valid until the next failing call.
+    ptr::try_c_bytes(ws_last_error(), "ws_last_error")
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_default()
 }
 
 /// Turns a C API status into a result carrying its `ws_last_error` message.
@@ -191,12 +197,11 @@ fn entry_void(name: &str, body: impl FnOnce()) {
     }
 }
 
-/// An optional C string: NULL and "" are both "not given".
-///
-/// # Safety
-/// `p` is NULL or a NUL-terminated string.
-unsafe fn opt_arg(p: *const c_char) -> Option<*const c_char> {
-    (!p.is_null() && *p != 0).then_some(p)
+/// An optional C string (NULL or NUL-terminated): NULL and "" are both "not given".
+fn opt_arg(p: *const c_char) -> Option<*const c_char> {
+    ptr::try_c_bytes(p, "string")
+        .is_ok_and(|b| !b.is_empty())
+        .then_some(p)
 }
 
 /// A `ws_options` that is freed when dropped.
@@ -219,17 +224,14 @@ impl Opts {
         key: *const c_char,
         cacert: *const c_char,
     ) -> Result<(), String> {
-        // SAFETY: the caller passes NULL or NUL-terminated strings.
-        unsafe {
-            if let Some(p) = opt_arg(cert) {
-                check(ws_options_set_cert(self.0, p), "cert")?;
-            }
-            if let Some(p) = opt_arg(key) {
-                check(ws_options_set_key(self.0, p), "key")?;
-            }
-            if let Some(p) = opt_arg(cacert) {
-                check(ws_options_set_cacert(self.0, p), "cacert")?;
-            }
+        if let Some(p) = opt_arg(cert) {
+            check(ws_options_set_cert(self.0, p), "cert")?;
+        }
+        if let Some(p) = opt_arg(key) {
+            check(ws_options_set_key(self.0, p), "key")?;
+        }
+        if let Some(p) = opt_arg(cacert) {
+            check(ws_options_set_cacert(self.0, p), "cacert")?;
         }
         Ok(())
     }
@@ -240,7 +242,7 @@ impl Opts {
             ws_context_create(self.0, &mut ctx),
             "cannot create the context",
         )?;
-        Ok(CtxPtr(ctx))
+        Ok(CtxPtr::new(ctx))
     }
 }
 
@@ -251,12 +253,23 @@ impl Drop for Opts {
 }
 
 /// Publishes a new handle for `handle`, writing its number to both out-parameters.
-fn publish(handle: Handle, number: c_int, msgqid: *mut c_int, service_pid: *mut c_int) {
+fn publish(handle: Handle, number: c_int, (msgqid, service_pid): (Out<c_int>, Out<c_int>)) {
     registry().insert(number, Arc::new(handle));
-    // SAFETY: both checked non-NULL by the caller; writable ints (the C caller's obligation).
-    unsafe {
-        *msgqid = number;
-        *service_pid = number;
+    msgqid.write(number);
+    service_pid.write(number);
+}
+
+/// The two out-parameters every create function writes its handle to.
+fn handle_outs(
+    msgqid: *mut c_int,
+    service_pid: *mut c_int,
+) -> Result<(Out<c_int>, Out<c_int>), String> {
+    match (
+        ptr::try_out(msgqid, "msgqid"),
+        ptr::try_out(service_pid, "service_pid"),
+    ) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        _ => Err("msgqid or service_pid is NULL".into()),
     }
 }
 
@@ -270,15 +283,9 @@ fn msg_type_of(bytes: &[u8]) -> RawMsgType {
     }
 }
 
-/// The bytes of a non-NULL message argument.
-///
-/// # Safety
-/// `msg` is NULL or a NUL-terminated string that outlives the result.
-unsafe fn msg_arg<'a>(msg: *const c_char) -> Result<&'a [u8], String> {
-    if msg.is_null() {
-        return Err("msg is NULL".into());
-    }
-    Ok(CStr::from_ptr(msg).to_bytes())
+/// The bytes of a non-NULL message argument (a NUL-terminated string).
+fn msg_arg<'a>(msg: *const c_char) -> Result<&'a [u8], String> {
+    ptr::try_c_bytes(msg, "msg").map_err(|e| e.message)
 }
 
 // ------------------------------------------------------------------------------------------
@@ -382,7 +389,7 @@ fn resume(slot: &Slot, conns: BTreeSet<ws_conn_id>) {
     if let Some(c) = *read_slot(slot) {
         for conn in conns {
             // A connection that closed meanwhile answers WS_ERR_NOT_CONNECTED: nothing to do.
-            let _ = ws_rx_flow(c.0, conn, 1);
+            let _ = ws_rx_flow(c.p(), conn, 1);
         }
     }
 }
@@ -515,14 +522,9 @@ unsafe extern "C" fn pipe_on_receive(
     user: *mut c_void,
 ) -> c_int {
     catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: `user` is the Arc<Pipe> held by the handle, which outlives the context;
-        // `data` holds `len` bytes during this call.
-        let pipe = unsafe { &*(user as *const Pipe) };
-        let bytes = if len == 0 || data.is_null() {
-            &[][..]
-        } else {
-            unsafe { std::slice::from_raw_parts(data, len) }
-        };
+        // SAFETY: `user` is Arc::as_ptr of the handle's Arc<Pipe>, which outlives the context.
+        let pipe = unsafe { ptr::arc_user::<Pipe>(user) };
+        let bytes = ptr::try_bytes(data.cast(), len, "data").unwrap_or(&[]);
         c_int::from(pipe.push(conn, bytes))
     }))
     .unwrap_or(0)
@@ -566,9 +568,7 @@ pub extern "C" fn websocket_client_create(
     service_pid: *mut c_int,
 ) -> c_int {
     entry("websocket_client_create", || {
-        if msgqid.is_null() || service_pid.is_null() {
-            return Err("msgqid or service_pid is NULL".into());
-        }
+        let outs = handle_outs(msgqid, service_pid)?;
         if address.is_null() {
             return Err("address is NULL".into());
         }
@@ -583,14 +583,11 @@ pub extern "C" fn websocket_client_create(
         let o = Opts::new(ws_mode::WS_MODE_CLIENT)?;
         check(ws_options_set_address(o.0, address), "address")?;
         check(ws_options_set_port(o.0, port), "port")?;
-        // SAFETY: NULL or NUL-terminated strings (the C caller's obligation).
-        unsafe {
-            if let Some(p) = opt_arg(path) {
-                check(ws_options_set_path(o.0, p), "path")?;
-            }
-            if let Some(p) = opt_arg(protocol) {
-                check(ws_options_set_protocol(o.0, p), "protocol")?;
-            }
+        if let Some(p) = opt_arg(path) {
+            check(ws_options_set_path(o.0, p), "path")?;
+        }
+        if let Some(p) = opt_arg(protocol) {
+            check(ws_options_set_protocol(o.0, p), "protocol")?;
         }
         if use_ssl != 0 {
             check(ws_options_set_tls(o.0, 1), "use_ssl")?;
@@ -610,8 +607,7 @@ pub extern "C" fn websocket_client_create(
                 writer: Mutex::new(None),
             },
             number,
-            msgqid,
-            service_pid,
+            outs,
         );
         Ok(0)
     })
@@ -629,14 +625,13 @@ pub extern "C" fn websocket_client_send_msg(
     _port: c_int,
 ) -> c_int {
     entry("websocket_client_send_msg", || {
-        // SAFETY: NULL or a NUL-terminated string (the C caller's obligation).
-        let bytes = unsafe { msg_arg(msg)? };
+        let bytes = msg_arg(msg)?;
         let h = lookup(msgqid, Kind::Client)?;
         let slot = read_slot(&h.slot);
         let c = slot.ok_or_else(|| format!("handle {msgqid} is being disconnected"))?;
         check(
             ws_send(
-                c.0,
+                c.p(),
                 0,
                 bytes.as_ptr().cast(),
                 bytes.len(),
@@ -665,10 +660,10 @@ pub extern "C" fn websocket_client_disconnect(service_pid: c_int) {
         };
         let deadline = Instant::now() + Duration::from_millis(LEGACY_DRAIN_MS.into());
         // A timeout leaves the rest to the destroy below, which counts it as dropped.
-        let _ = ws_flush(c.0, LEGACY_DRAIN_MS);
+        let _ = ws_flush(c.p(), LEGACY_DRAIN_MS);
         // WS_ERR_NOT_CONNECTED when there is no open connection: nothing to close, and nothing
         // to wait for (a connection attempt in progress is simply abandoned).
-        let closing = ws_close_connection(c.0, 0, 1000, std::ptr::null()) == ws_status::WS_OK;
+        let closing = ws_close_connection(c.p(), 0, 1000, std::ptr::null()) == ws_status::WS_OK;
         let drain = if closing {
             deadline
                 .saturating_duration_since(Instant::now())
@@ -678,7 +673,7 @@ pub extern "C" fn websocket_client_disconnect(service_pid: c_int) {
         };
         let mut unsent = 0u64;
         let _ = ws_context_destroy(
-            c.0,
+            c.p(),
             u32::try_from(drain.as_millis()).unwrap_or(LEGACY_DRAIN_MS),
             &mut unsent,
         );
@@ -710,7 +705,7 @@ fn create_listening(o: &Opts) -> Result<CtxPtr, String> {
         check(ws_options_set_address(o.0, c"::".as_ptr()), "address")?;
         let mut ctx: *mut ws_context = std::ptr::null_mut();
         match ws_context_create(o.0, &mut ctx) {
-            ws_status::WS_OK => return Ok(CtxPtr(ctx)),
+            ws_status::WS_OK => return Ok(CtxPtr::new(ctx)),
             // A port in use is in use on IPv4 too; anything else (no IPv6 here) may not be.
             // The IPv4 attempt below reports the failure if it fails too.
             ws_status::WS_ERR_IO => {}
@@ -741,23 +736,21 @@ pub extern "C" fn websocket_server_create(
     service_pid: *mut c_int,
 ) -> c_int {
     entry("websocket_server_create", || {
-        if msgqid.is_null() || service_pid.is_null() {
-            return Err("msgqid or service_pid is NULL".into());
-        }
+        let outs = handle_outs(msgqid, service_pid)?;
         if !(0..=65535).contains(&port) {
             return Err(format!("port {port} is outside 0..65535"));
         }
         let o = Opts::new(ws_mode::WS_MODE_SERVER)?;
         check(ws_options_set_port(o.0, port), "port")?;
-        // SAFETY: NULL or a NUL-terminated string (the C caller's obligation).
-        if let Some(p) = unsafe { opt_arg(protocol) } {
+        if let Some(p) = opt_arg(protocol) {
             check(ws_options_set_protocol(o.0, p), "protocol")?;
         }
         if use_ssl != 0 {
             check(ws_options_set_tls(o.0, 1), "use_ssl")?;
             o.tls_files(cert, key, cacert)?;
         }
-        let pipe_ends = if fd.is_null() {
+        let fd = ptr::opt_out(fd);
+        let pipe_ends = if fd.is_none() {
             None
         } else {
             Some(make_pipe()?)
@@ -792,15 +785,16 @@ pub extern "C" fn websocket_server_create(
                 Ok(t) => writer = Some(t),
                 Err(e) => {
                     // Nothing else knows the context yet.
-                    let _ = ws_context_destroy(ctx.0, 0, std::ptr::null_mut());
+                    let _ = ws_context_destroy(ctx.p(), 0, std::ptr::null_mut());
                     return Err(format!("cannot start the pipe writer thread: {e}"));
                 }
             }
             read_end = Some(r);
         }
         if let Some(r) = read_end {
-            // SAFETY: `fd` checked non-NULL; a writable int (the C caller's obligation).
-            unsafe { *fd = r.into_raw_fd() };
+            if let Some(fd) = &fd {
+                fd.write(r.into_raw_fd());
+            }
         }
         publish(
             Handle {
@@ -810,8 +804,7 @@ pub extern "C" fn websocket_server_create(
                 writer: Mutex::new(writer),
             },
             number,
-            msgqid,
-            service_pid,
+            outs,
         );
         Ok(0)
     })
@@ -829,13 +822,17 @@ pub extern "C" fn websocket_server_broadcast_msg(
     _port: c_int,
 ) -> c_int {
     entry("websocket_server_broadcast_msg", || {
-        // SAFETY: NULL or a NUL-terminated string (the C caller's obligation).
-        let bytes = unsafe { msg_arg(msg)? };
+        let bytes = msg_arg(msg)?;
         let h = lookup(msgqid, Kind::Server)?;
         let slot = read_slot(&h.slot);
         let c = slot.ok_or_else(|| format!("handle {msgqid} is shutting down"))?;
         check(
-            ws_broadcast(c.0, bytes.as_ptr().cast(), bytes.len(), msg_type_of(bytes)),
+            ws_broadcast(
+                c.p(),
+                bytes.as_ptr().cast(),
+                bytes.len(),
+                msg_type_of(bytes),
+            ),
             "cannot queue the message",
         )?;
         Ok(0)
@@ -866,7 +863,7 @@ pub extern "C" fn websocket_server_shutdown(service_pid: c_int) {
         }
         let taken = h.slot.write().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(c) = taken {
-            let _ = ws_context_destroy(c.0, LEGACY_DRAIN_MS, std::ptr::null_mut());
+            let _ = ws_context_destroy(c.p(), LEGACY_DRAIN_MS, std::ptr::null_mut());
         }
         // The I/O thread is gone: no more input for the pipe.
         if let Some(p) = &h.pipe {
@@ -900,7 +897,7 @@ pub extern "C" fn ws_legacy_local_port(service_pid: c_int) -> c_int {
         let h = lookup(service_pid, Kind::Server)?;
         let slot = read_slot(&h.slot);
         let c = slot.ok_or_else(|| format!("handle {service_pid} is shutting down"))?;
-        Ok(c_int::from(ws_local_port(c.0)))
+        Ok(c_int::from(ws_local_port(c.p())))
     })
 }
 

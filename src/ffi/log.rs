@@ -36,8 +36,12 @@ fn c_handler(fn_: ws_log_fn, user: *mut c_void) -> Option<HandlerFn> {
     let user = user as usize;
     Some(Box::new(move |level: Level, msg: &str| {
         let text = CString::new(msg.replace('\0', " ")).unwrap_or_default();
-        // SAFETY: the application gave us this function and user pointer for this purpose.
-        unsafe { func(c_level(level), text.as_ptr(), user as *mut c_void) }
+        // Marked as a callback: ws_context_destroy is refused inside it (on an I/O thread it
+        // would join itself) and ws_flush does not wait.
+        super::callback::run(|| {
+            // SAFETY: the application gave us this function and user pointer for this purpose.
+            unsafe { func(c_level(level), text.as_ptr(), user as *mut c_void) }
+        })
     }))
 }
 
@@ -48,7 +52,8 @@ fn c_handler(fn_: ws_log_fn, user: *mut c_void) -> Option<HandlerFn> {
 /// thread and is not called again, so its `user` data may be freed. A handler may log again
 /// (ws_api calls that log from inside it): those messages are delivered after it returns, never
 /// recursively. It may call ws_set_log_handler itself (then only its own call may still be
-/// running when that returns).
+/// running when that returns). Inside the handler, as inside a callback, ws_context_destroy is
+/// refused and ws_flush does not wait.
 #[no_mangle]
 pub extern "C" fn ws_set_log_handler(fn_: ws_log_fn, user: *mut c_void, min: RawLogLevel) {
     guard_value((), || {

@@ -1,6 +1,8 @@
-//! The C API: the only code with `extern "C"` and C pointers, and, with `engine/sys.rs` (the
-//! engine's system calls), the only code with `unsafe`. Every entry point checks its arguments
-//! and runs its body under `catch_unwind` (see `errors::guard`).
+//! The C API: the only code with `extern "C"`. Every entry point checks its arguments and runs its
+//! body under `catch_unwind` (see `errors::guard`). Raw pointers from C become Rust values only in
+//! `ptr` (typed conversions, one way in and out per C type) and, for `ws_context`, in `handles`
+//! (generation-numbered handles); the other `unsafe` here calls the application's function
+//! pointers, and libc in the legacy layer. The engine's own `unsafe` is all in `engine/sys.rs`.
 //!
 //! The entry points are safe `extern "C"` functions called from C: the validity of the pointers
 //! they receive is the C caller's documented obligation, checked for NULL here, so clippy's
@@ -8,12 +10,15 @@
 
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
+pub mod callback;
 pub mod context;
 pub mod errors;
+pub mod handles;
 pub mod handshake_request;
 pub mod legacy;
 pub mod log;
 pub mod options;
+pub mod ptr;
 pub mod types;
 
 pub use context::*;

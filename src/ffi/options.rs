@@ -5,7 +5,8 @@ use std::os::raw::{c_char, c_int, c_void};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::errors::{guard, guard_value, str_arg};
+use super::errors::{guard, guard_value};
+use super::ptr::{self, UserPtr};
 use super::types::{
     ws_callbacks, ws_handshake_filter_fn, ws_mode, ws_options, ws_status, RawDispatchMode, RawMode,
     RawSlowPolicy,
@@ -17,7 +18,7 @@ pub struct Options {
     /// The engine settings being built.
     pub config: Config,
     /// The callback table and user pointer, if set.
-    pub callbacks: Option<(ws_callbacks, usize)>,
+    pub callbacks: Option<(ws_callbacks, UserPtr)>,
 }
 
 fn mode_of(raw: RawMode) -> Option<Mode> {
@@ -34,15 +35,7 @@ pub(super) fn with_options(
     name: &str,
     f: impl FnOnce(&mut Options) -> Result<(), Error>,
 ) -> ws_status {
-    guard(name, || {
-        if o.is_null() {
-            return Err(Error::invalid(format!("{name}: options is NULL")));
-        }
-        // SAFETY: non-NULL `ws_options` pointers come from ws_options_new and stay valid until
-        // ws_options_free (the caller's obligation).
-        let opts = unsafe { &mut *(o as *mut Options) };
-        f(opts)
-    })
+    guard(name, || f(ptr::try_mut(o, &format!("{name}: options"))?))
 }
 
 fn require_mode(opts: &Options, mode: Mode, what: &str) -> Result<(), Error> {
@@ -69,9 +62,27 @@ fn is_token(s: &str) -> bool {
 /// progress.
 const MIN_BUFFERED_BYTES: usize = 64 * 1024;
 
+/// A string option that reaches the wire (request line, a header, the TLS server name): CR, LF
+/// or NUL in it could end a line early and inject headers, so they are refused, naming `what`.
+/// Every setter of such a string reads it through here.
+fn wire_arg<'a>(p: *const c_char, what: &str) -> Result<&'a str, Error> {
+    let s = ptr::try_str(p, what)?;
+    if let Some(b) = s.bytes().find(|b| matches!(b, b'\r' | b'\n' | 0)) {
+        let name = match b {
+            b'\r' => "CR (carriage return)",
+            b'\n' => "LF (line feed)",
+            _ => "NUL",
+        };
+        return Err(Error::invalid(format!(
+            "{what} {s:?} contains {name}: strings sent in the handshake may not contain CR, LF \
+             or NUL"
+        )));
+    }
+    Ok(s)
+}
+
 fn path_arg(p: *const c_char, what: &str) -> Result<PathBuf, Error> {
-    // SAFETY: the caller passes NULL or a NUL-terminated string.
-    let s = unsafe { str_arg(p, what)? };
+    let s = ptr::try_str(p, what)?;
     if s.is_empty() {
         return Err(Error::invalid(format!("{what} is empty")));
     }
@@ -84,10 +95,10 @@ fn path_arg(p: *const c_char, what: &str) -> Result<PathBuf, Error> {
 pub extern "C" fn ws_options_new(mode: RawMode) -> *mut ws_options {
     super::errors::quiet_panics();
     guard_value(std::ptr::null_mut(), || match mode_of(mode) {
-        Some(m) => Box::into_raw(Box::new(Options {
+        Some(m) => ptr::to_c_box::<ws_options>(Options {
             config: Config::new(m),
             callbacks: None,
-        })) as *mut ws_options,
+        }),
         None => {
             super::errors::set_last_error(
                 "ws_options_new: mode is neither WS_MODE_CLIENT nor WS_MODE_SERVER",
@@ -100,23 +111,22 @@ pub extern "C" fn ws_options_new(mode: RawMode) -> *mut ws_options {
 /// Frees a builder; NULL is ignored.
 #[no_mangle]
 pub extern "C" fn ws_options_free(o: *mut ws_options) {
-    guard_value((), || {
-        if !o.is_null() {
-            // SAFETY: `o` came from ws_options_new and is freed once (the caller's obligation).
-            drop(unsafe { Box::from_raw(o as *mut Options) });
-        }
-    })
+    guard_value((), || ptr::free_box(o))
 }
 
 /// Client: host name or address to connect to (default "127.0.0.1"); server: address to bind
-/// (default "0.0.0.0").
+/// (default "0.0.0.0"). No spaces or control characters (CR, LF: WS_ERR_INVALID_ARGUMENT).
 #[no_mangle]
 pub extern "C" fn ws_options_set_address(o: *mut ws_options, host: *const c_char) -> ws_status {
     with_options(o, "ws_options_set_address", |opts| {
-        // SAFETY: NULL or a NUL-terminated string.
-        let h = unsafe { str_arg(host, "address")? };
+        let h = wire_arg(host, "address")?;
         if h.is_empty() {
             return Err(Error::invalid("address is empty"));
+        }
+        if h.bytes().any(|b| b <= b' ' || b == 0x7f) {
+            return Err(Error::invalid(format!(
+                "address {h:?} contains a space or a control character"
+            )));
         }
         opts.config.address = h.to_string();
         Ok(())
@@ -142,12 +152,12 @@ pub extern "C" fn ws_options_set_port(o: *mut ws_options, port: c_int) -> ws_sta
     })
 }
 
-/// Request path (client) or the only path accepted (server); must start with '/'. Default "/".
+/// Request path (client) or the only path accepted (server); must start with '/', no spaces or
+/// control characters. Default "/".
 #[no_mangle]
 pub extern "C" fn ws_options_set_path(o: *mut ws_options, path: *const c_char) -> ws_status {
     with_options(o, "ws_options_set_path", |opts| {
-        // SAFETY: NULL or a NUL-terminated string.
-        let p = unsafe { str_arg(path, "path")? };
+        let p = wire_arg(path, "path")?;
         if !p.starts_with('/') || p.bytes().any(|b| b <= b' ' || b == 0x7f) {
             return Err(Error::invalid(format!(
                 "path {p:?} must start with '/' and contain no spaces or control characters"
@@ -167,8 +177,7 @@ pub extern "C" fn ws_options_set_protocol(o: *mut ws_options, name: *const c_cha
             opts.config.protocol = None;
             return Ok(());
         }
-        // SAFETY: a NUL-terminated string.
-        let n = unsafe { str_arg(name, "protocol")? };
+        let n = wire_arg(name, "protocol")?;
         if n.is_empty() {
             opts.config.protocol = None;
         } else if is_token(n) {
@@ -183,7 +192,8 @@ pub extern "C" fn ws_options_set_protocol(o: *mut ws_options, name: *const c_cha
 }
 
 /// Client: adds a header to the opening handshake (e.g. Authorization). Headers the protocol
-/// itself sets (Host, Upgrade, Connection, Sec-WebSocket-*) are refused.
+/// itself sets (Host, Upgrade, Connection, Sec-WebSocket-*) are refused, and so are CR and LF in
+/// the name or value (WS_ERR_INVALID_ARGUMENT).
 #[no_mangle]
 pub extern "C" fn ws_options_add_header(
     o: *mut ws_options,
@@ -192,13 +202,10 @@ pub extern "C" fn ws_options_add_header(
 ) -> ws_status {
     with_options(o, "ws_options_add_header", |opts| {
         require_mode(opts, Mode::Client, "ws_options_add_header")?;
-        // SAFETY: NULL or NUL-terminated strings.
-        let (n, v) = unsafe {
-            (
-                str_arg(name, "header name")?,
-                str_arg(value, "header value")?,
-            )
-        };
+        let (n, v) = (
+            wire_arg(name, "header name")?,
+            wire_arg(value, "header value")?,
+        );
         if !is_token(n) {
             return Err(Error::invalid(format!(
                 "header name {n:?} is not a valid token"
@@ -211,9 +218,6 @@ pub extern "C" fn ws_options_add_header(
             return Err(Error::invalid(format!(
                 "header {n} is set by the protocol itself"
             )));
-        }
-        if v.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-            return Err(Error::invalid("header value contains CR or LF"));
         }
         opts.config.headers.push((n.to_string(), v.to_string()));
         Ok(())
@@ -451,7 +455,7 @@ pub extern "C" fn ws_options_add_allowed_origin(
     with_options(o, "ws_options_add_allowed_origin", |opts| {
         require_mode(opts, Mode::Server, "ws_options_add_allowed_origin")?;
         // SAFETY: NULL or a NUL-terminated string.
-        let s = unsafe { str_arg(origin, "origin")? };
+        let s = ptr::try_str(origin, "origin")?;
         opts.config.access.allow_origin(s)
     })
 }
@@ -470,7 +474,7 @@ pub extern "C" fn ws_options_add_bearer_token(
     with_options(o, "ws_options_add_bearer_token", |opts| {
         require_mode(opts, Mode::Server, "ws_options_add_bearer_token")?;
         // SAFETY: NULL or a NUL-terminated string.
-        let t = unsafe { str_arg(token, "token")? };
+        let t = ptr::try_str(token, "token")?;
         opts.config.access.add_bearer_token(t)
     })
 }
@@ -527,7 +531,7 @@ pub extern "C" fn ws_options_add_trusted_proxy(
     with_options(o, "ws_options_add_trusted_proxy", |opts| {
         require_mode(opts, Mode::Server, "ws_options_add_trusted_proxy")?;
         // SAFETY: NULL or a NUL-terminated string.
-        let p = unsafe { str_arg(proxy, "proxy")? };
+        let p = ptr::try_str(proxy, "proxy")?;
         opts.config.trusted_proxies.add(p)
     })
 }
@@ -557,11 +561,7 @@ pub extern "C" fn ws_options_set_callbacks(
     user: *mut c_void,
 ) -> ws_status {
     with_options(o, "ws_options_set_callbacks", |opts| {
-        if cbs.is_null() {
-            return Err(Error::invalid("callbacks is NULL"));
-        }
-        // SAFETY: non-NULL, points to a ws_callbacks (the caller's obligation); copied at once.
-        opts.callbacks = Some((unsafe { *cbs }, user as usize));
+        opts.callbacks = Some((ptr::try_copy(cbs, "callbacks")?, UserPtr::new(user)));
         Ok(())
     })
 }

@@ -7,7 +7,11 @@
 
 use std::os::raw::{c_char, c_int, c_void};
 
-/// One endpoint: a client (with its reconnects) or a listening server. Opaque.
+/// One endpoint: a client (with its reconnects) or a listening server. Opaque: a `ws_context *`
+/// is a handle, not an address (never dereference it). Calls racing `ws_context_destroy` from
+/// another thread complete or answer WS_ERR_CLOSED; after destroy returned, every function answers
+/// WS_ERR_INVALID_ARGUMENT for it, even when new contexts were created since (handles are never
+/// reused).
 pub struct ws_context {
     _private: [u8; 0],
 }
