@@ -56,9 +56,14 @@ fn bind(config: &Config) -> Result<TcpListener> {
 impl Context {
     /// Creates a context. A server binds here, so a port in use or unreadable TLS files fail at
     /// once; nothing runs until `start`.
-    pub fn create(config: Config) -> Result<Context> {
+    pub fn create(mut config: Config) -> Result<Context> {
         if config.mode == Mode::Client && config.port == 0 {
             return Err(Error::invalid("a client needs a port (1..65535)"));
+        }
+        if config.mode == Mode::Client && config.proxy.is_none() && config.proxy_from_env {
+            // Read once, here: a context does not follow later changes of its environment.
+            config.proxy =
+                super::proxy::from_env(|k| std::env::var(k).ok(), &config.address, config.tls)?;
         }
         if let Some(p) = &config.index_html {
             std::fs::metadata(p)
