@@ -65,6 +65,12 @@ impl Context {
             config.proxy =
                 super::proxy::from_env(|k| std::env::var(k).ok(), &config.address, config.tls)?;
         }
+        if config.proxy.is_some() && !super::proxy::valid_target(&config.address) {
+            // The name goes into the CONNECT request line: nothing may break out of it.
+            return Err(Error::invalid(
+                "the server address cannot be sent to a proxy (control character or space)",
+            ));
+        }
         if let Some(p) = &config.index_html {
             std::fs::metadata(p)
                 .map_err(|e| Error::io(&format!("index_html {}", p.display()), &e))?;

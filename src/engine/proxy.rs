@@ -225,6 +225,14 @@ fn base64(data: &[u8]) -> String {
     out
 }
 
+/// Whether `host` can be named in a CONNECT request: no control character, space, `/` or `@`.
+pub fn valid_target(host: &str) -> bool {
+    !host.is_empty()
+        && !host
+            .bytes()
+            .any(|b| b.is_ascii_control() || b == b' ' || b == b'/' || b == b'@')
+}
+
 /// The CONNECT request for `host:port`.
 pub fn connect_request(proxy: &ProxyUrl, host: &str, port: u16) -> Vec<u8> {
     let target = authority(host, port);

@@ -138,6 +138,10 @@ fn the_request_names_the_target_and_carries_basic_credentials() {
         r.contains("Proxy-Authorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==\r\n"),
         "{r}"
     );
+    assert!(valid_target("ws.example") && valid_target("::1"));
+    for bad in ["", "a b", "a\r\nX: y", "a/b", "u@h", "a\0"] {
+        assert!(!valid_target(bad), "{bad:?}");
+    }
     assert_eq!(base64(b""), "");
     assert_eq!(base64(b"f"), "Zg==");
     assert_eq!(base64(b"fo"), "Zm8=");
