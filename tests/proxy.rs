@@ -4,6 +4,7 @@
 //! with messages both ways, Basic authentication (407 without credentials), a proxy that
 //! refuses the port (403), and the proxy taken from the environment with `no_proxy` matching
 //! (direct) and not matching (through the proxy).
+//! A proxy that closes at once or never answers is a bare listening socket (no skip there).
 //!
 //! Without tinyproxy the tests pass after saying loudly that they were skipped, unless
 //! WS_REQUIRE_TINYPROXY=1 (set by scripts/check.d/48-proxy.sh): then they fail.
@@ -339,4 +340,48 @@ fn proxy_from_the_environment_with_no_proxy() {
     cli.shutdown(Duration::from_secs(1));
     std::env::remove_var("http_proxy");
     std::env::remove_var("no_proxy");
+}
+
+/// A "proxy" that is only a listening socket on 127.0.0.1: tinyproxy cannot be made to close
+/// at once or to stay silent, so these two ends are a plain socket's.
+fn bare_proxy() -> (TcpListener, ProxyUrl) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = ProxyUrl::parse(
+        &format!("http://127.0.0.1:{}", l.local_addr().unwrap().port()),
+        false,
+    )
+    .unwrap();
+    (l, url)
+}
+
+#[test]
+fn a_proxy_that_closes_or_stays_silent_reaches_on_error() {
+    let (srv, srec) = server(|_| {});
+    // Closes every connection as soon as it has read the request.
+    let (l, url) = bare_proxy();
+    let closer = std::thread::spawn(move || {
+        for _ in 0..2 {
+            let (mut s, _) = l.accept().unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = std::io::Read::read(&mut s, &mut buf);
+        }
+    });
+    let (cli, crec) = client(srv.local_port(), |c| c.proxy = Some(url));
+    wait_error(
+        &crec,
+        "the proxy closed the connection without answering CONNECT",
+    );
+    closer.join().unwrap();
+    cli.shutdown(Duration::from_secs(1));
+
+    // Accepts (the kernel does) and never answers: the handshake timeout covers the exchange.
+    let (_silent, url) = bare_proxy();
+    let (cli, crec) = client(srv.local_port(), |c| {
+        c.proxy = Some(url);
+        c.handshake_timeout = Duration::from_millis(300);
+    });
+    wait_error(&crec, "timed out");
+    assert!(crec.with(|l| l.errors.iter().any(|(_, e)| e.kind == ErrorKind::Timeout)));
+    assert!(srec.with(|l| l.connects.is_empty()));
+    cli.shutdown(Duration::from_secs(1));
 }
