@@ -719,6 +719,37 @@ enum ws_status ws_options_set_handshake_filter(struct ws_options *o,
 enum ws_status ws_options_add_trusted_proxy(struct ws_options *o, const char *proxy);
 
 /**
+ * Client: connect through an HTTP CONNECT proxy, `"http://[user:password@]host[:port]"`
+ * (port default 1080; user and password may be %-encoded). For ws:// and wss:// alike: the
+ * client connects to the proxy, sends `CONNECT host:port` (with `Proxy-Authorization: Basic`
+ * when the URL has credentials) and waits for a 2xx answer (its head at most 16 KiB, within
+ * the handshake timeout); TLS (wss://) and the WebSocket handshake then run through the
+ * tunnel, and the server's certificate is checked against the server's own host name (SNI
+ * too), never the proxy's. Only the `http://` proxy scheme is supported (no TLS to the proxy,
+ * no SOCKS). A proxy's refusal (407, 403, any answer but 2xx, a proxy that closes) reaches
+ * on_error as WS_ERR_IO with the proxy's status in the message ("proxy answered 407 Proxy
+ * Authentication Required"), and the client tries again after its backoff like after any
+ * failed attempt. Credentials are never logged. NULL removes a proxy set earlier. This
+ * setting wins over ws_options_set_proxy_from_env. Default: none.
+ * WS_ERR_INVALID_ARGUMENT (ws_last_error says why) for another scheme, a malformed URL, a
+ * control character (CR, LF, ...) or a space, and in server mode.
+ */
+enum ws_status ws_options_set_proxy(struct ws_options *o, const char *url);
+
+/**
+ * Client: when no proxy is set with ws_options_set_proxy, take one from the environment as
+ * curl does (default 0, off): `https_proxy` for wss://, `http_proxy` for ws:// (the upper-case
+ * names `HTTPS_PROXY` / `HTTP_PROXY` when the lower-case one is unset or empty; the scheme may
+ * be left out), unless `no_proxy` (or `NO_PROXY`) names the server: a comma-separated list of
+ * host names, domain suffixes (with or without a leading dot: `example.com` and `.example.com`
+ * both match `ws.example.com`), IP addresses compared as text, or `*` for every host. The
+ * environment is read once, by ws_context_create (later changes are not seen); a malformed
+ * proxy variable makes ws_context_create fail with WS_ERR_INVALID_ARGUMENT.
+ * WS_ERR_INVALID_ARGUMENT in server mode.
+ */
+enum ws_status ws_options_set_proxy_from_env(struct ws_options *o, int enable);
+
+/**
  * Where callbacks run: WS_DISPATCH_THREAD (default) or WS_DISPATCH_MANUAL.
  */
 enum ws_status ws_options_set_dispatch(struct ws_options *o, ws_dispatch_mode d);

@@ -247,6 +247,9 @@ websocket_binding_new(const WebsocketOptions *o, ws_dispatch_mode dispatch, gboo
       for (guint v = 0; o->lists[i] && v < o->lists[i]->len; v++)
         CHECK_WS(spec->add(wo, g_ptr_array_index(o->lists[i], v)), spec->option);
     }
+  /* websocket_options_validate() refused proxy() in server mode */
+  if (o->proxy)
+    CHECK_WS(ws_options_set_proxy(wo, o->proxy), "proxy()");
   if (o->mode == WS_MODE_SERVER)
     {
       if (o->max_connections >= 0)

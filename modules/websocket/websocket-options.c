@@ -63,6 +63,8 @@ websocket_options_defaults(WebsocketOptions *self, ws_mode default_mode)
   self->message_type = WS_MSG_TEXT;
 }
 
+static void _free_secret(gpointer p);
+
 void
 websocket_options_destroy(WebsocketOptions *self)
 {
@@ -74,6 +76,8 @@ websocket_options_destroy(WebsocketOptions *self)
   g_free(self->key);
   g_free(self->cacert);
   g_free(self->index_html);
+  if (self->proxy)
+    _free_secret(self->proxy);
   g_free(self->url);
   for (gint i = 0; i < WEBSOCKET_LIST_COUNT; i++)
     if (self->lists[i])
@@ -214,6 +218,24 @@ _free_secret(gpointer p)
 }
 
 gboolean
+websocket_options_set_proxy(WebsocketOptions *self, const gchar *url, GError **error)
+{
+  ws_options *probe = ws_options_new(WS_MODE_CLIENT);
+
+  if (!probe)
+    {
+      g_set_error(error, WEBSOCKET_ERROR, 0, "ws_options_new failed: %s", ws_last_error());
+      return FALSE;
+    }
+  if (!_probe_verdict(probe, ws_options_set_proxy(probe, url), error))
+    return FALSE;
+  if (self->proxy)
+    _free_secret(self->proxy);
+  self->proxy = g_strdup(url);
+  return TRUE;
+}
+
+gboolean
 websocket_options_add_list_value(WebsocketOptions *self, WebsocketListOption which, const gchar *value,
                                  GError **error)
 {
@@ -344,6 +366,12 @@ websocket_options_validate(WebsocketOptions *self, gboolean is_source, GError **
       if (self->headers)
         {
           g_set_error(error, WEBSOCKET_ERROR, 0, "headers() is only valid in mode(\"client\")");
+          return FALSE;
+        }
+      if (self->proxy)
+        {
+          g_set_error(error, WEBSOCKET_ERROR, 0,
+                      "proxy() is only valid in mode(\"client\"): the HTTP proxy a client connects through");
           return FALSE;
         }
       if (self->tls && (!self->cert || !self->key))
@@ -490,6 +518,14 @@ websocket_options_fingerprint(const WebsocketOptions *self, ws_dispatch_mode dis
                          self->index_html ? self->index_html : "");
   g_string_append_printf(s, "|%" G_GINT64_FORMAT "|%" G_GINT64_FORMAT, self->max_buffered_bytes,
                          self->message_timeout_ms);
+  /* The proxy URL may hold a password: only its digest enters the fingerprint. */
+  if (self->proxy)
+    {
+      gchar *digest = g_compute_checksum_for_string(G_CHECKSUM_SHA256, self->proxy, -1);
+
+      g_string_append_printf(s, "|proxy %s", digest);
+      g_free(digest);
+    }
   for (gint i = 0; i < WEBSOCKET_LIST_COUNT; i++)
     _fingerprint_list(s, &websocket_list_options[i], self->lists[i]);
   return g_string_free(s, FALSE);

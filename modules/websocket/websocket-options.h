@@ -71,6 +71,7 @@ typedef struct _WebsocketOptions
   GPtrArray *lists[WEBSOCKET_LIST_COUNT];      /* gchar * values, NULL until the first one */
   ws_slow_policy slow_policy;
   gchar *index_html;
+  gchar *proxy;                 /* client: "http://[user:password@]host[:port]" (may hold a password) */
   gint64 drain_timeout_ms;
   ws_msg_type message_type;
   gchar *url;                   /* websocket_options_url()'s string */
@@ -89,6 +90,9 @@ gboolean websocket_options_set_file(gchar **slot, const gchar *path, GError **er
 void websocket_options_set_string(gchar **slot, const gchar *value);
 gboolean websocket_options_set_max_buffered_bytes(WebsocketOptions *self, gint64 bytes, GError **error);
 gboolean websocket_options_set_message_timeout(WebsocketOptions *self, gdouble seconds, GError **error);
+/* proxy(): checked by the engine's ws_options_set_proxy; the error never quotes the URL (it may
+   hold a password). Client mode only (websocket_options_validate). */
+gboolean websocket_options_set_proxy(WebsocketOptions *self, const gchar *url, GError **error);
 
 /* List options: a value is checked by the engine (the same rules as when the context is made)
    before it is kept, so --syntax-only refuses it. The error never quotes a secret value. */

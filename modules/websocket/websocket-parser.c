@@ -44,6 +44,7 @@ static CfgLexerKeyword websocket_keywords[] =
   { "max_buffered_bytes", KW_MAX_BUFFERED_BYTES },
   { "message_timeout", KW_MESSAGE_TIMEOUT },
   { "trusted_proxies", KW_TRUSTED_PROXIES },
+  { "proxy", KW_PROXY },
   { NULL }
 };
 

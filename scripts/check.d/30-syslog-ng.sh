@@ -9,8 +9,10 @@
 #     TLS, server down 5 s, disk buffer, reload/restart, bad configurations, metrics).
 # Ends with one line: `syslog-ng 3.38.1: N passed, M failed` (the whole suite, step 2).
 # About 40 s (most of it the venv and pip).
-# apt: syslog-ng-core syslog-ng-dev bison python3-venv openssl
+# apt: syslog-ng-core syslog-ng-dev bison python3-venv openssl tinyproxy
 set -euo pipefail
+# test_o (proxy()) starts tinyproxy (on this machine): here a missing one is a failure.
+export WS_REQUIRE_TINYPROXY=1
 : "${WS_API_SRC:?}" "${WS_API_PREFIX:?}" "${WS_API_OUT:?}"
 # shellcheck source=scripts/lib.sh
 . "$WS_API_SRC/scripts/lib.sh"

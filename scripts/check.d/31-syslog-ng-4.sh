@@ -17,8 +17,10 @@
 # writes into a configuration means the same file inside the root) vanish with it.
 # Ends with one line: `syslog-ng 4.8.1: N passed, M failed`. About 1.5 minutes with a cached
 # root.
-# apt: debootstrap python3-venv openssl
+# apt: debootstrap python3-venv openssl tinyproxy
 set -euo pipefail
+# test_o (proxy()) starts tinyproxy (on this machine): here a missing one is a failure.
+export WS_REQUIRE_TINYPROXY=1
 : "${WS_API_SRC:?}" "${WS_API_PREFIX:?}" "${WS_API_OUT:?}"
 # shellcheck source=scripts/lib.sh
 . "$WS_API_SRC/scripts/lib.sh"

@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::access::AccessRules;
 use super::forwarded::TrustedProxies;
 use super::log::Target;
+use super::proxy::ProxyUrl;
 
 /// Client or server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +97,11 @@ pub struct Config {
     /// Server: reverse proxies whose Forwarded / X-Forwarded-For headers name the client
     /// (default: none, the peer is always the TCP peer).
     pub trusted_proxies: TrustedProxies,
+    /// Client: the HTTP CONNECT proxy to go through (default: none, connect directly).
+    pub proxy: Option<ProxyUrl>,
+    /// Client: without `proxy`, take one from `http_proxy` / `https_proxy` / `no_proxy` when the
+    /// context is created (default: off).
+    pub proxy_from_env: bool,
 }
 
 /// Default largest message: 16 MiB.
@@ -141,6 +147,8 @@ impl Config {
             dispatch: Dispatch::Thread,
             access: AccessRules::default(),
             trusted_proxies: TrustedProxies::default(),
+            proxy: None,
+            proxy_from_env: false,
         }
     }
 }

@@ -56,9 +56,20 @@ fn bind(config: &Config) -> Result<TcpListener> {
 impl Context {
     /// Creates a context. A server binds here, so a port in use or unreadable TLS files fail at
     /// once; nothing runs until `start`.
-    pub fn create(config: Config) -> Result<Context> {
+    pub fn create(mut config: Config) -> Result<Context> {
         if config.mode == Mode::Client && config.port == 0 {
             return Err(Error::invalid("a client needs a port (1..65535)"));
+        }
+        if config.mode == Mode::Client && config.proxy.is_none() && config.proxy_from_env {
+            // Read once, here: a context does not follow later changes of its environment.
+            config.proxy =
+                super::proxy::from_env(|k| std::env::var(k).ok(), &config.address, config.tls)?;
+        }
+        if config.proxy.is_some() && !super::proxy::valid_target(&config.address) {
+            // The name goes into the CONNECT request line: nothing may break out of it.
+            return Err(Error::invalid(
+                "the server address cannot be sent to a proxy (control character or space)",
+            ));
         }
         if let Some(p) = &config.index_html {
             std::fs::metadata(p)

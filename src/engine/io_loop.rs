@@ -254,6 +254,7 @@ impl IoLoop {
     fn service(&mut self, id: u64, sink: &mut Sink, scratch: &mut [u8]) {
         let shared = self.shared.clone();
         let view = &self.view;
+        let client = &mut self.client;
         let Some(c) = self.conns.get_mut(&id) else {
             return;
         };
@@ -267,6 +268,7 @@ impl IoLoop {
                     Ok(None) => {}
                 }
                 match c.stream.tcp().peer_addr() {
+                    Ok(_) if client.tunnel_wanted() => c.phase = Phase::ProxyConnect,
                     Ok(_) => c.start_client_handshake(&shared),
                     Err(e) if e.kind() == io::ErrorKind::NotConnected => {
                         c.writable = false;
@@ -274,6 +276,12 @@ impl IoLoop {
                     }
                     Err(e) => return Err(End::Io(e)),
                 }
+            }
+            if c.phase == Phase::ProxyConnect {
+                if !client.tunnel(c.stream.tcp())? {
+                    return Ok(());
+                }
+                c.start_client_handshake(&shared);
             }
             c.read(scratch, sink, &shared)?;
             c.write(&shared, view)?;

@@ -810,10 +810,18 @@ BAD_CONFIGS = [
      'trusted-proxies() is only valid in mode("server"): it names the reverse proxies in front of this server'),
     ('source s { websocket(mode("client") address("127.0.0.1") port(8000) trusted-proxies("::1")); };',
      'trusted-proxies() is only valid in mode("server")'),
+    ('destination d { websocket(address("127.0.0.1") port(8000) proxy("socks5://u:hidden@127.0.0.1:1080")); };',
+     'proxy(), error=proxy URL: only http:// proxies are supported'),
+    ('destination d { websocket(address("127.0.0.1") port(8000) proxy("http://u:hidden")); };',
+     'proxy(), error=proxy URL: the proxy port is not a number in 1..65535'),
+    ('source s { websocket(port(8000) proxy("http://127.0.0.1:3128")); };',
+     'proxy() is only valid in mode("client")'),
 ]
 
 # Accepted by --syntax-only: the options that also bound what a client receives.
 GOOD_CONFIGS = [
+    'destination d { websocket(address("127.0.0.1") port(8000) proxy("http://user:p%40ss@proxy.example:3128")); };',
+    'source s { websocket(mode("client") address("127.0.0.1") port(8000) proxy("http://[::1]:3128/")); };',
     'destination d { websocket(address("127.0.0.1") port(8000) max-buffered-bytes(1048576) message-timeout(2.5)); };',
     'source s { websocket(mode("client") address("127.0.0.1") port(8000) max-buffered-bytes(65536) message-timeout(0)); };',
     'source s { websocket(port(8000) allowed-origins("*") auth-token-file("@WORKDIR@/good") auth-token("x.y")); };',
@@ -837,6 +845,7 @@ def test_g_bad_configs(ctx):
         check(expected in out, "error for %s does not say %r:\n%s" % (cfg, expected, out))
         # The line of a token file is named, its content never shown.
         check("secret with spaces" not in out, "a token file's line appears in the error:\n" + out)
+        check("hidden" not in out, "a proxy password appears in the error:\n" + out)
     for n, cfg in enumerate(GOOD_CONFIGS):
         cfg = cfg.replace("@WORKDIR@", ctx.workdir)
         rc, out = SyslogNg(ctx.workdir, "good%d" % n, cfg + "\n", ctx.module_dir).syntax_only()
@@ -1195,6 +1204,68 @@ log { source(s_direct); destination(d_feed); };
     check(sng.stop() == 0, "syslog-ng exited with an error")
 
 
+def start_tinyproxy(ctx, connect_port, auth):
+    """Debian's tinyproxy on a free 127.0.0.1 port, allowing CONNECT to `connect_port` only and
+    requiring Basic `auth` (user, password); killed at cleanup. Skips without tinyproxy unless
+    WS_REQUIRE_TINYPROXY=1."""
+    binary = shutil.which("tinyproxy") or shutil.which("tinyproxy", path="/usr/bin:/usr/sbin")
+    if binary is None:
+        check(os.environ.get("WS_REQUIRE_TINYPROXY") != "1",
+              "tinyproxy is not installed (apt-get install tinyproxy) and WS_REQUIRE_TINYPROXY=1")
+        raise Skip("tinyproxy is not installed (apt-get install tinyproxy)")
+    port = free_tcp_port()
+    d = os.path.join(ctx.workdir, "tinyproxy")
+    os.makedirs(d, exist_ok=True)
+    conf = os.path.join(d, "tinyproxy.conf")
+    log = os.path.join(d, "tinyproxy.log")
+    with open(conf, "w") as f:
+        f.write("Port %d\nListen 127.0.0.1\nTimeout 10\nMaxClients 16\nAllow 127.0.0.1\n"
+                "ConnectPort %d\nLogLevel Info\nLogFile \"%s\"\nPidFile \"%s/tinyproxy.pid\"\n"
+                "BasicAuth %s %s\n" % (port, connect_port, log, d, auth[0], auth[1]))
+    proc = subprocess.Popen([binary, "-d", "-c", conf], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    ctx.cleanup.append(lambda: (proc.kill(), proc.wait()))
+    deadline = time.monotonic() + 30
+    while True:
+        check(proc.poll() is None, "tinyproxy exited at start")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return port, log
+        except OSError:
+            check(time.monotonic() < deadline, "tinyproxy does not listen on %d" % port)
+            time.sleep(0.05)
+
+
+def test_o_dest_client_through_proxy(ctx):
+    """proxy(): a client-mode destination goes through Debian's tinyproxy with Basic
+    credentials, every line in order; without the credentials the proxy's 407 is logged (and
+    the password never is)."""
+    coll = Collector()
+    ctx.cleanup.append(coll.close)
+    proxy_port, proxy_log = start_tinyproxy(ctx, coll.port, ("logger", "s3cret"))
+    net = free_tcp_port()
+    config = net_source(net) + """
+destination d_ws { websocket( address("127.0.0.1") port(%d) template("$MSG") reconnect-backoff(0.1 0.5)
+                              proxy("%s") ); };
+log { source(s_net); destination(d_ws); flags(flow-control); };
+"""
+    refused = ctx.sng("dest-proxy-407", config % (coll.port, "http://127.0.0.1:%d" % proxy_port))
+    refused.start()
+    refused.wait_for(r"websocket: connection error.*proxy answered 407")
+    check(not coll.by_conn, "a connection reached the server without the proxy's consent")
+    check(refused.stop() == 0, "syslog-ng exited with an error")
+    sng = ctx.sng("dest-proxy", config % (coll.port, "http://logger:s3cret@127.0.0.1:%d" % proxy_port))
+    sng.start()
+    sent = lines("proxied", 500)
+    tcp_send_lines(net, sent)
+    got = coll.wait(len(sent), timeout=60)
+    check(got == sent, "messages through the proxy differ or are out of order")
+    with open(proxy_log) as f:
+        check("CONNECT 127.0.0.1:%d" % coll.port in f.read(), "the lines did not go through the proxy")
+    check(sng.stop() == 0, "syslog-ng exited with an error")
+    for s in (refused, sng):
+        check("s3cret" not in s.log_text(), "the proxy password appears in syslog-ng's output")
+
+
 TESTS = [test_a_dest_client, test_a_dest_client_full_engine_queue, test_a_dest_client_headers_order,
          test_b_dest_server_two_subscribers,
          test_b_dest_server_no_subscriber_wait,
@@ -1203,7 +1274,8 @@ TESTS = [test_a_dest_client, test_a_dest_client_full_engine_queue, test_a_dest_c
          test_d_tls_source, test_e_server_down_then_up, test_e_disk_buffer_across_restart,
          test_f_reload_and_restart, test_g_bad_configs, test_h_original_configs, test_i_dest_client_workers,
          test_j_source_client_mode, test_k_metrics, test_l_source_auth_token, test_l_source_auth_token_file_reload,
-         test_l_dest_server_allowed_origins, test_m_message_limits, test_n_trusted_proxies]
+         test_l_dest_server_allowed_origins, test_m_message_limits, test_n_trusted_proxies,
+         test_o_dest_client_through_proxy]
 
 
 def main():

@@ -133,7 +133,9 @@ impl<S: Transport> Conn<S> {
             Phase::ServerHandshake => self.server_handshake(buf, sink, shared),
             Phase::ClientHandshake => self.client_handshake(buf, sink, shared),
             Phase::Open => self.frames(buf, sink, shared),
-            Phase::Connecting | Phase::HttpReply | Phase::Linger => Ok(buf.len()),
+            Phase::Connecting | Phase::ProxyConnect | Phase::HttpReply | Phase::Linger => {
+                Ok(buf.len())
+            }
         }
     }
 

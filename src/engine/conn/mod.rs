@@ -53,6 +53,9 @@ const IDLE_INBUF: usize = 4 * 1024;
 pub enum Phase {
     /// Client: TCP connect in progress.
     Connecting,
+    /// Client: connected to an HTTP proxy, CONNECT exchange in progress (`proxy.rs`; the loop
+    /// drives it on the raw socket, before TLS).
+    ProxyConnect,
     /// Client: request sent, waiting for the 101.
     ClientHandshake,
     /// Server: waiting for the request.

@@ -8,7 +8,7 @@
 //! address, what is carried over) are tested here without sockets.
 
 use std::collections::VecDeque;
-use std::io;
+use std::io::{self, IoSlice, Read};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -17,10 +17,12 @@ use mio::net::TcpStream;
 
 use crate::engine::addresses::Addresses;
 use crate::engine::backoff::Backoff;
-use crate::engine::conn::{Chunk, Conn, Phase};
+use crate::engine::conn::{Chunk, Conn, End, Phase};
 use crate::engine::error::{Error, ErrorKind};
+use crate::engine::proxy::{Failure, Tunnel};
 use crate::engine::sink::Sink;
 use crate::engine::stream::Stream;
+use crate::engine::sys::writev_nosignal;
 
 use super::IoLoop;
 
@@ -42,8 +44,10 @@ pub(super) struct ClientState {
     attempts: u64,
     /// Data frames that a dropped connection did not write, sent first on the next one.
     carry: VecDeque<Chunk>,
-    /// The resolved addresses of the server and which to try next.
+    /// The resolved addresses of the server (or of its proxy) and which to try next.
     addrs: Addresses,
+    /// The CONNECT exchange of the attempt under way, when it goes through a proxy.
+    tunnel: Option<Tunnel>,
 }
 
 impl ClientState {
@@ -55,7 +59,35 @@ impl ClientState {
             attempts: 0,
             carry: VecDeque::new(),
             addrs: Addresses::default(),
+            tunnel: None,
         }
+    }
+
+    /// Whether the attempt under way goes through a proxy (its CONNECT exchange is next).
+    pub(super) fn tunnel_wanted(&self) -> bool {
+        self.tunnel.is_some()
+    }
+
+    /// Drives the CONNECT exchange on the raw socket (TLS has not started): `Ok(true)` once
+    /// the tunnel is up, `Ok(false)` while it waits for the socket.
+    pub(super) fn tunnel(&mut self, s: &mut TcpStream) -> Result<bool, End> {
+        let Some(t) = self.tunnel.as_mut() else {
+            return Ok(true);
+        };
+        let mut reader: &TcpStream = s;
+        let up = t
+            .drive(
+                |b| writev_nosignal(s, &[IoSlice::new(b)]),
+                |buf| reader.read(buf),
+            )
+            .map_err(|f| match f {
+                Failure::Io(e) => End::Io(e),
+                Failure::Refused(why) => End::Handshake(why),
+            })?;
+        if up {
+            self.tunnel = None;
+        }
+        Ok(up)
     }
 
     /// When the next attempt is due, for the poll timeout.
@@ -158,12 +190,19 @@ impl IoLoop {
             self.shared.stats.reconnects.fetch_add(1, Ordering::Relaxed);
         }
         let c = &self.shared.config;
-        let addr = self.client.next_address(&c.address, || {
-            Ok((c.address.as_str(), c.port).to_socket_addrs()?.collect())
+        // Through a proxy, TCP goes to the proxy; the server's name is the proxy's to resolve.
+        let (host, port) = match &c.proxy {
+            Some(p) => (&p.host, p.port),
+            None => (&c.address, c.port),
+        };
+        self.client.tunnel = c.proxy.as_ref().map(|p| Tunnel::new(p, &c.address, c.port));
+        let what = if c.proxy.is_some() { "proxy " } else { "" };
+        let addr = self.client.next_address(host, || {
+            Ok((host.as_str(), port).to_socket_addrs()?.collect())
         });
         let attempt = addr.and_then(|addr| {
             let s = TcpStream::connect(addr)
-                .map_err(|e| Error::io(&format!("cannot connect to {addr}"), &e))?;
+                .map_err(|e| Error::io(&format!("cannot connect to {what}{addr}"), &e))?;
             let _ = s.set_nodelay(true);
             Stream::new(s, self.tls.as_ref())
                 .map(|s| (s, addr))
