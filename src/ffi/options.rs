@@ -554,12 +554,10 @@ pub extern "C" fn ws_options_add_trusted_proxy(
 pub extern "C" fn ws_options_set_proxy(o: *mut ws_options, url: *const c_char) -> ws_status {
     with_options(o, "ws_options_set_proxy", |opts| {
         require_mode(opts, Mode::Client, "ws_options_set_proxy")?;
-        if url.is_null() {
+        let Some(u) = ptr::try_opt_str(url, "proxy URL")? else {
             opts.config.proxy = None;
             return Ok(());
-        }
-        // SAFETY: a NUL-terminated string (NULL handled above).
-        let u = unsafe { str_arg(url, "proxy URL")? };
+        };
         // The reason never quotes the URL: it may hold a password.
         let p =
             ProxyUrl::parse(u, false).map_err(|why| Error::invalid(format!("proxy URL: {why}")))?;
