@@ -12,11 +12,11 @@
 mod common;
 
 use std::io::Write;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::certs::cert;
 use common::*;
@@ -94,21 +94,11 @@ impl Tinyproxy {
             .spawn()
             .expect("start tinyproxy");
         let mut t = Tinyproxy { child, dir, port };
-        let deadline = Instant::now() + T;
-        loop {
-            if let Some(st) = t.child.try_wait().unwrap() {
-                panic!("tinyproxy exited with {st} at start:\n{}", t.log());
-            }
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return t;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "tinyproxy does not listen on {port}:\n{}",
-                t.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let log_dir = t.dir.clone();
+        common::peer_process::wait_listening(&mut t.child, "tinyproxy", port, T, || {
+            std::fs::read_to_string(log_dir.join("tinyproxy.log")).unwrap_or_default()
+        });
+        t
     }
 
     /// The proxy URL, with credentials if given.

@@ -154,21 +154,11 @@ http {{
             .spawn()
             .expect("start nginx");
         let mut n = Nginx { child, dir, port };
-        let deadline = Instant::now() + T;
-        loop {
-            if let Some(st) = n.child.try_wait().unwrap() {
-                panic!("nginx exited with {st} at start:\n{}", n.error_log());
-            }
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return n;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "nginx does not listen on {port}:\n{}",
-                n.error_log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let log_dir = n.dir.clone();
+        common::peer_process::wait_listening(&mut n.child, "nginx", port, T, || {
+            std::fs::read_to_string(log_dir.join("error.log")).unwrap_or_default()
+        });
+        n
     }
 
     fn error_log(&self) -> String {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod certs;
+pub mod peer_process;
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
