@@ -25,6 +25,7 @@ mod manual;
 pub mod panics;
 mod parser;
 mod queue;
+mod sent_seq;
 mod shared;
 mod sink;
 mod stats;

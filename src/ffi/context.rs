@@ -56,7 +56,12 @@ struct CHandler {
     ctx: usize,
     cbs: ws_callbacks,
     user: usize,
+    /// ws_options_set_on_sent's callback and its own user pointer.
+    on_sent: Option<(OnSentFn, usize)>,
 }
+
+/// The C type of on_sent, without the Option.
+type OnSentFn = unsafe extern "C" fn(*mut ws_context, ws_conn_id, u64, *mut c_void);
 
 impl CHandler {
     fn call<R>(&self, f: impl FnOnce(*mut ws_context, *mut c_void) -> R) -> R {
@@ -72,6 +77,22 @@ fn c_text(s: &str) -> CString {
 }
 
 impl Handler for CHandler {
+    fn on_sent(&mut self, conn: u64, upto_seq: u64) {
+        if let Some((f, user)) = self.on_sent {
+            IN_CALLBACK.with(|d| d.set(d.get() + 1));
+            // SAFETY: the application registered this callback with this user pointer.
+            unsafe {
+                f(
+                    self.ctx as *mut ws_context,
+                    conn,
+                    upto_seq,
+                    user as *mut c_void,
+                )
+            };
+            IN_CALLBACK.with(|d| d.set(d.get() - 1));
+        }
+    }
+
     fn on_connect(&mut self, conn: u64) {
         if let Some(f) = self.cbs.on_connect {
             // SAFETY: the application registered this callback with this user pointer.
@@ -171,6 +192,7 @@ pub extern "C" fn ws_context_create(o: *const ws_options, out: *mut *mut ws_cont
             ctx: ptr as usize,
             cbs,
             user,
+            on_sent: opts.on_sent,
         })) {
             live().as_mut().map(|s| s.remove(&(ptr as usize)));
             // SAFETY: not published to the caller; reclaim it.
@@ -197,6 +219,42 @@ pub extern "C" fn ws_send(
 ) -> ws_status {
     guard("ws_send", || {
         engine(c, "ws_send")?.send(conn, payload(data, len)?, msg_kind(type_)?)
+    })
+}
+
+/// Client only: ws_send, also writing the message's sequence number to `*seq_out`. The client
+/// context numbers the messages it accepts (from ws_send, ws_send_seq and ws_broadcast alike)
+/// 1, 2, 3, ... in the order they enter its queue, which is the order they are written; a
+/// refused message takes no number, and a message keeps its number when it is carried over to
+/// the next connection. ws_options_set_on_sent and ws_stats.messages_sent_seq report how far
+/// the written messages reach. `seq_out` must not be NULL (use ws_send); on failure it is set to
+/// 0. A server context answers WS_ERR_INVALID_ARGUMENT and queues nothing.
+#[no_mangle]
+pub extern "C" fn ws_send_seq(
+    c: *mut ws_context,
+    conn: ws_conn_id,
+    data: *const c_void,
+    len: usize,
+    type_: RawMsgType,
+    seq_out: *mut u64,
+) -> ws_status {
+    guard("ws_send_seq", || {
+        if seq_out.is_null() {
+            return Err(Error::invalid("ws_send_seq: seq_out is NULL (use ws_send)"));
+        }
+        // SAFETY: non-NULL and writable (the caller's obligation); cleared first so that a
+        // failure leaves 0 behind.
+        unsafe { *seq_out = 0 };
+        let e = engine(c, "ws_send_seq")?;
+        if !e.is_client() {
+            return Err(Error::invalid(
+                "ws_send_seq applies to client mode only (a server numbers no messages)",
+            ));
+        }
+        let seq = e.send_seq(conn, payload(data, len)?, msg_kind(type_)?)?;
+        // SAFETY: as above.
+        unsafe { *seq_out = seq };
+        Ok(())
     })
 }
 
@@ -386,6 +444,7 @@ pub extern "C" fn ws_get_stats(c: *const ws_context, out: *mut ws_stats) -> ws_s
             errors: s.errors,
             handshakes_refused: s.handshakes_refused,
             buffered_bytes: s.buffered_bytes,
+            messages_sent_seq: s.messages_sent_seq,
         };
         let n = size.min(std::mem::size_of::<ws_stats>());
         // SAFETY: copies `n` bytes, within both `full` and the caller's buffer.

@@ -89,6 +89,8 @@ pub struct Chunk {
     pub off: usize,
     /// Payload length for data messages; None for control frames and HTTP.
     pub payload: Option<usize>,
+    /// Client data message: its sequence number (see `sent_seq.rs`); 0 otherwise.
+    pub seq: u64,
 }
 
 /// One connection.

@@ -10,6 +10,7 @@ use bytes::Bytes;
 
 use super::{Chunk, Closing, Conn, End, Phase, BATCH_BYTES, BATCH_FRAMES, IOV};
 use crate::engine::broadcast::LogView;
+use crate::engine::sent_seq::SentSeq;
 use crate::engine::shared::Shared;
 use crate::engine::stream::Transport;
 
@@ -30,6 +31,7 @@ impl<S: Transport> Conn<S> {
                 data,
                 off: 0,
                 payload: None,
+                seq: 0,
             },
         );
     }
@@ -71,6 +73,7 @@ impl<S: Transport> Conn<S> {
                 data: m.frame,
                 off: 0,
                 payload: Some(m.payload_len),
+                seq: m.seq,
             });
         }
         false
@@ -89,12 +92,23 @@ impl<S: Transport> Conn<S> {
 
     /// Writes the batch, refilling it from the queue and the broadcast log, until the socket is
     /// full or all is out.
+    ///
+    /// Client: each numbered message written completely advances the context's written prefix
+    /// (`sent_seq.rs`, locked once per round); `messages_sent_seq` is published only when the
+    /// transport holds nothing back (a TLS batch OpenSSL has not flushed yet).
     pub fn write(&mut self, shared: &Shared, log: &LogView) -> Result<(), End> {
         let mut sent = 0u64;
         let mut bytes = 0u64;
-        let r = self.write_inner(shared, log, &mut sent, &mut bytes);
+        let mut track =
+            (!self.is_server).then(|| shared.sent_seq.lock().unwrap_or_else(|e| e.into_inner()));
+        let r = self.write_inner(shared, log, &mut sent, &mut bytes, track.as_deref_mut());
         if sent > 0 {
             let st = &shared.stats;
+            if let Some(t) = &track {
+                if !self.stream.write_pending() {
+                    st.messages_sent_seq.store(t.upto(), Ordering::Release);
+                }
+            }
             st.messages_sent.fetch_add(sent, Ordering::Relaxed);
             st.bytes_sent.fetch_add(bytes, Ordering::Relaxed);
             st.messages_queued.fetch_sub(sent, Ordering::SeqCst);
@@ -109,6 +123,7 @@ impl<S: Transport> Conn<S> {
         log: &LogView,
         sent: &mut u64,
         bytes: &mut u64,
+        mut track: Option<&mut SentSeq>,
     ) -> Result<(), End> {
         loop {
             if !self.writable {
@@ -168,6 +183,9 @@ impl<S: Transport> Conn<S> {
                             if let Some(p) = c.payload {
                                 *sent += 1;
                                 *bytes += p as u64;
+                                if let Some(t) = track.as_deref_mut() {
+                                    t.written(c.seq);
+                                }
                             }
                             self.out_bytes = self.out_bytes.saturating_sub(rem);
                             self.out.pop_front();
@@ -188,6 +206,7 @@ impl<S: Transport> Conn<S> {
                                 data: p.frame,
                                 off: p.written,
                                 payload: Some(p.payload),
+                                seq: 0,
                             });
                         }
                     }
@@ -212,6 +231,7 @@ impl<S: Transport> Conn<S> {
             data: m.frame,
             off: 0,
             payload: Some(m.payload_len),
+            seq: m.seq,
         });
         carried
             .chain(batch)

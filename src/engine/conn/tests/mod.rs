@@ -217,12 +217,16 @@ impl Rig {
             frame: frame::encode(opcode::BINARY, payload, mask),
             payload_len: payload.len(),
             after: 0,
+            seq: 0,
         };
         self.shared
             .stats
             .messages_queued
             .fetch_add(1, Ordering::SeqCst);
-        self.conn.queue.push(msg).expect("room in the queue");
+        self.conn
+            .queue
+            .push(msg, self.shared.numbering())
+            .expect("room in the queue");
     }
 
     /// What the handler was told so far.
