@@ -309,3 +309,72 @@ fn manual_dispatch_delivers_on_sent_through_dispatch() {
     cli.shutdown(Duration::from_secs(2));
     srv.shutdown(Duration::from_secs(2));
 }
+
+/// A TLS server with the test certificate, on `port` (0: any).
+fn tls_server(port: u16) -> (ws_api::engine::Context, Recorder) {
+    server(|c| {
+        c.port = port;
+        c.tls = true;
+        c.cert = common::certs::cert("server.pem");
+        c.key = common::certs::cert("server.key");
+    })
+}
+
+#[test]
+fn over_tls_what_on_sent_did_not_cover_at_a_drop_is_resent_on_the_next_connection() {
+    let (srv, srec) = tls_server(0);
+    let port = srv.local_port();
+    let (cli, crec) = client(port, |c| {
+        c.ping_interval = Duration::ZERO;
+        c.report_sent = true;
+        c.tls = true;
+        c.cacert = common::certs::cert("ca.pem");
+    });
+    let sconn = srec.wait("server connect", T, |l| l.connects.first().copied());
+    crec.wait("client connect", T, |l| l.connects.first().copied());
+    // The server stops reading: the client's socket and OpenSSL's batch fill up.
+    srv.rx_flow(sconn, false).unwrap();
+    let n = 5000u32;
+    for i in 0..n {
+        cli.send_seq(0, &indexed(i, 4000), MsgKind::Binary).unwrap();
+    }
+    crec.wait("a first on_sent", T, |l| l.sent.last().map(|s| s.1));
+    let before = srec.with(|l| l.messages.len()) as u32;
+    // The server goes away with the client's bytes unread.
+    srv.shutdown(Duration::ZERO);
+    drop(srv);
+    crec.wait("close", T, |l| l.closes.first().map(|c| c.1));
+    let at_drop = reports_grow(&crec);
+    assert!(at_drop < u64::from(n));
+    let (srv2, srec2) = tls_server(port);
+    let first = srec2.wait("first message again", Duration::from_secs(30), |l| {
+        l.messages.first().map(|m| index_of(&m.1))
+    });
+    assert_eq!(
+        u64::from(first),
+        at_drop,
+        "the new connection starts after the report"
+    );
+    assert!(
+        first >= before,
+        "the first server read {before} before it stopped"
+    );
+    let need = (n - first) as usize;
+    srec2.wait("the rest", Duration::from_secs(30), |l| {
+        (l.messages.len() >= need).then_some(())
+    });
+    crec.wait("on_sent up to the last", T, |l| {
+        l.sent
+            .last()
+            .and_then(|s| (s.1 == u64::from(n)).then_some(()))
+    });
+    assert_eq!(reports_grow(&crec), u64::from(n));
+    srec2.with(|l| {
+        assert_eq!(l.messages.len(), need);
+        for (k, m) in l.messages.iter().enumerate() {
+            assert_eq!(index_of(&m.1), first + k as u32);
+        }
+    });
+    cli.shutdown(Duration::from_secs(2));
+    srv2.shutdown(Duration::from_secs(2));
+}

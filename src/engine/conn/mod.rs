@@ -143,6 +143,9 @@ pub struct Conn<S: Transport = Stream> {
     violation: Option<Violation>,
     /// Client: data frames an earlier connection did not write; they go first once this one opens.
     pub carry: VecDeque<Chunk>,
+    /// Client over TLS: data frames reported written while OpenSSL still holds part of their
+    /// batch; written once it is flushed, carried over if the connection drops first.
+    unflushed: Vec<Chunk>,
     /// Data frames taken out of the batch because a close frame went ahead of them.
     withheld: Vec<Chunk>,
     /// Server, once open: the next broadcast this connection has to write.
@@ -200,6 +203,7 @@ impl<S: Transport> Conn<S> {
             is_server: c.mode == Mode::Server,
             violation: None,
             carry: VecDeque::new(),
+            unflushed: Vec::new(),
             withheld: Vec::new(),
             bcast: None,
             stash: None,

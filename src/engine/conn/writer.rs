@@ -93,9 +93,9 @@ impl<S: Transport> Conn<S> {
     /// Writes the batch, refilling it from the queue and the broadcast log, until the socket is
     /// full or all is out.
     ///
-    /// Client: each numbered message written completely advances the context's written prefix
-    /// (`sent_seq.rs`, locked once per round); `messages_sent_seq` is published only when the
-    /// transport holds nothing back (a TLS batch OpenSSL has not flushed yet).
+    /// Client: each numbered message written completely (over TLS: its whole batch flushed)
+    /// advances the context's written prefix (`sent_seq.rs`, locked once per round), published
+    /// as `messages_sent_seq`.
     pub fn write(&mut self, shared: &Shared, log: &LogView) -> Result<(), End> {
         let mut sent = 0u64;
         let mut bytes = 0u64;
@@ -105,9 +105,7 @@ impl<S: Transport> Conn<S> {
         if sent > 0 {
             let st = &shared.stats;
             if let Some(t) = &track {
-                if !self.stream.write_pending() {
-                    st.messages_sent_seq.store(t.upto(), Ordering::Release);
-                }
+                st.messages_sent_seq.store(t.upto(), Ordering::Release);
             }
             st.messages_sent.fetch_add(sent, Ordering::Relaxed);
             st.bytes_sent.fetch_add(bytes, Ordering::Relaxed);
@@ -175,20 +173,40 @@ impl<S: Transport> Conn<S> {
                     )))
                 }
                 Ok(mut w) => {
+                    // Client over TLS: bytes OpenSSL still holds (its batch is not all in the
+                    // kernel) would be lost with the connection, so the messages among them
+                    // stay the connection's (`unflushed`, carried over at a drop) and count as
+                    // written only once the batch is out.
+                    let held = !self.is_server && self.stream.write_pending();
+                    if !held {
+                        for c in self.unflushed.drain(..) {
+                            *sent += 1;
+                            *bytes += c.payload.unwrap_or(0) as u64;
+                            if let Some(t) = track.as_deref_mut() {
+                                t.written(c.seq);
+                            }
+                        }
+                    }
                     while w > 0 {
                         let Some(c) = self.out.front_mut() else { break };
                         let rem = c.data.len() - c.off;
                         if w >= rem {
                             w -= rem;
-                            if let Some(p) = c.payload {
-                                *sent += 1;
-                                *bytes += p as u64;
-                                if let Some(t) = track.as_deref_mut() {
-                                    t.written(c.seq);
+                            self.out_bytes = self.out_bytes.saturating_sub(rem);
+                            let Some(done) = self.out.pop_front() else {
+                                break;
+                            };
+                            if let Some(p) = done.payload {
+                                if held {
+                                    self.unflushed.push(done);
+                                } else {
+                                    *sent += 1;
+                                    *bytes += p as u64;
+                                    if let Some(t) = track.as_deref_mut() {
+                                        t.written(done.seq);
+                                    }
                                 }
                             }
-                            self.out_bytes = self.out_bytes.saturating_sub(rem);
-                            self.out.pop_front();
                         } else {
                             c.off += w;
                             self.out_bytes = self.out_bytes.saturating_sub(w);
@@ -222,9 +240,9 @@ impl<S: Transport> Conn<S> {
     }
 
     /// Data chunks not yet (fully) written, in order, rewound to their start: what an earlier
-    /// connection handed over, then the batch.
+    /// connection handed over, what OpenSSL held unflushed, then the batch.
     pub fn take_unsent_data(&mut self) -> Vec<Chunk> {
-        let carried = self.carry.drain(..);
+        let carried = self.carry.drain(..).chain(self.unflushed.drain(..));
         let batch = self.out.drain(..).filter(|c| c.payload.is_some());
         let withheld = self.withheld.drain(..);
         let stashed = self.stash.take().map(|m| Chunk {
@@ -247,6 +265,7 @@ impl<S: Transport> Conn<S> {
     /// Whether any accepted message is still held by this connection.
     pub fn has_unsent_data(&self) -> bool {
         !self.carry.is_empty()
+            || !self.unflushed.is_empty()
             || !self.withheld.is_empty()
             || self.stash.is_some()
             || self.out.iter().any(|c| c.payload.is_some())

@@ -25,6 +25,7 @@ mod budget;
 mod closing;
 mod keepalive;
 mod opening;
+mod sent_seq;
 mod writing;
 
 /// An in-memory byte stream: what the peer sent (`input`, then `eof`), what we wrote (`wire`).
@@ -44,6 +45,9 @@ pub struct Mem {
     pub slices: Vec<usize>,
     /// FIN was sent.
     pub fin: bool,
+    /// What `write_pending` answers: set to play a TLS stream whose batch OpenSSL has not
+    /// flushed yet.
+    pub pending: bool,
 }
 
 impl Mem {
@@ -101,7 +105,7 @@ impl Transport for Mem {
     }
 
     fn write_pending(&self) -> bool {
-        false
+        self.pending
     }
 
     fn shutdown_write(&mut self) {
