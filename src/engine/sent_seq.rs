@@ -24,9 +24,12 @@ impl SentSeq {
     pub fn written(&mut self, seq: u64) {
         if seq == self.upto + 1 {
             self.upto = seq;
-            while self.ahead.first() == Some(&(self.upto + 1)) {
-                self.ahead.pop_first();
-                self.upto += 1;
+            // Nearly always empty: one sending thread, or threads that did not race.
+            if !self.ahead.is_empty() {
+                while self.ahead.first() == Some(&(self.upto + 1)) {
+                    self.ahead.pop_first();
+                    self.upto += 1;
+                }
             }
         } else if seq > self.upto {
             self.ahead.insert(seq);
