@@ -181,6 +181,7 @@ impl Context {
     }
 
     /// Queues `msg`; answers its sequence number (client) or 0 (server).
+    #[inline]
     fn push(&self, id: u64, q: &OutQueue, msg: OutMsg) -> Result<u64> {
         let stats = &self.shared.stats;
         stats.messages_queued.fetch_add(1, Ordering::SeqCst);
@@ -189,12 +190,17 @@ impl Context {
                 self.shared.schedule(id, q);
                 Ok(seq)
             }
-            Err(_) => {
-                stats.messages_queued.fetch_sub(1, Ordering::SeqCst);
-                Stats::inc(&stats.send_rejected);
-                Err(Error::new(ErrorKind::QueueFull, "send queue is full"))
-            }
+            Err(_) => Err(self.rejected()),
         }
+    }
+
+    /// A full queue refused a message (out of line: the hot path stays small enough to inline).
+    #[cold]
+    fn rejected(&self) -> Error {
+        let stats = &self.shared.stats;
+        stats.messages_queued.fetch_sub(1, Ordering::SeqCst);
+        Stats::inc(&stats.send_rejected);
+        Error::new(ErrorKind::QueueFull, "send queue is full")
     }
 
     /// Queues a message. Client: `conn` 0 means the current connection (or the next one).

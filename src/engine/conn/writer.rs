@@ -193,20 +193,18 @@ impl<S: Transport> Conn<S> {
                         if w >= rem {
                             w -= rem;
                             self.out_bytes = self.out_bytes.saturating_sub(rem);
-                            let Some(done) = self.out.pop_front() else {
-                                break;
-                            };
-                            if let Some(p) = done.payload {
+                            if let Some(p) = c.payload {
                                 if held {
-                                    self.unflushed.push(done);
-                                } else {
-                                    *sent += 1;
-                                    *bytes += p as u64;
-                                    if let Some(t) = track.as_deref_mut() {
-                                        t.written(done.seq);
-                                    }
+                                    self.unflushed.extend(self.out.pop_front());
+                                    continue;
+                                }
+                                *sent += 1;
+                                *bytes += p as u64;
+                                if let Some(t) = track.as_deref_mut() {
+                                    t.written(c.seq);
                                 }
                             }
+                            self.out.pop_front();
                         } else {
                             c.off += w;
                             self.out_bytes = self.out_bytes.saturating_sub(w);
