@@ -234,6 +234,12 @@ typedef struct ws_stats {
    * (kept within ws_options_set_max_buffered_bytes).
    */
   uint64_t buffered_bytes;
+  /**
+   * Client: every message accepted with a sequence number up to this one (see ws_send_seq)
+   * is written completely to the socket (the number on_sent reports, kept up to date whether
+   * or not on_sent is set); 0 before the first. Always 0 for a server.
+   */
+  uint64_t messages_sent_seq;
 } ws_stats;
 
 /**
@@ -313,6 +319,13 @@ typedef struct ws_callbacks {
   ws_on_error_fn on_error;
 } ws_callbacks;
 
+/**
+ * The written-messages callback (see `ws_options_set_on_sent`): every message the client
+ * context accepted with a sequence number up to and including `upto_seq` has been written
+ * completely to the socket; `conn` is the connection that wrote the last of them.
+ */
+typedef void (*ws_on_sent_fn)(struct ws_context *ctx, ws_conn_id conn, uint64_t upto_seq, void *user);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -339,6 +352,22 @@ enum ws_status ws_send(struct ws_context *c,
                        const void *data,
                        size_t len,
                        ws_msg_type type_);
+
+/**
+ * Client only: ws_send, also writing the message's sequence number to `*seq_out`. The client
+ * context numbers the messages it accepts (from ws_send, ws_send_seq and ws_broadcast alike)
+ * 1, 2, 3, ... in the order they enter its queue, which is the order they are written; a
+ * refused message takes no number, and a message keeps its number when it is carried over to
+ * the next connection. ws_options_set_on_sent and ws_stats.messages_sent_seq report how far
+ * the written messages reach. `seq_out` must not be NULL (use ws_send); on failure it is set to
+ * 0. A server context answers WS_ERR_INVALID_ARGUMENT and queues nothing.
+ */
+enum ws_status ws_send_seq(struct ws_context *c,
+                           ws_conn_id conn,
+                           const void *data,
+                           size_t len,
+                           ws_msg_type type_,
+                           uint64_t *seq_out);
 
 /**
  * Server: queues the message for every open connection, framed once into the context's
@@ -760,6 +789,24 @@ enum ws_status ws_options_set_dispatch(struct ws_options *o, ws_dispatch_mode d)
 enum ws_status ws_options_set_callbacks(struct ws_options *o,
                                         const struct ws_callbacks *cbs,
                                         void *user);
+
+/**
+ * Client only: `fn(ctx, conn, upto_seq, user)` is called when every message the context
+ * accepted with a sequence number up to and including `upto_seq` (ws_send_seq answers the
+ * number; ws_send and ws_broadcast number their messages the same way) has been written
+ * completely to the socket: handed to the kernel (TLS: encrypted by OpenSSL and its whole
+ * batch handed to the kernel). The bytes are then in the local socket buffer, not yet at the
+ * peer. It runs where the other callbacks run (the I/O thread, or ws_dispatch under
+ * WS_DISPATCH_MANUAL), at most once per write round (the reports are coalesced: `upto_seq`
+ * grows by any amount, never shrinks or repeats), and before the on_close of the connection
+ * that wrote them. It never covers a message that is not written: one queued or carried over
+ * to the next connection is covered once that one writes it, and one dropped (left unsent at
+ * ws_context_destroy, counted in its `unsent_out`) is never covered. `user` is passed to each
+ * call (it need not be the callback table's). NULL removes it (default: none;
+ * ws_stats.messages_sent_seq gives the same number to a poller).
+ * A server context answers WS_ERR_INVALID_ARGUMENT: its messages are not numbered.
+ */
+enum ws_status ws_options_set_on_sent(struct ws_options *o, ws_on_sent_fn on_sent, void *user);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -4,33 +4,12 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use common::*;
 use ws_api::engine::MsgKind;
-
-/// Accepts one client, completes its handshake, never reads again.
-fn mute_server(l: &TcpListener) -> std::net::TcpStream {
-    let (mut s, _) = l.accept().unwrap();
-    let mut head = Vec::new();
-    let mut b = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        s.read_exact(&mut b).unwrap();
-        head.push(b[0]);
-    }
-    let text = String::from_utf8(head).unwrap();
-    let key = text
-        .lines()
-        .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
-        .unwrap()
-        .trim()
-        .to_string();
-    let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
-    write!(s, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n").unwrap();
-    s
-}
 
 #[test]
 fn unsent_frames_survive_a_dropped_connection_in_order() {

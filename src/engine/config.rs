@@ -92,6 +92,9 @@ pub struct Config {
     pub index_html: Option<PathBuf>,
     /// Where callbacks run.
     pub dispatch: Dispatch,
+    /// Client: call `Handler::on_sent` as numbered messages are written (default off: then the
+    /// written prefix is only published in `Snapshot::messages_sent_seq`).
+    pub report_sent: bool,
     /// Server: who may open a WebSocket (Origin check, bearer tokens, filter).
     pub access: AccessRules,
     /// Server: reverse proxies whose Forwarded / X-Forwarded-For headers name the client
@@ -145,6 +148,7 @@ impl Config {
             slow_policy: SlowPolicy::Disconnect,
             index_html: None,
             dispatch: Dispatch::Thread,
+            report_sent: false,
             access: AccessRules::default(),
             trusted_proxies: TrustedProxies::default(),
             proxy: None,

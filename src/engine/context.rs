@@ -187,23 +187,43 @@ impl Context {
             frame: frame::encode(op, data, mask),
             payload_len: data.len(),
             after,
+            seq: 0,
         })
     }
 
-    fn push(&self, id: u64, q: &OutQueue, msg: OutMsg) -> Result<()> {
+    /// Queues `msg`; answers its sequence number (client) or 0 (server).
+    #[inline]
+    fn push(&self, id: u64, q: &OutQueue, msg: OutMsg) -> Result<u64> {
         let stats = &self.shared.stats;
         stats.messages_queued.fetch_add(1, Ordering::SeqCst);
-        if q.push(msg).is_err() {
-            stats.messages_queued.fetch_sub(1, Ordering::SeqCst);
-            Stats::inc(&stats.send_rejected);
-            return Err(Error::new(ErrorKind::QueueFull, "send queue is full"));
+        match q.push(msg, self.shared.numbering()) {
+            Ok(seq) => {
+                self.shared.schedule(id, q);
+                Ok(seq)
+            }
+            Err(_) => Err(self.rejected()),
         }
-        self.shared.schedule(id, q);
-        Ok(())
+    }
+
+    /// A full queue refused a message (out of line: the hot path stays small enough to inline).
+    #[cold]
+    fn rejected(&self) -> Error {
+        let stats = &self.shared.stats;
+        stats.messages_queued.fetch_sub(1, Ordering::SeqCst);
+        Stats::inc(&stats.send_rejected);
+        Error::new(ErrorKind::QueueFull, "send queue is full")
     }
 
     /// Queues a message. Client: `conn` 0 means the current connection (or the next one).
     pub fn send(&self, conn: u64, data: &[u8], kind: MsgKind) -> Result<()> {
+        self.send_seq(conn, data, kind).map(|_| ())
+    }
+
+    /// Client: queues a message like `send` and answers its sequence number (1 for the first
+    /// message the context accepted, then one more for each; a refused message takes none). The
+    /// number stays the message's across reconnects; `Handler::on_sent` and
+    /// `Snapshot::messages_sent_seq` report which numbers are written. A server answers 0.
+    pub fn send_seq(&self, conn: u64, data: &[u8], kind: MsgKind) -> Result<u64> {
         self.check_open()?;
         let msg = self.frame(data, kind)?;
         self.with_queue(conn, |id, q| self.push(id, q, msg))
@@ -359,6 +379,11 @@ impl Context {
     pub fn on_io_thread(&self) -> bool {
         *self.thread_id.lock().unwrap_or_else(|e| e.into_inner())
             == Some(std::thread::current().id())
+    }
+
+    /// Whether this is a client context.
+    pub fn is_client(&self) -> bool {
+        self.shared.config.mode == Mode::Client
     }
 
     /// Server: the bound port; client: the configured one.

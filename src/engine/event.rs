@@ -25,6 +25,12 @@ pub trait Handler: Send {
     fn on_close(&mut self, conn: u64, code: u16, reason: &str);
     /// Something failed (`conn` 0 when no connection is concerned).
     fn on_error(&mut self, conn: u64, err: &Error);
+    /// Client with `Config::report_sent`: every message numbered up to `upto_seq` (see
+    /// `Context::send_seq`) is written completely to the socket, the last of them by `conn`.
+    /// Called at most once per write round, with a number above the one before.
+    fn on_sent(&mut self, conn: u64, upto_seq: u64) {
+        let _ = (conn, upto_seq);
+    }
 }
 
 /// One held handler call (manual dispatch).
@@ -40,6 +46,8 @@ pub enum Event {
     Close(u64, u16, String),
     /// `on_error`.
     Error(u64, Error),
+    /// `on_sent`.
+    Sent(u64, u64),
 }
 
 impl Event {
@@ -56,6 +64,7 @@ impl Event {
             Event::Writable(c) => h.on_writable(c),
             Event::Close(c, code, r) => h.on_close(c, code, &r),
             Event::Error(c, e) => h.on_error(c, &e),
+            Event::Sent(c, upto) => h.on_sent(c, upto),
         }
         None
     }

@@ -287,6 +287,8 @@ impl IoLoop {
             c.write(&shared, view)?;
             Ok(())
         })();
+        // Client with on_sent: what this round wrote, reported once for the round.
+        sink.sent(id);
         if let Err(end) = r {
             self.teardown(id, end, sink);
             return;

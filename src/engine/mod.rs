@@ -26,6 +26,7 @@ pub mod panics;
 mod parser;
 mod proxy;
 mod queue;
+mod sent_seq;
 mod shared;
 mod sink;
 mod stats;

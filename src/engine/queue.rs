@@ -2,7 +2,7 @@
 //! Callers push from any thread; the I/O thread pops. The queue is unbounded so that an idle
 //! connection costs no preallocated slots; a counter enforces the capacity.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use crossbeam_queue::SegQueue;
@@ -17,6 +17,9 @@ pub struct OutMsg {
     /// Server: the broadcast log's head when it was queued; it is written after the broadcasts
     /// before that point and before the later ones.
     pub after: u64,
+    /// Client: its sequence number (see `sent_seq.rs`), given when the queue accepted it; 0 for
+    /// a server's messages.
+    pub seq: u64,
 }
 
 /// The queue plus the flags the I/O thread and callers exchange about it.
@@ -46,14 +49,20 @@ impl OutQueue {
         }
     }
 
-    /// Queues `msg`, or gives it back when the queue is full.
-    pub fn push(&self, msg: OutMsg) -> Result<(), OutMsg> {
+    /// Queues `msg`, or gives it back when the queue is full. With `numbering` (a client's
+    /// count of accepted messages) the message takes the next number once it has its place,
+    /// so a refused message uses none; answers the number (0 without `numbering`).
+    pub fn push(&self, mut msg: OutMsg, numbering: Option<&AtomicU64>) -> Result<u64, OutMsg> {
         if self.len.fetch_add(1, Ordering::AcqRel) >= self.cap {
             self.len.fetch_sub(1, Ordering::AcqRel);
             return Err(msg);
         }
+        if let Some(n) = numbering {
+            msg.seq = n.fetch_add(1, Ordering::AcqRel) + 1;
+        }
+        let seq = msg.seq;
         self.items.push(msg);
-        Ok(())
+        Ok(seq)
     }
 
     /// Takes the oldest message.

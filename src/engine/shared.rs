@@ -10,9 +10,10 @@ use std::time::Instant;
 use crossbeam_channel::{unbounded, Receiver, Sender};
 
 use super::broadcast::BroadcastLog;
-use super::config::Config;
+use super::config::{Config, Mode};
 use super::manual::ManualEvents;
 use super::queue::OutQueue;
+use super::sent_seq::SentSeq;
 use super::stats::Stats;
 
 /// Requests from API threads that are not plain sends.
@@ -48,6 +49,13 @@ pub struct Shared {
     pub client_queue: Arc<OutQueue>,
     /// Client: id of the open connection, 0 when none.
     pub client_conn: AtomicU64,
+    /// Client: messages accepted so far, the last sequence number given.
+    pub accepted_seq: AtomicU64,
+    /// Client: which numbered messages are written (only the I/O thread locks it, once per
+    /// write round).
+    pub sent_seq: Mutex<SentSeq>,
+    /// Client: the written prefix last reported through on_sent (I/O thread only).
+    sent_reported: AtomicU64,
     /// Counters.
     pub stats: Stats,
     /// Cleared when shutdown starts: sends then answer Closed.
@@ -92,6 +100,9 @@ impl Shared {
             bcast: BroadcastLog::new(cap),
             client_queue: Arc::new(OutQueue::new(cap)),
             client_conn: AtomicU64::new(0),
+            accepted_seq: AtomicU64::new(0),
+            sent_seq: Mutex::new(SentSeq::default()),
+            sent_reported: AtomicU64::new(0),
             stats: Stats::default(),
             accepting: AtomicBool::new(true),
             unsent: AtomicU64::new(0),
@@ -202,6 +213,23 @@ impl Shared {
             .unwrap_or_else(|e| e.into_inner())
             .get(&id)
             .copied()
+    }
+
+    /// Client: the count that numbers accepted messages; None for a server, whose messages are
+    /// not numbered.
+    pub fn numbering(&self) -> Option<&AtomicU64> {
+        (self.config.mode == Mode::Client).then_some(&self.accepted_seq)
+    }
+
+    /// Client: the written prefix of the sequence numbers (`messages_sent_seq`, which the
+    /// writer publishes) if it grew since the last call; what `on_sent` reports. Called by the
+    /// I/O thread only.
+    pub fn take_sent_report(&self) -> Option<u64> {
+        let now = self.stats.messages_sent_seq.load(Ordering::Acquire);
+        (now > self.sent_reported.load(Ordering::Relaxed)).then(|| {
+            self.sent_reported.store(now, Ordering::Relaxed);
+            now
+        })
     }
 
     /// Records that `n` accepted messages will never be written.

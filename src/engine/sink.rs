@@ -68,6 +68,21 @@ impl Sink {
         }
     }
 
+    /// Client with `report_sent`: tells the handler how far the written prefix of the sequence
+    /// numbers reached, if it grew since the last report (`conn` wrote the last of them).
+    pub fn sent(&mut self, conn: u64) {
+        if !self.shared.config.report_sent {
+            return;
+        }
+        let Some(upto) = self.shared.take_sent_report() else {
+            return;
+        };
+        match &mut self.handler {
+            Some(h) => h.on_sent(conn, upto),
+            None => self.hold(Event::Sent(conn, upto)),
+        }
+    }
+
     /// Something failed.
     pub fn error(&mut self, id: u64, err: Error) {
         Stats::inc(&self.shared.stats.errors);

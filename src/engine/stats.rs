@@ -32,6 +32,8 @@ pub struct Stats {
     /// Bytes held for incomplete incoming messages and read buffers (published by the I/O
     /// thread after each round's budget check).
     pub buffered_bytes: AtomicU64,
+    /// Client: every message numbered up to this one is written.
+    pub messages_sent_seq: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -64,6 +66,9 @@ pub struct Snapshot {
     /// Bytes held now for incomplete incoming messages and read buffers, across connections
     /// (bounded by `max_buffered_bytes`).
     pub buffered_bytes: u64,
+    /// Client: every message accepted with a sequence number up to this one (see
+    /// `Context::send_seq`) is written completely to the socket; 0 before the first.
+    pub messages_sent_seq: u64,
 }
 
 impl Stats {
@@ -88,6 +93,7 @@ impl Stats {
             errors: self.errors.load(Relaxed),
             handshakes_refused: self.handshakes_refused.load(Relaxed),
             buffered_bytes: self.buffered_bytes.load(Relaxed),
+            messages_sent_seq: self.messages_sent_seq.load(Relaxed),
         }
     }
 }

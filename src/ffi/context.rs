@@ -27,7 +27,12 @@ struct CHandler {
     ctx: usize,
     cbs: ws_callbacks,
     user: UserPtr,
+    /// ws_options_set_on_sent's callback and its own user pointer.
+    on_sent: Option<(OnSentFn, UserPtr)>,
 }
+
+/// The C type of on_sent, without the Option.
+type OnSentFn = unsafe extern "C" fn(*mut ws_context, ws_conn_id, u64, *mut c_void);
 
 impl CHandler {
     fn call<R>(&self, f: impl FnOnce(*mut ws_context, *mut c_void) -> R) -> R {
@@ -40,6 +45,15 @@ fn c_text(s: &str) -> CString {
 }
 
 impl Handler for CHandler {
+    fn on_sent(&mut self, conn: u64, upto_seq: u64) {
+        if let Some((f, user)) = self.on_sent {
+            callback::run(|| {
+                // SAFETY: the application registered this callback with this user pointer.
+                unsafe { f(self.ctx as *mut ws_context, conn, upto_seq, user.get()) }
+            });
+        }
+    }
+
     fn on_connect(&mut self, conn: u64) {
         if let Some(f) = self.cbs.on_connect {
             // SAFETY: the application registered this callback with this user pointer.
@@ -126,6 +140,7 @@ pub extern "C" fn ws_context_create(o: *const ws_options, out: *mut *mut ws_cont
             ctx: live.handle() as usize,
             cbs,
             user,
+            on_sent: opts.on_sent,
         }));
         if let Err(e) = started {
             // Never published to the caller: nobody else holds it.
@@ -155,6 +170,38 @@ pub extern "C" fn ws_send(
             ptr::try_bytes(data, len, "data")?,
             msg_kind(type_)?,
         )
+    })
+}
+
+/// Client only: ws_send, also writing the message's sequence number to `*seq_out`. The client
+/// context numbers the messages it accepts (from ws_send, ws_send_seq and ws_broadcast alike)
+/// 1, 2, 3, ... in the order they enter its queue, which is the order they are written; a
+/// refused message takes no number, and a message keeps its number when it is carried over to
+/// the next connection. ws_options_set_on_sent and ws_stats.messages_sent_seq report how far
+/// the written messages reach. `seq_out` must not be NULL (use ws_send); on failure it is set to
+/// 0. A server context answers WS_ERR_INVALID_ARGUMENT and queues nothing.
+#[no_mangle]
+pub extern "C" fn ws_send_seq(
+    c: *mut ws_context,
+    conn: ws_conn_id,
+    data: *const c_void,
+    len: usize,
+    type_: RawMsgType,
+    seq_out: *mut u64,
+) -> ws_status {
+    guard("ws_send_seq", || {
+        let out = ptr::try_out(seq_out, "ws_send_seq: seq_out")?;
+        // Cleared first, so that a failure leaves 0 behind.
+        out.write(0);
+        let held = handles::get(c, "ws_send_seq")?;
+        let e = held.ctx();
+        if !e.is_client() {
+            return Err(Error::invalid(
+                "ws_send_seq applies to client mode only (a server numbers no messages)",
+            ));
+        }
+        out.write(e.send_seq(conn, ptr::try_bytes(data, len, "data")?, msg_kind(type_)?)?);
+        Ok(())
     })
 }
 
@@ -334,6 +381,7 @@ pub extern "C" fn ws_get_stats(c: *const ws_context, out: *mut ws_stats) -> ws_s
             errors: s.errors,
             handshakes_refused: s.handshakes_refused,
             buffered_bytes: s.buffered_bytes,
+            messages_sent_seq: s.messages_sent_seq,
         });
         Ok(())
     })

@@ -8,8 +8,8 @@ use std::time::Duration;
 use super::errors::{guard, guard_value};
 use super::ptr::{self, UserPtr};
 use super::types::{
-    ws_callbacks, ws_handshake_filter_fn, ws_mode, ws_options, ws_status, RawDispatchMode, RawMode,
-    RawSlowPolicy,
+    ws_callbacks, ws_conn_id, ws_context, ws_handshake_filter_fn, ws_mode, ws_on_sent_fn,
+    ws_options, ws_status, RawDispatchMode, RawMode, RawSlowPolicy,
 };
 use crate::engine::{Config, Dispatch, Error, Mode, ProxyUrl, SlowPolicy};
 
@@ -19,6 +19,11 @@ pub struct Options {
     pub config: Config,
     /// The callback table and user pointer, if set.
     pub callbacks: Option<(ws_callbacks, UserPtr)>,
+    /// Client: the written-messages callback and its user pointer, if set.
+    pub on_sent: Option<(
+        unsafe extern "C" fn(*mut ws_context, ws_conn_id, u64, *mut c_void),
+        UserPtr,
+    )>,
 }
 
 fn mode_of(raw: RawMode) -> Option<Mode> {
@@ -98,6 +103,7 @@ pub extern "C" fn ws_options_new(mode: RawMode) -> *mut ws_options {
         Some(m) => ptr::to_c_box::<ws_options>(Options {
             config: Config::new(m),
             callbacks: None,
+            on_sent: None,
         }),
         None => {
             super::errors::set_last_error(
@@ -610,6 +616,34 @@ pub extern "C" fn ws_options_set_callbacks(
 ) -> ws_status {
     with_options(o, "ws_options_set_callbacks", |opts| {
         opts.callbacks = Some((ptr::try_copy(cbs, "callbacks")?, UserPtr::new(user)));
+        Ok(())
+    })
+}
+
+/// Client only: `fn(ctx, conn, upto_seq, user)` is called when every message the context
+/// accepted with a sequence number up to and including `upto_seq` (ws_send_seq answers the
+/// number; ws_send and ws_broadcast number their messages the same way) has been written
+/// completely to the socket: handed to the kernel (TLS: encrypted by OpenSSL and its whole
+/// batch handed to the kernel). The bytes are then in the local socket buffer, not yet at the
+/// peer. It runs where the other callbacks run (the I/O thread, or ws_dispatch under
+/// WS_DISPATCH_MANUAL), at most once per write round (the reports are coalesced: `upto_seq`
+/// grows by any amount, never shrinks or repeats), and before the on_close of the connection
+/// that wrote them. It never covers a message that is not written: one queued or carried over
+/// to the next connection is covered once that one writes it, and one dropped (left unsent at
+/// ws_context_destroy, counted in its `unsent_out`) is never covered. `user` is passed to each
+/// call (it need not be the callback table's). NULL removes it (default: none;
+/// ws_stats.messages_sent_seq gives the same number to a poller).
+/// A server context answers WS_ERR_INVALID_ARGUMENT: its messages are not numbered.
+#[no_mangle]
+pub extern "C" fn ws_options_set_on_sent(
+    o: *mut ws_options,
+    on_sent: ws_on_sent_fn,
+    user: *mut c_void,
+) -> ws_status {
+    with_options(o, "ws_options_set_on_sent", |opts| {
+        require_mode(opts, Mode::Client, "ws_options_set_on_sent")?;
+        opts.on_sent = on_sent.map(|f| (f, UserPtr::new(user)));
+        opts.config.report_sent = opts.on_sent.is_some();
         Ok(())
     })
 }

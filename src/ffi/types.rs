@@ -218,6 +218,10 @@ pub struct ws_stats {
     /// Bytes held now for incomplete incoming messages and read buffers, across connections
     /// (kept within ws_options_set_max_buffered_bytes).
     pub buffered_bytes: u64,
+    /// Client: every message accepted with a sequence number up to this one (see ws_send_seq)
+    /// is written completely to the socket (the number on_sent reports, kept up to date whether
+    /// or not on_sent is set); 0 before the first. Always 0 for a server.
+    pub messages_sent_seq: u64,
 }
 
 /// A server's handshake filter (see `ws_options_set_handshake_filter`): answers 0 to accept the
@@ -225,6 +229,13 @@ pub struct ws_stats {
 /// logs an error). `req` and every string read from it are valid only during the call.
 pub type ws_handshake_filter_fn =
     Option<unsafe extern "C" fn(req: *const ws_handshake_request, user: *mut c_void) -> c_int>;
+
+/// The written-messages callback (see `ws_options_set_on_sent`): every message the client
+/// context accepted with a sequence number up to and including `upto_seq` has been written
+/// completely to the socket; `conn` is the connection that wrote the last of them.
+pub type ws_on_sent_fn = Option<
+    unsafe extern "C" fn(ctx: *mut ws_context, conn: ws_conn_id, upto_seq: u64, user: *mut c_void),
+>;
 
 /// The log handler's signature.
 pub type ws_log_fn =

@@ -18,6 +18,8 @@ pub struct Log {
     pub writable: Vec<u64>,
     pub closes: Vec<(u64, u16, String)>,
     pub errors: Vec<(u64, Error)>,
+    /// on_sent reports: (connection, upto_seq), with the thread that ran each.
+    pub sent: Vec<(u64, u64, std::thread::ThreadId)>,
 }
 
 /// A value shared with callbacks, plus a condition variable to wait until it satisfies a test.
@@ -89,6 +91,10 @@ impl Handler for RecHandler {
         let e = err.clone();
         self.0.update(|l| l.errors.push((conn, e)));
     }
+    fn on_sent(&mut self, conn: u64, upto_seq: u64) {
+        let t = std::thread::current().id();
+        self.0.update(|l| l.sent.push((conn, upto_seq, t)));
+    }
 }
 
 pub const T: Duration = Duration::from_secs(10);
@@ -114,4 +120,25 @@ pub fn client(port: u16, f: impl FnOnce(&mut Config)) -> (Context, Recorder) {
     let rec = Recorder::default();
     ctx.start(Box::new(RecHandler(rec.clone()))).unwrap();
     (ctx, rec)
+}
+
+/// Accepts one client, completes its handshake, never reads again.
+pub fn mute_server(l: &std::net::TcpListener) -> std::net::TcpStream {
+    let (mut s, _) = l.accept().unwrap();
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        std::io::Read::read_exact(&mut s, &mut b).unwrap();
+        head.push(b[0]);
+    }
+    let text = String::from_utf8(head).unwrap();
+    let key = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
+        .unwrap()
+        .trim()
+        .to_string();
+    let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+    std::io::Write::write_fmt(&mut s, format_args!( "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n")).unwrap();
+    s
 }

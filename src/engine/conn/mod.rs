@@ -92,6 +92,8 @@ pub struct Chunk {
     pub off: usize,
     /// Payload length for data messages; None for control frames and HTTP.
     pub payload: Option<usize>,
+    /// Client data message: its sequence number (see `sent_seq.rs`); 0 otherwise.
+    pub seq: u64,
 }
 
 /// One connection.
@@ -144,6 +146,9 @@ pub struct Conn<S: Transport = Stream> {
     violation: Option<Violation>,
     /// Client: data frames an earlier connection did not write; they go first once this one opens.
     pub carry: VecDeque<Chunk>,
+    /// Client over TLS: data frames reported written while OpenSSL still holds part of their
+    /// batch; written once it is flushed, carried over if the connection drops first.
+    unflushed: Vec<Chunk>,
     /// Data frames taken out of the batch because a close frame went ahead of them.
     withheld: Vec<Chunk>,
     /// Server, once open: the next broadcast this connection has to write.
@@ -201,6 +206,7 @@ impl<S: Transport> Conn<S> {
             is_server: c.mode == Mode::Server,
             violation: None,
             carry: VecDeque::new(),
+            unflushed: Vec::new(),
             withheld: Vec::new(),
             bcast: None,
             stash: None,

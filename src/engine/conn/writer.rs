@@ -10,6 +10,7 @@ use bytes::Bytes;
 
 use super::{Chunk, Closing, Conn, End, Phase, BATCH_BYTES, BATCH_FRAMES, IOV};
 use crate::engine::broadcast::LogView;
+use crate::engine::sent_seq::SentSeq;
 use crate::engine::shared::Shared;
 use crate::engine::stream::Transport;
 
@@ -30,6 +31,7 @@ impl<S: Transport> Conn<S> {
                 data,
                 off: 0,
                 payload: None,
+                seq: 0,
             },
         );
     }
@@ -71,6 +73,7 @@ impl<S: Transport> Conn<S> {
                 data: m.frame,
                 off: 0,
                 payload: Some(m.payload_len),
+                seq: m.seq,
             });
         }
         false
@@ -89,12 +92,21 @@ impl<S: Transport> Conn<S> {
 
     /// Writes the batch, refilling it from the queue and the broadcast log, until the socket is
     /// full or all is out.
+    ///
+    /// Client: each numbered message written completely (over TLS: its whole batch flushed)
+    /// advances the context's written prefix (`sent_seq.rs`, locked once per round), published
+    /// as `messages_sent_seq`.
     pub fn write(&mut self, shared: &Shared, log: &LogView) -> Result<(), End> {
         let mut sent = 0u64;
         let mut bytes = 0u64;
-        let r = self.write_inner(shared, log, &mut sent, &mut bytes);
+        let mut track =
+            (!self.is_server).then(|| shared.sent_seq.lock().unwrap_or_else(|e| e.into_inner()));
+        let r = self.write_inner(shared, log, &mut sent, &mut bytes, track.as_deref_mut());
         if sent > 0 {
             let st = &shared.stats;
+            if let Some(t) = &track {
+                st.messages_sent_seq.store(t.upto(), Ordering::Release);
+            }
             st.messages_sent.fetch_add(sent, Ordering::Relaxed);
             st.bytes_sent.fetch_add(bytes, Ordering::Relaxed);
             st.messages_queued.fetch_sub(sent, Ordering::SeqCst);
@@ -109,6 +121,7 @@ impl<S: Transport> Conn<S> {
         log: &LogView,
         sent: &mut u64,
         bytes: &mut u64,
+        mut track: Option<&mut SentSeq>,
     ) -> Result<(), End> {
         loop {
             if !self.writable {
@@ -160,16 +173,37 @@ impl<S: Transport> Conn<S> {
                     )))
                 }
                 Ok(mut w) => {
+                    // Client over TLS: bytes OpenSSL still holds (its batch is not all in the
+                    // kernel) would be lost with the connection, so the messages among them
+                    // stay the connection's (`unflushed`, carried over at a drop) and count as
+                    // written only once the batch is out.
+                    let held = !self.is_server && self.stream.write_pending();
+                    if !held {
+                        for c in self.unflushed.drain(..) {
+                            *sent += 1;
+                            *bytes += c.payload.unwrap_or(0) as u64;
+                            if let Some(t) = track.as_deref_mut() {
+                                t.written(c.seq);
+                            }
+                        }
+                    }
                     while w > 0 {
                         let Some(c) = self.out.front_mut() else { break };
                         let rem = c.data.len() - c.off;
                         if w >= rem {
                             w -= rem;
+                            self.out_bytes = self.out_bytes.saturating_sub(rem);
                             if let Some(p) = c.payload {
+                                if held {
+                                    self.unflushed.extend(self.out.pop_front());
+                                    continue;
+                                }
                                 *sent += 1;
                                 *bytes += p as u64;
+                                if let Some(t) = track.as_deref_mut() {
+                                    t.written(c.seq);
+                                }
                             }
-                            self.out_bytes = self.out_bytes.saturating_sub(rem);
                             self.out.pop_front();
                         } else {
                             c.off += w;
@@ -188,6 +222,7 @@ impl<S: Transport> Conn<S> {
                                 data: p.frame,
                                 off: p.written,
                                 payload: Some(p.payload),
+                                seq: 0,
                             });
                         }
                     }
@@ -203,15 +238,16 @@ impl<S: Transport> Conn<S> {
     }
 
     /// Data chunks not yet (fully) written, in order, rewound to their start: what an earlier
-    /// connection handed over, then the batch.
+    /// connection handed over, what OpenSSL held unflushed, then the batch.
     pub fn take_unsent_data(&mut self) -> Vec<Chunk> {
-        let carried = self.carry.drain(..);
+        let carried = self.carry.drain(..).chain(self.unflushed.drain(..));
         let batch = self.out.drain(..).filter(|c| c.payload.is_some());
         let withheld = self.withheld.drain(..);
         let stashed = self.stash.take().map(|m| Chunk {
             data: m.frame,
             off: 0,
             payload: Some(m.payload_len),
+            seq: m.seq,
         });
         carried
             .chain(batch)
@@ -227,6 +263,7 @@ impl<S: Transport> Conn<S> {
     /// Whether any accepted message is still held by this connection.
     pub fn has_unsent_data(&self) -> bool {
         !self.carry.is_empty()
+            || !self.unflushed.is_empty()
             || !self.withheld.is_empty()
             || self.stash.is_some()
             || self.out.iter().any(|c| c.payload.is_some())

@@ -52,6 +52,8 @@ impl IoLoop {
                 shared.client_conn.store(0, Ordering::Release);
             }
             self.client.carry_back(c.take_unsent_data());
+            // What its last writes (the closing handshake's) completed, before its on_close.
+            sink.sent(id);
         } else if c.opened {
             shared.conns_write().remove(&id);
             c.queue.closed.store(true, Ordering::Release);

@@ -25,6 +25,7 @@ mod budget;
 mod closing;
 mod keepalive;
 mod opening;
+mod sent_seq;
 mod writing;
 
 /// An in-memory byte stream: what the peer sent (`input`, then `eof`), what we wrote (`wire`).
@@ -44,6 +45,9 @@ pub struct Mem {
     pub slices: Vec<usize>,
     /// FIN was sent.
     pub fin: bool,
+    /// What `write_pending` answers: set to play a TLS stream whose batch OpenSSL has not
+    /// flushed yet.
+    pub pending: bool,
 }
 
 impl Mem {
@@ -101,7 +105,7 @@ impl Transport for Mem {
     }
 
     fn write_pending(&self) -> bool {
-        false
+        self.pending
     }
 
     fn shutdown_write(&mut self) {
@@ -217,12 +221,16 @@ impl Rig {
             frame: frame::encode(opcode::BINARY, payload, mask),
             payload_len: payload.len(),
             after: 0,
+            seq: 0,
         };
         self.shared
             .stats
             .messages_queued
             .fetch_add(1, Ordering::SeqCst);
-        self.conn.queue.push(msg).expect("room in the queue");
+        self.conn
+            .queue
+            .push(msg, self.shared.numbering())
+            .expect("room in the queue");
     }
 
     /// What the handler was told so far.

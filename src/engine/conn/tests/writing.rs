@@ -136,12 +136,13 @@ fn broadcasts_and_own_messages_keep_their_order_through_byte_sized_writes() {
         frame: crate::engine::frame::encode(opcode::BINARY, b"own", None),
         payload_len: 3,
         after: r.shared.bcast.head(),
+        seq: 0,
     };
     r.shared
         .stats
         .messages_queued
         .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    r.conn.queue.push(own).unwrap();
+    r.conn.queue.push(own, None).unwrap();
     bcast(&r, b"c");
     r.shared.bcast.sync(&mut r.log, r.conn.bcast.unwrap());
     let mut expected = server_frame(opcode::TEXT, b"a");
