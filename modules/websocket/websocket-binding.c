@@ -116,6 +116,18 @@ _cb_writable(ws_context *ctx, ws_conn_id conn, void *user)
   g_mutex_unlock(&self->lock);
 }
 
+/* Client contexts only: every accepted message up to upto_seq is written to the socket. */
+static void
+_cb_sent(ws_context *ctx, ws_conn_id conn, uint64_t upto_seq, void *user)
+{
+  WebsocketBinding *self = user;
+
+  g_mutex_lock(&self->lock);
+  if (self->owner && self->handler->on_sent)
+    self->handler->on_sent(self->owner, conn, upto_seq);
+  g_mutex_unlock(&self->lock);
+}
+
 static void
 _cb_close(ws_context *ctx, ws_conn_id conn, uint16_t code, const char *reason, void *user)
 {
@@ -260,6 +272,8 @@ websocket_binding_new(const WebsocketOptions *o, ws_dispatch_mode dispatch, gboo
     }
   CHECK_WS(ws_options_set_dispatch(wo, dispatch), "dispatch");
   CHECK_WS(ws_options_set_callbacks(wo, &websocket_callbacks, self), "callbacks");
+  if (o->mode == WS_MODE_CLIENT)
+    CHECK_WS(ws_options_set_on_sent(wo, _cb_sent, self), "on_sent");
   CHECK_WS(ws_context_create(wo, &self->ctx), o->mode == WS_MODE_SERVER ? "cannot listen" : "cannot start client");
   ws_options_free(wo);
   return self;

@@ -24,6 +24,8 @@ typedef struct _WebsocketHandler
   void (*on_writable)(gpointer owner, ws_conn_id conn);
   void (*on_close)(gpointer owner, ws_conn_id conn, uint16_t code, const char *reason);
   void (*on_error)(gpointer owner, ws_conn_id conn, ws_status status, const char *message);
+  /* client contexts: every accepted message numbered up to upto_seq is written (ws_on_sent_fn) */
+  void (*on_sent)(gpointer owner, ws_conn_id conn, uint64_t upto_seq);
 } WebsocketHandler;
 
 typedef struct _WebsocketPeer
@@ -46,6 +48,10 @@ typedef struct _WebsocketBinding
   GHashTable *peers;
   /* the last error was already logged at error level (logged again only after a connect) */
   gboolean error_reported;
+  /* client destination: the sequence number (ws_send_seq) of the last message its worker
+     handed to the context; kept here because it outlives a reload with the context, so that
+     the next configuration's worker never counts an earlier worker's messages as its own */
+  guint64 last_seq;
 } WebsocketBinding;
 
 WebsocketBinding *websocket_binding_new(const WebsocketOptions *options, ws_dispatch_mode dispatch,

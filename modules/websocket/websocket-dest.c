@@ -5,10 +5,25 @@
  * Client mode: workers(N) (default 1) opens N connections, one engine context per worker;
  * syslog-ng spreads the messages over the workers, and each worker's messages go out on its
  * own connection in order. Each worker formats the template and queues the message in the engine with
- * ws_send; the engine connects, reconnects and writes. While the engine has no connection, or
- * its queue stays full, the worker answers LTR_NOT_CONNECTED: the message is rewound into
- * syslog-ng's own queue (and its disk buffer, when one is configured) and the worker is
- * suspended until the engine reports a connection or room again.
+ * ws_send_seq; the engine connects, reconnects and writes.
+ *
+ * Acknowledged when written: insert() answers LTR_EXPLICIT_ACK_MGMT, so the message stays in
+ * syslog-ng's queue (its backlog, in the disk buffer when one is configured) until the engine's
+ * on_sent reports it written completely to the socket; the worker thread then acknowledges it.
+ * The engine numbers the messages of a context 1, 2, 3... in the order ws_send_seq accepted
+ * them and writes them in that order, and one worker alone feeds a context, so its messages
+ * are numbered in the order syslog-ng handed them over: acknowledging (written - acked)
+ * messages acknowledges the oldest ones of the backlog, which are exactly the written ones.
+ * Messages carried over a reconnect keep their numbers and are acknowledged once written.
+ *
+ * Never rewind what the engine holds: syslog-ng answers LTR_NOT_CONNECTED (and LTR_ERROR,
+ * LTR_DROP) by rewinding (dropping) the worker's whole unacknowledged batch, which would send
+ * the messages the engine holds a second time and break the count. So while the engine holds
+ * unacknowledged messages, a message the engine cannot take now (no connection, queue full) is
+ * rewound alone (log_threaded_dest_worker_rewind_messages(1): the newest of the backlog) after
+ * a bounded wait, and a message refused for good is acknowledged as dropped when every message
+ * before it is acknowledged. With nothing unacknowledged, LTR_NOT_CONNECTED suspends the worker
+ * as before until the engine reports a connection or room again.
  *
  * Server mode: every formatted message is broadcast to the connected subscribers. Slow
  * subscribers are handled by the engine's slow-policy; what the engine drops is added to this
@@ -64,6 +79,17 @@ typedef struct _WebsocketDestWorker
 
   guint64 engine_dropped_seen;
   gboolean no_subscriber_warned;
+
+  /* Acknowledgement (client mode). written_seq: set by on_sent (under state_lock); the rest
+     belongs to the worker thread. Every message with a number in (acked_seq, last_seq] is in
+     syslog-ng's backlog, unacknowledged, in number order; pending_drops holds, oldest first,
+     the numbers after which a refused message waits in the backlog (acknowledged as dropped
+     once every message up to that number is written). */
+  guint64 written_seq;
+  guint64 acked_seq;
+  guint64 last_seq;
+  GArray *pending_drops;
+  guint pending_drops_head;
 } WebsocketDestWorker;
 
 WebsocketOptions *
@@ -166,12 +192,124 @@ _on_writable(gpointer owner, ws_conn_id conn)
   _post_wakeup(self);
 }
 
+static void
+_on_sent(gpointer owner, ws_conn_id conn, uint64_t upto_seq)
+{
+  WebsocketDestWorker *self = owner;
+
+  g_mutex_lock(&self->state_lock);
+  self->written_seq = MAX(self->written_seq, upto_seq);
+  g_cond_broadcast(&self->state_cond);
+  g_mutex_unlock(&self->state_lock);
+  /* the acknowledgement is the worker thread's: syslog-ng's worker counters are its own */
+  _post_wakeup(self);
+}
+
 static const WebsocketHandler websocket_dest_handler =
 {
   .on_connect = _on_connect,
   .on_close = _on_close,
   .on_writable = _on_writable,
+  .on_sent = _on_sent,
 };
+
+/* ----------------------------------------------------------------------------------------- */
+/* Acknowledgement (client mode; the worker thread only). */
+
+static guint
+_pending_drops(WebsocketDestWorker *self)
+{
+  return self->pending_drops->len - self->pending_drops_head;
+}
+
+/* Messages in syslog-ng's backlog that this worker has not acknowledged yet. */
+static guint64
+_unacked(WebsocketDestWorker *self)
+{
+  return self->last_seq - self->acked_seq + _pending_drops(self);
+}
+
+static void
+_ack_upto(WebsocketDestWorker *self, guint64 seq)
+{
+  if (seq <= self->acked_seq)
+    return;
+  log_threaded_dest_worker_ack_messages(&self->super, (gint) (seq - self->acked_seq));
+  self->acked_seq = seq;
+}
+
+/* Acknowledges, in backlog order, every message written since the last call and the refused
+   messages that only waited for them. */
+static void
+_ack_written(WebsocketDestWorker *self)
+{
+  guint64 written;
+
+  if (self->driver->options.mode != WS_MODE_CLIENT)
+    return;
+  g_mutex_lock(&self->state_lock);
+  written = self->written_seq;
+  g_mutex_unlock(&self->state_lock);
+  /* Numbers up to the worker's start belong to an earlier configuration's worker (see
+     _construct_worker); a number beyond last_seq cannot be reported for this worker. */
+  written = MIN(MAX(written, self->acked_seq), self->last_seq);
+
+  while (_pending_drops(self) > 0)
+    {
+      guint64 after = g_array_index(self->pending_drops, guint64, self->pending_drops_head);
+
+      if (after > written)
+        break;
+      _ack_upto(self, after);
+      log_threaded_dest_worker_drop_messages(&self->super, 1);
+      self->pending_drops_head++;
+    }
+  if (_pending_drops(self) == 0)
+    {
+      g_array_set_size(self->pending_drops, 0);
+      self->pending_drops_head = 0;
+    }
+  _ack_upto(self, written);
+}
+
+/* A message refused for good (too large, invalid): dropped in its turn (syslog-ng acknowledges
+   the oldest messages of the backlog first, and the ones before it may be unwritten). */
+static LogThreadedResult
+_drop_in_turn(WebsocketDestWorker *self)
+{
+  if (self->driver->options.mode != WS_MODE_CLIENT)
+    return LTR_DROP;
+  g_array_append_val(self->pending_drops, self->last_seq);
+  _ack_written(self);
+  return LTR_EXPLICIT_ACK_MGMT;
+}
+
+/* The engine cannot take the message now. With nothing unacknowledged, LTR_NOT_CONNECTED
+   (syslog-ng rewinds the one message and suspends the worker); otherwise the message alone
+   goes back to the queue, after a bounded wait, so that syslog-ng does not rewind what the
+   engine holds (see the top of the file). */
+static LogThreadedResult
+_retry_later(WebsocketDestWorker *self)
+{
+  if (self->driver->options.mode != WS_MODE_CLIENT || _unacked(self) == 0)
+    return LTR_NOT_CONNECTED;
+  log_threaded_dest_worker_rewind_messages(&self->super, 1);
+  _ack_written(self);
+  return LTR_EXPLICIT_ACK_MGMT;
+}
+
+static LogThreadedResult
+_flush(LogThreadedDestWorker *s, LogThreadedFlushMode mode)
+{
+  WebsocketDestWorker *self = (WebsocketDestWorker *) s;
+
+  /* The default flush answers LTR_SUCCESS, which acknowledges the whole batch: the client's
+     messages are acknowledged when written, nothing else. */
+  if (self->driver->options.mode != WS_MODE_CLIENT)
+    return LTR_SUCCESS;
+  _ack_written(self);
+  return LTR_EXPLICIT_ACK_MGMT;
+}
 
 /* ----------------------------------------------------------------------------------------- */
 /* Worker (one syslog-ng destination thread each). */
@@ -181,6 +319,7 @@ _wakeup_handler(void *cookie)
 {
   WebsocketDestWorker *self = cookie;
 
+  _ack_written(self);
   log_threaded_dest_worker_wakeup_when_suspended(&self->super);
 }
 
@@ -229,6 +368,15 @@ _wait_state(WebsocketDestWorker *self, gboolean (*cond)(WebsocketDestWorker *))
 }
 
 static gboolean
+_wait_connected_briefly(WebsocketDestWorker *self)
+{
+  g_mutex_lock(&self->state_lock);
+  _wait_state(self, _is_connected);
+  g_mutex_unlock(&self->state_lock);
+  return _is_connected(self);
+}
+
+static gboolean
 _connect(LogThreadedDestWorker *s)
 {
   WebsocketDestWorker *self = (WebsocketDestWorker *) s;
@@ -241,10 +389,7 @@ _connect(LogThreadedDestWorker *s)
 
   /* The engine connects in the background and reports it through on_connect (which also wakes
      a suspended worker); waiting briefly here spares the first messages a suspend cycle. */
-  g_mutex_lock(&self->state_lock);
-  _wait_state(self, _is_connected);
-  g_mutex_unlock(&self->state_lock);
-  return _is_connected(self);
+  return _wait_connected_briefly(self);
 }
 
 static gboolean
@@ -273,9 +418,18 @@ _send(WebsocketDestWorker *self)
 {
   ws_msg_type type = self->driver->options.message_type;
 
+  uint64_t seq = 0;
+  ws_status st;
+
   if (self->driver->options.mode == WS_MODE_SERVER)
     return ws_broadcast(self->binding->ctx, self->buffer->str, self->buffer->len, type);
-  return ws_send(self->binding->ctx, 0, self->buffer->str, self->buffer->len, type);
+  st = ws_send_seq(self->binding->ctx, 0, self->buffer->str, self->buffer->len, type, &seq);
+  if (st == WS_OK)
+    {
+      self->last_seq = seq;
+      self->binding->last_seq = seq;
+    }
+  return st;
 }
 
 static LogThreadedResult
@@ -288,21 +442,32 @@ _insert(LogThreadedDestWorker *s, LogMessage *msg)
                                   .context_id = NULL, .context_id_type = LM_VT_STRING };
   ws_status st;
 
+  _ack_written(self);
   if (!_is_connected(self))
     {
-      if (driver->options.mode == WS_MODE_CLIENT || driver->no_subscriber == WEBSOCKET_NO_SUBSCRIBER_WAIT)
-        return LTR_NOT_CONNECTED;
-
-      /* no-subscriber("drop"): counted as dropped; warned once per period without subscribers. */
-      if (!self->no_subscriber_warned)
+      /* Client: suspended as before when nothing is unacknowledged; otherwise waits
+         (bounded) for the reconnect, as suspending would rewind what the engine holds. */
+      if (driver->options.mode == WS_MODE_CLIENT)
         {
-          msg_warning("websocket: no subscriber connected, messages are dropped until one connects "
-                      "(counted in the destination's dropped counter; no-subscriber(\"wait\") keeps them queued)",
-                      evt_tag_str("driver", driver_id), evt_tag_str("endpoint", self->binding->description));
-          self->no_subscriber_warned = TRUE;
+          if (_unacked(self) == 0 || !_wait_connected_briefly(self))
+            return _retry_later(self);
         }
-      log_threaded_dest_worker_drop_messages(s, 1);
-      return LTR_EXPLICIT_ACK_MGMT;
+      else if (driver->no_subscriber == WEBSOCKET_NO_SUBSCRIBER_WAIT)
+        return LTR_NOT_CONNECTED;
+      else
+        {
+          /* no-subscriber("drop"): counted as dropped; warned once per period without
+             subscribers. */
+          if (!self->no_subscriber_warned)
+            {
+              msg_warning("websocket: no subscriber connected, messages are dropped until one connects "
+                          "(counted in the destination's dropped counter; no-subscriber(\"wait\") keeps them queued)",
+                          evt_tag_str("driver", driver_id), evt_tag_str("endpoint", self->binding->description));
+              self->no_subscriber_warned = TRUE;
+            }
+          log_threaded_dest_worker_drop_messages(s, 1);
+          return LTR_EXPLICIT_ACK_MGMT;
+        }
     }
 
   log_template_format(driver->template, msg, &eval, self->buffer);
@@ -330,23 +495,27 @@ _insert(LogThreadedDestWorker *s, LogMessage *msg)
   switch (st)
     {
     case WS_OK:
-      return LTR_SUCCESS;
+      /* client: acknowledged when written (_ack_written) */
+      return driver->options.mode == WS_MODE_CLIENT ? LTR_EXPLICIT_ACK_MGMT : LTR_SUCCESS;
     case WS_ERR_QUEUE_FULL:
     case WS_ERR_NOT_CONNECTED:
     case WS_ERR_CLOSED:
-      return LTR_NOT_CONNECTED;
+      return _retry_later(self);
     case WS_ERR_TOO_LARGE:
       msg_error("websocket: message larger than max-message-size(), dropped",
                 evt_tag_str("driver", driver_id), evt_tag_long("size", (glong) self->buffer->len));
-      return LTR_DROP;
+      return _drop_in_turn(self);
     case WS_ERR_INVALID_ARGUMENT:
       msg_error("websocket: message refused by the engine (a text message must be valid UTF-8; "
                 "message-type(\"binary\") sends any bytes), dropped",
                 evt_tag_str("driver", driver_id), evt_tag_str("detail", ws_last_error()));
-      return LTR_DROP;
+      return _drop_in_turn(self);
     default:
       msg_error("websocket: sending failed", evt_tag_str("driver", driver_id),
                 evt_tag_str("error", ws_strerror(st)), evt_tag_str("detail", ws_last_error()));
+      /* LTR_ERROR would rewind what the engine holds too */
+      if (driver->options.mode == WS_MODE_CLIENT && _unacked(self) > 0)
+        return _retry_later(self);
       return LTR_ERROR;
     }
 }
@@ -357,6 +526,7 @@ _worker_free(LogThreadedDestWorker *s)
   WebsocketDestWorker *self = (WebsocketDestWorker *) s;
 
   g_string_free(self->buffer, TRUE);
+  g_array_free(self->pending_drops, TRUE);
   g_cond_clear(&self->state_cond);
   g_mutex_clear(&self->state_lock);
   log_threaded_dest_worker_free_method(s);
@@ -376,11 +546,17 @@ _construct_worker(LogThreadedDestDriver *s, gint worker_index)
   self->super.deinit = _worker_deinit;
   self->super.connect = _connect;
   self->super.insert = _insert;
+  self->super.flush = _flush;
   self->super.free_fn = _worker_free;
 
   self->driver = driver;
   self->binding = driver->bindings[worker_index % driver->num_bindings];
   self->buffer = g_string_sized_new(1024);
+  self->pending_drops = g_array_new(FALSE, FALSE, sizeof(guint64));
+  /* A context kept over a reload may still hold (and later report written) messages the
+     previous configuration's worker took: they were not acknowledged by it, so syslog-ng still
+     holds them and sends them again (at-least-once); this worker counts only its own. */
+  self->acked_seq = self->last_seq = self->written_seq = self->binding->last_seq;
   g_mutex_init(&self->state_lock);
   g_cond_init(&self->state_cond);
   if (ws_get_stats(self->binding->ctx, &st) == WS_OK)

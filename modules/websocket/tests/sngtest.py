@@ -222,9 +222,11 @@ class SyslogNg:
         return rc
 
     def kill(self):
+        """SIGKILL; returns once the process is gone and its output read to the end (so that a
+        start() right after cannot see the end of the killed process's output)."""
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
-            self.proc.wait()
+            self.wait_exit()
         self.proc = None
 
 

@@ -23,6 +23,10 @@ module under test) on loopback, with Python `websockets` peers:
   m  max-buffered-bytes() and message-timeout(): a half-sent message is closed with 1008
   n  trusted-proxies(): SOURCEIP from X-Forwarded-For only when the peer is a trusted proxy; a
      reload with a changed list rebuilds the context
+  o  proxy(): the destination client through an HTTP CONNECT proxy
+  p  acknowledged when written: with a server that reads nothing, the lines the engine holds stay
+     unacknowledged in syslog-ng's queue; with disk-buffer(reliable(yes)), kill -9 and a restart
+     lose none of them
 
 The syslog-ng under test is `syslog-ng` on PATH, or WS_SNG_PREFIX + syslog-ng (sngtest.py), so
 the same tests run against syslog-ng 3.38 and 4.8 (scripts/check.d/30-syslog-ng.sh, 31-syslog-ng-4.sh).
@@ -32,6 +36,7 @@ Exit status: 0 all passed, 1 a failure, 77 nothing could run (no websockets pack
 """
 
 import base64
+import hashlib
 import json
 import os
 import re
@@ -143,6 +148,117 @@ class Collector(Recorder):
     def close(self):
         self.server.shutdown()
         self.thread.join(10)
+
+
+class StalledServer(Recorder):
+    """A WebSocket server (raw sockets, so that nothing reads behind the test's back) that
+    accepts connections and answers the handshake, then reads nothing until `start_reading()`:
+    the client's messages pile up in the kernel buffers (the receive buffer is made small) and
+    then in the client's own queue. Once reading, it records every complete text message of
+    every connection, old or new; a frame cut by the end of a connection is ignored."""
+
+    def __init__(self, port=0):
+        super().__init__()
+        self.reading = threading.Event()
+        self.closed = threading.Event()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # inherited by the accepted sockets: the kernel holds little on this side
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.threads = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def start_reading(self):
+        self.reading.set()
+
+    def _accept(self):
+        while not self.closed.is_set():
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            t = threading.Thread(target=self._serve, args=(c,), daemon=True)
+            self.threads.append(t)
+            t.start()
+
+    @staticmethod
+    def _read_exact(c, n):
+        data = b""
+        while len(data) < n:
+            chunk = c.recv(n - len(data))
+            if not chunk:
+                raise EOFError
+            data += chunk
+        return data
+
+    def _serve(self, c):
+        with c:
+            self._serve_conn(c)
+
+    def _serve_conn(self, c):
+        with self.cond:
+            mine = []
+            self.by_conn.append(mine)
+            self.cond.notify_all()
+        try:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = c.recv(1)
+                if not chunk:
+                    return
+                head += chunk
+            key = re.search(rb"(?i)sec-websocket-key:\s*(\S+)", head).group(1)
+            accept = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+            c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+            while not self.reading.wait(0.1):
+                if self.closed.is_set():
+                    return
+            parts = b""
+            while True:
+                b0, b1 = self._read_exact(c, 2)
+                n = b1 & 0x7F
+                if n == 126:
+                    n = struct.unpack("!H", self._read_exact(c, 2))[0]
+                elif n == 127:
+                    n = struct.unpack("!Q", self._read_exact(c, 8))[0]
+                mask = self._read_exact(c, 4) if b1 & 0x80 else b"\0\0\0\0"
+                payload = bytes(x ^ mask[i % 4] for i, x in enumerate(self._read_exact(c, n)))
+                op = b0 & 0x0F
+                if op == 8:
+                    c.sendall(bytes([0x88, len(payload[:2])]) + payload[:2])
+                    return
+                if op == 9:
+                    c.sendall(bytes([0x8A, len(payload)]) + payload)
+                    continue
+                if op in (0, 1, 2):
+                    parts += payload
+                    if b0 & 0x80:
+                        with self.cond:
+                            m = parts.decode()
+                            self.msgs.append(m)
+                            mine.append(m)
+                            self.cond.notify_all()
+                        parts = b""
+        except (EOFError, OSError):
+            pass
+
+    def wait_closed(self, timeout=30):
+        """Waits until every connection ended (read to its end: nothing more can arrive)."""
+        deadline = time.monotonic() + timeout
+        for t in list(self.threads):
+            t.join(max(0, deadline - time.monotonic()))
+            check(not t.is_alive(), "a connection to the stalled server is still open after %ss" % timeout)
+
+    def close(self):
+        self.closed.set()
+        self.sock.close()
+        for t in self.threads:
+            t.join(10)
 
 
 class Subscriber(Recorder):
@@ -1266,6 +1382,161 @@ log { source(s_net); destination(d_ws); flags(flow-control); };
         check("s3cret" not in s.log_text(), "the proxy password appears in syslog-ng's output")
 
 
+# Acknowledged when written: 10,000 lines of 1 kB (10 MB) to a server that reads nothing. The
+# kernel can hold only a few MB of them (the client's send buffer grows to net.ipv4.tcp_wmem's
+# maximum, 4 MB by default; the server's receive buffer is 4 kB), so most of them wait unwritten
+# in the engine's queue.
+ACK_LINES = 10000
+ACK_FILL = "x" * 1000
+
+
+def ack_lines(prefix):
+    return ["%s %05d %s" % (prefix, i, ACK_FILL) for i in range(ACK_LINES)]
+
+
+def ack_source(port):
+    """One connection with a window for every line: with flags(flow-control) and no disk buffer,
+    the lines the engine holds unwritten count against the source's window (they are not
+    acknowledged), and net_source()'s window is shared by 10 connections."""
+    return ("source s_net { network(transport(tcp) ip(127.0.0.1) port(%d) flags(no-parse) max-connections(1) "
+            "log-iw-size(%d)); };\n" % (port, 2 * ACK_LINES))
+
+
+def wait_handed_to_engine(sng, count, timeout=60):
+    """Waits until the destination took all `count` lines from its queue (processed == count,
+    queued == 0): every one was accepted by the engine (one it refused would be back in the
+    queue). Polls the counters (no event to wait for)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        processed, queued = sng.stat("websocket", "processed"), sng.stat("websocket", "queued")
+        if processed == count and queued == 0:
+            return
+        check(time.monotonic() < deadline, "the destination did not take the lines (processed=%s queued=%s)"
+              % (processed, queued))
+        time.sleep(0.05)
+
+
+def check_not_acked(sng, count):
+    """The lines the kernel cannot hold are not acknowledged (written counts acknowledged
+    lines); the previous module acknowledged every line the engine accepted (written == count)."""
+    written = sng.stat("websocket", "written") or 0
+    check(written <= count // 2,
+          "written=%d of %d while the server reads nothing: lines acknowledged before they were written"
+          % (written, count))
+    return written
+
+
+def wait_every_line(peer, sent, timeout=120):
+    """Waits until `peer` received every line of `sent` at least once."""
+    want = set(sent)
+    seen = set()
+    pos = 0
+
+    def covered():
+        nonlocal pos
+        for m in peer.msgs[pos:]:
+            if m in want:
+                seen.add(m)
+        pos = len(peer.msgs)
+        return len(seen) == len(want)
+    peer._wait_until(covered, "not every line arrived (%d distinct of %d)" % (len(seen), len(want)), timeout)
+
+
+def count_duplicates(srv, sent):
+    """Once syslog-ng stopped and every connection ended: how many lines arrived more than once
+    (and that nothing else arrived)."""
+    srv.wait_closed()
+    with srv.cond:
+        got = list(srv.msgs)
+    check(set(got) == set(sent), "lines that were not sent arrived")
+    return len(got) - len(sent)
+
+
+def test_p_dest_client_acked_when_written(ctx):
+    """Client mode acknowledges syslog-ng's queue only for the lines the engine wrote to the
+    socket: with a server that reads nothing, the lines in the engine's queue stay
+    unacknowledged (written stays below the count); once the server reads, all are acknowledged."""
+    srv = StalledServer()
+    ctx.cleanup.append(srv.close)
+    net = free_tcp_port()
+    sng = ctx.sng("acked-when-written", ack_source(net) + """
+destination d_ws { websocket( address("127.0.0.1") port(%d) template("$MSG") ); };
+log { source(s_net); destination(d_ws); flags(flow-control); };
+""" % srv.port)
+    sng.start()
+    srv.wait_connections(1)
+    sent = ack_lines("acked")
+    tcp_send_lines(net, sent)
+    wait_handed_to_engine(sng, len(sent))
+    check_not_acked(sng, len(sent))
+    srv.start_reading()
+    got = srv.wait(len(sent), timeout=120)
+    check(got == sent, "lines differ, duplicated or out of order")
+    written = sng.wait_stat("websocket", "written", len(sent), timeout=60)
+    check(written == len(sent), "written=%s after the server read everything, expected %d" % (written, len(sent)))
+    check(sng.stat("websocket", "dropped") == 0, "dropped is not 0")
+    check(sng.stop() == 0, "syslog-ng exited with an error")
+
+
+def test_p_dest_client_reload_unacked(ctx):
+    """A reload (the context kept) while the engine holds unwritten lines: syslog-ng gives the
+    unacknowledged lines back to the new configuration's worker, which sends them again, while
+    the kept context writes its copies (duplicates). Every line arrives, and the acknowledgements
+    stay exact: written ends at the line count, never above (acknowledging a line that was not
+    written would count it twice)."""
+    srv = StalledServer()
+    ctx.cleanup.append(srv.close)
+    net = free_tcp_port()
+    sng = ctx.sng("reload-unacked", ack_source(net) + """
+destination d_ws { websocket( address("127.0.0.1") port(%d) template("$MSG") ); };
+log { source(s_net); destination(d_ws); flags(flow-control); };
+""" % srv.port)
+    sng.start()
+    srv.wait_connections(1)
+    sent = ack_lines("reload")
+    tcp_send_lines(net, sent)
+    wait_handed_to_engine(sng, len(sent))
+    acked_at_reload = check_not_acked(sng, len(sent))
+    sng.reload()
+    srv.start_reading()
+    wait_every_line(srv, sent)
+    written = sng.wait_stat("websocket", "written", len(sent), timeout=60)
+    check(written == len(sent), "written=%s after the server read everything, expected %d" % (written, len(sent)))
+    check(srv.connections == 1, "the reload reconnected (%d connections)" % srv.connections)
+    check(sng.stop() == 0, "syslog-ng exited with an error")
+    print("    reload with %d unwritten lines: every line arrived, %d duplicates"
+          % (len(sent) - acked_at_reload, count_duplicates(srv, sent)), flush=True)
+
+
+def test_p_dest_client_kill9_reliable_disk_buffer(ctx):
+    """disk-buffer(reliable(yes)) and kill -9 while the server reads nothing: the lines the engine
+    held unwritten were not acknowledged, so the restarted syslog-ng sends them again from the disk
+    buffer and every line arrives (duplicates allowed: written but not yet acknowledged ones).
+    The previous module acknowledged them on acceptance and lost them here."""
+    srv = StalledServer()
+    ctx.cleanup.append(srv.close)
+    net = free_tcp_port()
+    sng = ctx.sng("kill9-disk-buffer", ack_source(net) + """
+destination d_ws { websocket( address("127.0.0.1") port(%d) template("$MSG") reconnect-backoff(0.1 0.5)
+                              disk-buffer(reliable(yes) dir("%s") disk-buf-size(104857600)) ); };
+log { source(s_net); destination(d_ws); flags(flow-control); };
+""" % (srv.port, ctx.workdir))
+    sng.start()
+    srv.wait_connections(1)
+    sent = ack_lines("kill9")
+    tcp_send_lines(net, sent)
+    wait_handed_to_engine(sng, len(sent))
+    written = check_not_acked(sng, len(sent))
+    sng.kill()
+    sng.start()
+    srv.wait_connections(2)
+    srv.start_reading()
+    wait_every_line(srv, sent)
+    check(sng.stop() == 0, "syslog-ng exited with an error")
+    print("    kill -9 with %d of %d lines acknowledged: every line arrived, %d duplicates"
+          % (written, len(sent), count_duplicates(srv, sent)), flush=True)
+
+
 TESTS = [test_a_dest_client, test_a_dest_client_full_engine_queue, test_a_dest_client_headers_order,
          test_b_dest_server_two_subscribers,
          test_b_dest_server_no_subscriber_wait,
@@ -1275,7 +1546,8 @@ TESTS = [test_a_dest_client, test_a_dest_client_full_engine_queue, test_a_dest_c
          test_f_reload_and_restart, test_g_bad_configs, test_h_original_configs, test_i_dest_client_workers,
          test_j_source_client_mode, test_k_metrics, test_l_source_auth_token, test_l_source_auth_token_file_reload,
          test_l_dest_server_allowed_origins, test_m_message_limits, test_n_trusted_proxies,
-         test_o_dest_client_through_proxy]
+         test_o_dest_client_through_proxy, test_p_dest_client_acked_when_written,
+         test_p_dest_client_reload_unacked, test_p_dest_client_kill9_reliable_disk_buffer]
 
 
 def main():
