@@ -322,7 +322,15 @@ websocket_binding_free(WebsocketBinding *self)
   websocket_binding_detach(self);
   st = ws_context_destroy(self->ctx, (uint32_t) self->drain_timeout_ms, &unsent);
   /* Nothing is lost silently: what the drain timeout left behind is reported. */
-  if (st != WS_OK || unsent > 0)
+  if ((st != WS_OK || unsent > 0) && self->last_seq > 0)
+    /* A client destination acknowledges only written messages: syslog-ng still holds these. */
+    msg_error("websocket: messages the engine had not written when it closed were not acknowledged; "
+              "they stay in syslog-ng's queue (a disk buffer sends them again at the next start, "
+              "a memory queue loses them at shutdown)",
+              evt_tag_str("endpoint", self->description), evt_tag_long("unsent", (glong) unsent),
+              evt_tag_int("drain_timeout_ms", (gint) self->drain_timeout_ms),
+              evt_tag_str("status", ws_strerror(st)));
+  else if (st != WS_OK || unsent > 0)
     msg_error("websocket: messages still queued in the engine were dropped at shutdown",
               evt_tag_str("endpoint", self->description), evt_tag_long("unsent", (glong) unsent),
               evt_tag_int("drain_timeout_ms", (gint) self->drain_timeout_ms),

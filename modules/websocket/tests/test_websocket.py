@@ -1439,7 +1439,10 @@ def wait_every_line(peer, sent, timeout=120):
                 seen.add(m)
         pos = len(peer.msgs)
         return len(seen) == len(want)
-    peer._wait_until(covered, "not every line arrived (%d distinct of %d)" % (len(seen), len(want)), timeout)
+    try:
+        peer._wait_until(covered, "not every line arrived", timeout)
+    except Failure as e:
+        raise Failure("%s: %d distinct lines of %d" % (e, len(seen), len(want)))
 
 
 def count_duplicates(srv, sent):
