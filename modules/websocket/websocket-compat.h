@@ -9,6 +9,9 @@
  *   StatsClusterKeyBuilder (format_stats_key, 4.3) instead of an instance string;
  * - a threaded source's run/request_exit/wakeup moved to LogThreadedSourceWorker (4.6), and
  *   posting became log_threaded_source_worker_post(); its stats use format_stats_key too.
+ * The same in both: the explicit acknowledgement of a threaded destination (LTR_EXPLICIT_ACK_MGMT,
+ * log_threaded_dest_worker_ack_messages / _rewind_messages / _drop_messages, the worker's flush
+ * hook), which the destination's client mode uses directly.
  * On 4.x the module uses the 4.x interfaces themselves; on 3.38 the 3.38 ones. The drivers need
  * no post_config_init (3.38: on_config_inited) of their own: the threaded driver bases start
  * their threads there, after the drivers' init made the engine contexts.

@@ -393,6 +393,12 @@ _connect(LogThreadedDestWorker *s)
 }
 
 static gboolean
+_is_disconnected(WebsocketDestWorker *self)
+{
+  return !_is_connected(self);
+}
+
+static gboolean
 _writable_or_gone(WebsocketDestWorker *self)
 {
   return self->writable || !_is_connected(self);
@@ -497,9 +503,15 @@ _insert(LogThreadedDestWorker *s, LogMessage *msg)
     case WS_OK:
       /* client: acknowledged when written (_ack_written) */
       return driver->options.mode == WS_MODE_CLIENT ? LTR_EXPLICIT_ACK_MGMT : LTR_SUCCESS;
-    case WS_ERR_QUEUE_FULL:
     case WS_ERR_NOT_CONNECTED:
     case WS_ERR_CLOSED:
+      /* The engine saw the connection go before on_close reached us: wait for it (bounded), so
+         that the next insert waits for the reconnect instead of trying again at once. */
+      g_mutex_lock(&self->state_lock);
+      _wait_state(self, _is_disconnected);
+      g_mutex_unlock(&self->state_lock);
+      return _retry_later(self);
+    case WS_ERR_QUEUE_FULL:
       return _retry_later(self);
     case WS_ERR_TOO_LARGE:
       msg_error("websocket: message larger than max-message-size(), dropped",
