@@ -1458,26 +1458,29 @@ def count_duplicates(srv, sent):
 def test_p_dest_client_acked_when_written(ctx):
     """Client mode acknowledges syslog-ng's queue only for the lines the engine wrote to the
     socket: with a server that reads nothing, the lines in the engine's queue stay
-    unacknowledged (written stays below the count); once the server reads, all are acknowledged."""
+    unacknowledged (written stays below the count); once the server reads, all are acknowledged.
+    One line in the middle is larger than max-message-size(): refused while the lines before it
+    are unwritten, it is dropped in its turn (dropped = 1) and the others are all acknowledged."""
     srv = StalledServer()
     ctx.cleanup.append(srv.close)
     net = free_tcp_port()
     sng = ctx.sng("acked-when-written", ack_source(net) + """
-destination d_ws { websocket( address("127.0.0.1") port(%d) template("$MSG") ); };
+destination d_ws { websocket( address("127.0.0.1") port(%d) template("$MSG") max-message-size(2000) ); };
 log { source(s_net); destination(d_ws); flags(flow-control); };
 """ % srv.port)
     sng.start()
     srv.wait_connections(1)
     sent = ack_lines("acked")
-    tcp_send_lines(net, sent)
-    wait_handed_to_engine(sng, len(sent))
+    too_large = "acked too-large " + "y" * 3000
+    tcp_send_lines(net, sent[:len(sent) // 2] + [too_large] + sent[len(sent) // 2:])
+    wait_handed_to_engine(sng, len(sent) + 1)
     check_not_acked(sng, len(sent))
     srv.start_reading()
     got = srv.wait(len(sent), timeout=120)
     check(got == sent, "lines differ, duplicated or out of order")
     written = sng.wait_stat("websocket", "written", len(sent), timeout=60)
     check(written == len(sent), "written=%s after the server read everything, expected %d" % (written, len(sent)))
-    check(sng.stat("websocket", "dropped") == 0, "dropped is not 0")
+    check(sng.wait_stat("websocket", "dropped", 1) == 1, "dropped is not 1 (the line above max-message-size())")
     check(sng.stop() == 0, "syslog-ng exited with an error")
 
 
