@@ -11,7 +11,6 @@
 
 mod common;
 
-use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -25,38 +24,10 @@ use ws_api::engine::{Context, ErrorKind, MsgKind, ProxyUrl};
 /// The tinyproxy binary, or None after saying why the test is skipped (a failure instead when
 /// WS_REQUIRE_TINYPROXY=1).
 fn tinyproxy_or_skip(test: &str) -> Option<PathBuf> {
-    let mut dirs = vec![PathBuf::from("/usr/bin"), PathBuf::from("/usr/sbin")];
-    if let Some(path) = std::env::var_os("PATH") {
-        dirs.extend(std::env::split_paths(&path));
-    }
-    let found = dirs
-        .into_iter()
-        .map(|d| d.join("tinyproxy"))
-        .find(|p| p.is_file());
-    if found.is_none() {
-        assert!(
-            std::env::var("WS_REQUIRE_TINYPROXY").as_deref() != Ok("1"),
-            "{test}: tinyproxy is not installed (apt-get install tinyproxy) and \
-             WS_REQUIRE_TINYPROXY=1"
-        );
-        // Straight to stderr: the harness shows captured output only for failing tests.
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n*** SKIPPED {test}: tinyproxy is not installed (apt-get install tinyproxy); \
-             set WS_REQUIRE_TINYPROXY=1 to make this a failure ***\n"
-        );
-    }
-    found
+    common::peer_process::program_or_skip("tinyproxy", "WS_REQUIRE_TINYPROXY", test)
 }
 
-/// A free port on 127.0.0.1 (bound, then released for tinyproxy to bind).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::peer_process::free_port;
 
 /// A running tinyproxy, killed when dropped.
 struct Tinyproxy {

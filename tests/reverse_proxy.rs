@@ -17,8 +17,7 @@
 
 mod common;
 
-use std::io::Write;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -27,49 +26,16 @@ use common::certs::{cert, certs};
 use common::*;
 use ws_api::engine::{Context, MsgKind};
 
-/// The nginx binary, if installed: $WS_NGINX if set (none if that is no file), else the first
-/// of /usr/sbin and $PATH.
-fn nginx_binary() -> Option<PathBuf> {
+/// The nginx binary, or None after saying why the test is skipped (a failure instead when
+/// WS_REQUIRE_NGINX=1). $WS_NGINX names another binary.
+fn nginx_or_skip(test: &str) -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("WS_NGINX") {
         return Some(PathBuf::from(p)).filter(|p| p.is_file());
     }
-    let mut dirs = vec![PathBuf::from("/usr/sbin")];
-    if let Some(path) = std::env::var_os("PATH") {
-        dirs.extend(std::env::split_paths(&path));
-    }
-    dirs.into_iter()
-        .map(|d| d.join("nginx"))
-        .find(|p| p.is_file())
+    common::peer_process::program_or_skip("nginx", "WS_REQUIRE_NGINX", test)
 }
 
-/// The nginx binary, or None after saying why the test is skipped (a failure instead when
-/// WS_REQUIRE_NGINX=1).
-fn nginx_or_skip(test: &str) -> Option<PathBuf> {
-    let found = nginx_binary();
-    if found.is_none() {
-        assert!(
-            std::env::var("WS_REQUIRE_NGINX").as_deref() != Ok("1"),
-            "{test}: nginx is not installed (apt-get install nginx) and WS_REQUIRE_NGINX=1"
-        );
-        // Straight to stderr, not through eprintln!, which the test harness captures and
-        // shows only for failing tests.
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n*** SKIPPED {test}: nginx is not installed (apt-get install nginx); \
-             set WS_REQUIRE_NGINX=1 to make this a failure ***\n"
-        );
-    }
-    found
-}
-
-/// A free port on 127.0.0.1 (bound, then released for nginx to bind).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::peer_process::free_port;
 
 /// The WebSocket proxying part of the configuration: what README.md documents, with the
 /// X-Forwarded-For value and the timeouts as parameters. `backend` is host:port, plus a path
