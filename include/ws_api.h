@@ -808,6 +808,21 @@ enum ws_status ws_options_set_callbacks(struct ws_options *o,
  */
 enum ws_status ws_options_set_on_sent(struct ws_options *o, ws_on_sent_fn on_sent, void *user);
 
+/**
+ * Server only: keeps the last `messages` broadcasts (rounded up to the log's segments), within
+ * at most `bytes` bytes of frames, even after every subscriber wrote them, so that a subscriber
+ * that connects with `?since=N` (or a `WS-API-Since: N` header) first gets the broadcasts after
+ * N that are still held (docs/replay.md). `messages` 0 turns retention off (the default: a
+ * broadcast every subscriber wrote is freed); `bytes` 0 means 64 MiB. Retained bytes count in
+ * `ws_options_set_max_buffered_bytes` together with incoming data, and retained history is what
+ * goes first when the budget is short; a subscriber's unwritten broadcasts are never dropped
+ * for retention. With retention above `ws_options_set_queue_capacity`, a subscriber counts as
+ * slow only once it falls behind the retained history. `messages` above 2^30: invalid.
+ */
+enum ws_status ws_options_set_replay_retention(struct ws_options *o,
+                                               uint64_t messages,
+                                               size_t bytes);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

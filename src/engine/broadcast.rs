@@ -9,18 +9,23 @@
 //! falls below the oldest message kept has lost messages; the I/O thread then applies the slow
 //! policy to it.
 //!
+//! Replay (`retention.rs`, `replay.rs`): with retention on, every broadcast is kept and numbered
+//! even with nobody subscribed, and what every subscriber wrote stays as history within the
+//! retention's bounds; a subscriber can start at an older cursor (`subscribe_at`).
+//!
 //! Counting: a broadcast adds one queued message per subscriber under the log's lock, and a
 //! subscriber leaving takes back, under the same lock, what it had not written; so
 //! `messages_queued` never counts a subscriber that is gone or misses one that is there.
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::{Bytes, BytesMut};
 
 use super::frame;
+use super::retention::Retention;
 
 /// The segment being filled is closed at this size (a larger frame gets one of its own).
 const SEGMENT_BYTES: usize = 256 * 1024;
@@ -99,11 +104,26 @@ pub struct BroadcastLog {
     head: AtomicU64,
     capacity: u64,
     segment_messages: usize,
+    /// The segment being filled is closed at this size: SEGMENT_BYTES, or less so that history
+    /// is trimmed to its byte bound in steps of an eighth of it.
+    segment_bytes: usize,
+    retention: Retention,
+    /// Bytes of history (segments every subscriber wrote) as of the last sync.
+    history: AtomicUsize,
 }
 
 impl BroadcastLog {
     /// An empty log keeping at most `capacity` messages.
+    #[cfg(test)]
     pub fn new(capacity: usize) -> Self {
+        Self::with_retention(capacity, Retention::OFF)
+    }
+
+    /// An empty log keeping at most `capacity` messages, or the retention's if more, and
+    /// history for replay as `retention` says.
+    pub fn with_retention(capacity: usize, retention: Retention) -> Self {
+        let capacity = (capacity as u64).max(retention.messages).max(1);
+        let segment_messages = usize::try_from(capacity / 8).unwrap_or(usize::MAX).max(1);
         BroadcastLog {
             inner: Mutex::new(Inner {
                 sealed: VecDeque::new(),
@@ -113,8 +133,14 @@ impl BroadcastLog {
                 subscribers: 0,
             }),
             head: AtomicU64::new(0),
-            capacity: capacity.max(1) as u64,
-            segment_messages: (capacity / 8).max(1),
+            capacity,
+            segment_messages,
+            segment_bytes: match retention.on() {
+                true => (retention.bytes / 8).clamp(4096, SEGMENT_BYTES),
+                false => SEGMENT_BYTES,
+            },
+            retention,
+            history: AtomicUsize::new(0),
         }
     }
 
@@ -129,17 +155,25 @@ impl BroadcastLog {
     }
 
     /// Frames `payload` (unmasked) once for every current subscriber, adding one per subscriber
-    /// to `queued`; answers how many subscribers there are (0: nothing was kept).
+    /// to `queued`; answers how many subscribers there are (0: nothing was kept, unless
+    /// retention is on).
     pub fn append(&self, op: u8, payload: &[u8], queued: &AtomicU64) -> u64 {
         let mut g = self.lock();
-        if g.subscribers == 0 {
+        if g.subscribers == 0 && !self.retention.on() {
+            // Nobody needs it, nor anything kept: it only takes its number, so that a
+            // subscriber asking for replay is told it missed it (`replay.rs`).
+            g.sealed.clear();
+            g.open.clear();
+            g.open_marks.clear();
+            g.head += 1;
+            self.head.store(g.head, Ordering::Release);
             return 0;
         }
         let (h, n) = frame::header(op, payload.len(), None);
         let need = n + payload.len();
         if g.open.capacity() - g.open.len() < need {
             g.seal();
-            g.open = BytesMut::with_capacity(need.max(SEGMENT_BYTES));
+            g.open = BytesMut::with_capacity(need.max(self.segment_bytes));
         }
         g.open.extend_from_slice(&h[..n]);
         g.open.extend_from_slice(payload);
@@ -149,18 +183,38 @@ impl BroadcastLog {
         g.head += 1;
         self.head.store(g.head, Ordering::Release);
         queued.fetch_add(g.subscribers, Ordering::SeqCst);
-        if g.open_marks.len() >= self.segment_messages || g.open.len() >= SEGMENT_BYTES {
+        if g.open_marks.len() >= self.segment_messages || g.open.len() >= self.segment_bytes {
             g.seal();
         }
         while g.head - g.base() > self.capacity && g.sealed.pop_front().is_some() {}
         g.subscribers
     }
 
+    /// Whether broadcasts are kept for replay.
+    pub fn retains(&self) -> bool {
+        self.retention.on()
+    }
+
+    /// Bytes of history kept for replay as of the last sync.
+    pub fn history_bytes(&self) -> usize {
+        self.history.load(Ordering::Relaxed)
+    }
+
     /// Adds a subscriber; answers its cursor (it gets the broadcasts from now on).
+    #[cfg(test)]
     pub fn subscribe(&self) -> u64 {
+        self.subscribe_at(|_, head| head).cursor
+    }
+
+    /// Adds a subscriber whose cursor `start(base, head)` chooses under the log's lock (so no
+    /// broadcast can come between what it saw and where it starts), clamped to what the log
+    /// holds.
+    pub fn subscribe_at(&self, start: impl FnOnce(u64, u64) -> u64) -> Start {
         let mut g = self.lock();
         g.subscribers += 1;
-        g.head
+        let (base, head) = (g.base(), g.head);
+        let cursor = start(base, head).clamp(base, head);
+        Start { cursor, base, head }
     }
 
     /// Removes the subscriber at `cursor`; answers how many messages it had not written.
@@ -172,12 +226,37 @@ impl BroadcastLog {
 
     /// Brings `view` up to date, first forgetting what every subscriber has written (all are
     /// at `min_cursor` or beyond).
+    #[cfg(test)]
     pub fn sync(&self, view: &mut LogView, min_cursor: u64) {
+        self.sync_within(view, min_cursor, usize::MAX);
+    }
+
+    /// `sync`, keeping at most `history_max` bytes of history (the memory budget's share).
+    pub fn sync_within(&self, view: &mut LogView, min_cursor: u64, history_max: usize) {
         let mut g = self.lock();
         g.seal();
-        while g.sealed.front().is_some_and(|s| s.end() <= min_cursor) {
+        let bound = Retention {
+            bytes: self.retention.bytes.min(history_max),
+            ..self.retention
+        };
+        let written = |s: &&Segment| s.end() <= min_cursor;
+        let mut history: usize = match bound.on() {
+            true => g
+                .sealed
+                .iter()
+                .take_while(written)
+                .map(|s| s.data.len())
+                .sum(),
+            false => 0,
+        };
+        while let Some(s) = g.sealed.front().filter(written) {
+            if !bound.drops(s.end(), g.head, history) {
+                break;
+            }
+            history -= s.data.len().min(history);
             g.sealed.pop_front();
         }
+        self.history.store(history, Ordering::Relaxed);
         let base = g.base();
         while view.segs.front().is_some_and(|s| s.end() <= base) {
             view.segs.pop_front();
@@ -186,7 +265,19 @@ impl BroadcastLog {
         view.segs.extend(fresh.cloned());
         view.base = base;
         view.head = g.head;
+        view.settled = min_cursor >= g.head;
     }
+}
+
+/// Where a new subscriber starts, and what the log held then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Start {
+    /// Its cursor: the next broadcast it writes.
+    pub cursor: u64,
+    /// The oldest broadcast the log held.
+    pub base: u64,
+    /// The next broadcast to come.
+    pub head: u64,
 }
 
 /// The I/O thread's copy of the log as of its last sync: sharing the segments' buffers, so that
@@ -196,6 +287,7 @@ pub struct LogView {
     segs: VecDeque<Segment>,
     base: u64,
     head: u64,
+    settled: bool,
 }
 
 /// A frame a write ended in.
@@ -232,6 +324,17 @@ impl LogView {
     /// Sequence number after the newest message seen.
     pub fn head(&self) -> u64 {
         self.head
+    }
+
+    /// Whether every subscriber had written everything at the last sync: until the next
+    /// broadcast there is nothing to free (history stays as retention decided).
+    pub fn settled(&self) -> bool {
+        self.settled
+    }
+
+    /// Makes the next sync happen even without news (to trim history).
+    pub fn unsettle(&mut self) {
+        self.settled = false;
     }
 
     fn segment_of(&self, seq: u64) -> Option<usize> {
@@ -312,12 +415,7 @@ mod tests {
     fn frames_are_kept_in_order_and_counted_per_subscriber() {
         let log = BroadcastLog::new(64);
         let queued = AtomicU64::new(0);
-        assert_eq!(log.append(frame::opcode::TEXT, b"nobody", &queued), 0);
-        // With nobody subscribed nothing is kept, not even a sequence number.
         let mut view = LogView::default();
-        log.sync(&mut view, u64::MAX);
-        assert_eq!((log.head(), view.head()), (0, 0));
-        assert!(view.segs.is_empty());
         let cur = log.subscribe();
         log.subscribe();
         for i in 0..20u8 {
@@ -338,6 +436,51 @@ mod tests {
             (&[0x82, 3, 3, 3, 3][..], 2, 3)
         );
         assert_eq!(log.unsubscribe(a.cursor), 16);
+    }
+
+    #[test]
+    fn without_subscribers_a_broadcast_is_numbered_not_kept() {
+        let log = BroadcastLog::new(64);
+        let queued = AtomicU64::new(0);
+        let cur = log.subscribe();
+        log.append(frame::opcode::TEXT, b"kept", &queued);
+        assert_eq!(log.unsubscribe(cur), 1);
+        // What nobody needs any more goes with the next broadcast, which only takes a number.
+        assert_eq!(log.append(frame::opcode::TEXT, b"nobody", &queued), 0);
+        let mut view = LogView::default();
+        log.sync(&mut view, u64::MAX);
+        assert_eq!((log.head(), view.head(), view.base()), (2, 2, 2));
+        assert!(view.segs.is_empty());
+        assert_eq!(queued.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn history_is_kept_within_retention_and_bytes() {
+        let r = Retention {
+            messages: 40,
+            bytes: 1 << 20,
+        };
+        let log = BroadcastLog::with_retention(16, r);
+        let queued = AtomicU64::new(0);
+        for _ in 0..100 {
+            log.append(frame::opcode::TEXT, b"0123456789", &queued);
+        }
+        let mut view = LogView::default();
+        log.sync(&mut view, u64::MAX);
+        // At least the last 40, at most one segment (40 / 8 messages) more.
+        assert!((55..=60).contains(&view.base()), "{}", view.base());
+        assert_eq!(log.history_bytes(), (100 - view.base() as usize) * 12);
+        // A late subscriber starts where it asks, within what is held.
+        let s = log.subscribe_at(|_, _| 70);
+        assert_eq!((s.cursor, s.head), (70, 100));
+        let s = log.subscribe_at(|_, _| 0);
+        assert_eq!(s.cursor, view.base());
+        // The budget's share cuts history, but never what a subscriber still has to write.
+        log.sync_within(&mut view, s.cursor, 0);
+        assert_eq!(view.base(), s.cursor);
+        log.sync_within(&mut view, 80, 0);
+        assert!((75..=80).contains(&view.base()), "{}", view.base());
+        assert_eq!(log.history_bytes(), 0);
     }
 
     #[test]

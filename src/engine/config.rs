@@ -9,6 +9,7 @@ use super::access::AccessRules;
 use super::forwarded::TrustedProxies;
 use super::log::Target;
 use super::proxy::ProxyUrl;
+use super::retention::Retention;
 
 /// Client or server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +89,9 @@ pub struct Config {
     pub message_timeout: Duration,
     /// Server: slow subscriber policy for broadcasts.
     pub slow_policy: SlowPolicy,
+    /// Server: broadcasts kept for replay after every subscriber wrote them (`retention.rs`;
+    /// default off).
+    pub replay: Retention,
     /// Server: file served to plain HTTP GETs.
     pub index_html: Option<PathBuf>,
     /// Where callbacks run.
@@ -146,6 +150,7 @@ impl Config {
             max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
             message_timeout: DEFAULT_MESSAGE_TIMEOUT,
             slow_policy: SlowPolicy::Disconnect,
+            replay: Retention::OFF,
             index_html: None,
             dispatch: Dispatch::Thread,
             report_sent: false,

@@ -239,7 +239,10 @@ impl Context {
         self.check_open()?;
         let op = self.check(data, kind)?;
         let stats = &self.shared.stats;
-        if self.shared.bcast.append(op, data, &stats.messages_queued) > 0 {
+        // With retention on, the I/O thread also keeps the history within its bounds.
+        if self.shared.bcast.append(op, data, &stats.messages_queued) > 0
+            || self.shared.bcast.retains()
+        {
             self.shared.wake();
         }
         Ok(())

@@ -45,6 +45,7 @@ mod broadcast_sync;
 mod budget;
 mod client;
 mod commands;
+mod history;
 mod lingering;
 mod shutdown;
 mod teardown;

@@ -88,6 +88,7 @@ impl Shared {
         let (commands_tx, commands) = unbounded();
         let (ready_tx, ready) = unbounded();
         let cap = config.queue_capacity;
+        let replay = config.replay;
         Shared {
             config,
             waker,
@@ -97,7 +98,7 @@ impl Shared {
             ready_tx,
             ready,
             conns: RwLock::new(HashMap::new()),
-            bcast: BroadcastLog::new(cap),
+            bcast: BroadcastLog::with_retention(cap, replay),
             client_queue: Arc::new(OutQueue::new(cap)),
             client_conn: AtomicU64::new(0),
             accepted_seq: AtomicU64::new(0),

@@ -19,6 +19,7 @@ pub mod legacy;
 pub mod log;
 pub mod options;
 pub mod ptr;
+pub mod replay;
 pub mod types;
 
 pub use context::*;

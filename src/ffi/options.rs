@@ -43,7 +43,7 @@ pub(super) fn with_options(
     guard(name, || f(ptr::try_mut(o, &format!("{name}: options"))?))
 }
 
-fn require_mode(opts: &Options, mode: Mode, what: &str) -> Result<(), Error> {
+pub(super) fn require_mode(opts: &Options, mode: Mode, what: &str) -> Result<(), Error> {
     if opts.config.mode == mode {
         Ok(())
     } else {

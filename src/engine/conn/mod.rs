@@ -153,6 +153,9 @@ pub struct Conn<S: Transport = Stream> {
     withheld: Vec<Chunk>,
     /// Server, once open: the next broadcast this connection has to write.
     pub bcast: Option<u64>,
+    /// Server: it asked for replay (`since`), so it is disconnected rather than skipped ahead
+    /// when it falls behind (docs/replay.md).
+    pub replay: bool,
     /// A message of its own that waits for the broadcasts queued before it.
     stash: Option<OutMsg>,
     /// Server: over max_connections; its request is answered with 503.
@@ -209,6 +212,7 @@ impl<S: Transport> Conn<S> {
             unflushed: Vec::new(),
             withheld: Vec::new(),
             bcast: None,
+            replay: false,
             stash: None,
             refuse: false,
             accounted: 0,

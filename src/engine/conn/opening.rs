@@ -11,6 +11,7 @@ use super::{Closing, Conn, End, Phase, CLOSE_TIMEOUT};
 use crate::engine::access;
 use crate::engine::handshake::{self, ServerReply, MAX_HEAD};
 use crate::engine::log::Level;
+use crate::engine::replay;
 use crate::engine::shared::Shared;
 use crate::engine::sink::Sink;
 use crate::engine::stream::Transport;
@@ -123,8 +124,25 @@ impl<S: Transport> Conn<S> {
             &admit,
         ) {
             ServerReply::Accept(resp) => {
-                self.push_control(Bytes::from(resp));
-                self.bcast = Some(shared.bcast.subscribe());
+                let since = match replay::requested(&buf[..end]) {
+                    Ok(since) => since,
+                    Err(why) => {
+                        shared
+                            .stats
+                            .handshakes_refused
+                            .fetch_add(1, Ordering::Relaxed);
+                        ws_log!(Level::Info, "refused handshake from {}: {why}", self.peer);
+                        self.http_reply(replay::bad_since(&why));
+                        return Ok(buf.len());
+                    }
+                };
+                let sub = replay::subscribe(&shared.bcast, since);
+                self.push_control(Bytes::from(replay::with_seq_header(resp, sub.next_seq)));
+                if let Some((first, missed)) = sub.replay {
+                    self.push_control(replay::metadata_frame(first, missed));
+                }
+                self.bcast = Some(sub.cursor);
+                self.replay = since.is_some();
                 shared.conns_write().insert(self.id, self.queue.clone());
                 self.opened_now(sink, shared);
                 Ok(end + self.frames(&mut buf[end..], sink, shared)?)

@@ -49,13 +49,11 @@ impl IoLoop {
             return;
         }
         let seen = self.view.head();
-        if self.shared.bcast.head() == seen && self.view.base() == seen {
+        if self.shared.bcast.head() == seen && (self.view.base() == seen || self.view.settled()) {
             return;
         }
         let min = self.conns.values().filter_map(|c| c.bcast).min();
-        self.shared
-            .bcast
-            .sync(&mut self.view, min.unwrap_or(u64::MAX));
+        self.sync_log(min);
         let (base, head) = (self.view.base(), self.view.head());
         // Decided by what the sync found: broadcasts made since the check above count too.
         let fresh = head != seen;
@@ -91,7 +89,14 @@ impl IoLoop {
             return;
         };
         let closing = c.close_sent.is_some() || c.close_received.is_some();
-        match slow_policy(shared.config.slow_policy, closing, cursor, base) {
+        // A replay subscriber counts its messages (docs/replay.md): skipping some would break
+        // its count silently, so it is disconnected whatever the policy, and told what it
+        // missed when it comes back with `since`.
+        let policy = match c.replay {
+            true => SlowPolicy::Disconnect,
+            false => shared.config.slow_policy,
+        };
+        match slow_policy(policy, closing, cursor, base) {
             Slow::Detach => detach_broadcast(c, &shared),
             Slow::SkipAhead { lost } => {
                 shared.dropped(lost);

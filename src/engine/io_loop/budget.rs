@@ -31,6 +31,7 @@ impl IoLoop {
         if self.shared.held.load(Ordering::Relaxed) > self.shared.config.max_buffered_bytes {
             self.enforce_budget(sink);
         }
+        self.keep_history_within_budget();
         self.publish_buffered();
     }
 
@@ -74,7 +75,8 @@ impl IoLoop {
 
     /// Makes the budget total visible in the stats (after the budget was enforced).
     pub(super) fn publish_buffered(&self) {
-        let held = self.shared.held.load(Ordering::Relaxed) as u64;
+        let held =
+            (self.shared.held.load(Ordering::Relaxed) + self.shared.bcast.history_bytes()) as u64;
         self.shared
             .stats
             .buffered_bytes
