@@ -11,6 +11,8 @@
 //! Separate because it is the whole of what replay adds to the opening handshake; the log only
 //! lets a subscriber start at an older cursor (`BroadcastLog::subscribe_at`).
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use bytes::Bytes;
 
 use super::broadcast::BroadcastLog;
@@ -80,8 +82,9 @@ fn parse_since(v: &str) -> Result<u64, String> {
 }
 
 /// Subscribes to `log`: from now on, or, with `since`, from the first broadcast after it that
-/// the log still holds (chosen under the log's lock, so none comes in between).
-pub fn subscribe(log: &BroadcastLog, since: Option<u64>) -> Subscribed {
+/// the log still holds (chosen under the log's lock, so none comes in between). The replayed
+/// broadcasts are added to `queued` (`messages_queued`), as a broadcast adds one per subscriber.
+pub fn subscribe(log: &BroadcastLog, since: Option<u64>, queued: &AtomicU64) -> Subscribed {
     let mut asked = 0;
     let start = log.subscribe_at(|_, head| match since {
         None => head,
@@ -91,6 +94,7 @@ pub fn subscribe(log: &BroadcastLog, since: Option<u64>) -> Subscribed {
             asked
         }
     });
+    queued.fetch_add(start.head - start.cursor, Ordering::SeqCst);
     Subscribed {
         cursor: start.cursor,
         next_seq: start.head + 1,
@@ -119,8 +123,6 @@ pub fn bad_since(why: &str) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::AtomicU64;
-
     use super::*;
     use crate::engine::retention::Retention;
 
@@ -181,17 +183,21 @@ mod tests {
             log.append(frame::opcode::TEXT, b"x", &q);
         }
         // Nobody subscribed: all 20 are numbered and (within capacity) held.
-        let live = subscribe(&log, None);
+        let q = AtomicU64::new(0);
+        let subscribe = |since| subscribe(&log, since, &q);
+        let live = subscribe(None);
         assert_eq!((live.cursor, live.next_seq, live.replay), (20, 21, None));
-        let mid = subscribe(&log, Some(15));
+        let mid = subscribe(Some(15));
         assert_eq!((mid.cursor, mid.replay), (15, Some((16, 0))));
-        let all = subscribe(&log, Some(0));
+        let all = subscribe(Some(0));
         assert_eq!((all.cursor, all.replay), (0, Some((1, 0))));
-        let now = subscribe(&log, Some(20));
+        let now = subscribe(Some(20));
         assert_eq!(now.replay, Some((21, 0)));
         // From an earlier run of the server: as 0.
-        let later = subscribe(&log, Some(500));
+        let later = subscribe(Some(500));
         assert_eq!(later.replay, Some((1, 0)));
+        // What each has to write is queued: 5 + 20 + 0 + 20.
+        assert_eq!(q.load(Ordering::SeqCst), 45);
     }
 
     #[test]

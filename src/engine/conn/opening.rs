@@ -136,7 +136,7 @@ impl<S: Transport> Conn<S> {
                         return Ok(buf.len());
                     }
                 };
-                let sub = replay::subscribe(&shared.bcast, since);
+                let sub = replay::subscribe(&shared.bcast, since, &shared.stats.messages_queued);
                 self.push_control(Bytes::from(replay::with_seq_header(resp, sub.next_seq)));
                 if let Some((first, missed)) = sub.replay {
                     self.push_control(replay::metadata_frame(first, missed));
