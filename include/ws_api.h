@@ -226,12 +226,13 @@ typedef struct ws_stats {
   /**
    * Server: handshakes answered with an HTTP refusal (4xx or 5xx) instead of 101: wrong
    * path, bad request, Origin not allowed, missing or wrong token, filter, over
-   * max_connections.
+   * max_connections, malformed replay `since`.
    */
   uint64_t handshakes_refused;
   /**
-   * Bytes held now for incomplete incoming messages and read buffers, across connections
-   * (kept within ws_options_set_max_buffered_bytes).
+   * Bytes held now for incomplete incoming messages and read buffers, across connections,
+   * plus a server's broadcasts retained for replay (kept within
+   * ws_options_set_max_buffered_bytes).
    */
   uint64_t buffered_bytes;
   /**
@@ -373,8 +374,10 @@ enum ws_status ws_send_seq(struct ws_context *c,
  * Server: queues the message for every open connection, framed once into the context's
  * broadcast log, which each connection writes from its own position (one append, however many
  * subscribers). A subscriber more than queue_capacity broadcasts behind is handled by the slow
- * policy. A connection gets the broadcasts and its own ws_send messages in the order the calls
- * were made. Client: same as ws_send(c, 0, ...).
+ * policy (one that asked for replay is disconnected). A connection gets the broadcasts and its
+ * own ws_send messages in the order the calls were made. Each accepted broadcast is numbered
+ * 1, 2, 3, ... per context (also with nobody subscribed), for replay (docs/replay.md,
+ * ws_options_set_replay_retention). Client: same as ws_send(c, 0, ...).
  */
 enum ws_status ws_broadcast(struct ws_context *c, const void *data, size_t len, ws_msg_type type_);
 
@@ -677,7 +680,8 @@ enum ws_status ws_options_set_max_buffered_bytes(struct ws_options *o, size_t by
 enum ws_status ws_options_set_message_timeout_ms(struct ws_options *o, uint32_t ms);
 
 /**
- * Server only: what a broadcast does with a subscriber whose queue is full.
+ * Server only: what a broadcast does with a subscriber whose queue is full. A subscriber that
+ * asked for replay (`?since=`) is disconnected under either policy (docs/replay.md).
  */
 enum ws_status ws_options_set_slow_policy(struct ws_options *o, ws_slow_policy p);
 

@@ -208,8 +208,10 @@ pub extern "C" fn ws_send_seq(
 /// Server: queues the message for every open connection, framed once into the context's
 /// broadcast log, which each connection writes from its own position (one append, however many
 /// subscribers). A subscriber more than queue_capacity broadcasts behind is handled by the slow
-/// policy. A connection gets the broadcasts and its own ws_send messages in the order the calls
-/// were made. Client: same as ws_send(c, 0, ...).
+/// policy (one that asked for replay is disconnected). A connection gets the broadcasts and its
+/// own ws_send messages in the order the calls were made. Each accepted broadcast is numbered
+/// 1, 2, 3, ... per context (also with nobody subscribed), for replay (docs/replay.md,
+/// ws_options_set_replay_retention). Client: same as ws_send(c, 0, ...).
 #[no_mangle]
 pub extern "C" fn ws_broadcast(
     c: *mut ws_context,

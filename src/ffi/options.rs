@@ -413,7 +413,8 @@ pub extern "C" fn ws_options_set_message_timeout_ms(o: *mut ws_options, ms: u32)
     })
 }
 
-/// Server only: what a broadcast does with a subscriber whose queue is full.
+/// Server only: what a broadcast does with a subscriber whose queue is full. A subscriber that
+/// asked for replay (`?since=`) is disconnected under either policy (docs/replay.md).
 #[no_mangle]
 pub extern "C" fn ws_options_set_slow_policy(o: *mut ws_options, p: RawSlowPolicy) -> ws_status {
     with_options(o, "ws_options_set_slow_policy", |opts| {

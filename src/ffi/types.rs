@@ -213,10 +213,11 @@ pub struct ws_stats {
     pub errors: u64,
     /// Server: handshakes answered with an HTTP refusal (4xx or 5xx) instead of 101: wrong
     /// path, bad request, Origin not allowed, missing or wrong token, filter, over
-    /// max_connections.
+    /// max_connections, malformed replay `since`.
     pub handshakes_refused: u64,
-    /// Bytes held now for incomplete incoming messages and read buffers, across connections
-    /// (kept within ws_options_set_max_buffered_bytes).
+    /// Bytes held now for incomplete incoming messages and read buffers, across connections,
+    /// plus a server's broadcasts retained for replay (kept within
+    /// ws_options_set_max_buffered_bytes).
     pub buffered_bytes: u64,
     /// Client: every message accepted with a sequence number up to this one (see ws_send_seq)
     /// is written completely to the socket (the number on_sent reports, kept up to date whether
