@@ -269,6 +269,10 @@ websocket_binding_new(const WebsocketOptions *o, ws_dispatch_mode dispatch, gboo
       CHECK_WS(ws_options_set_slow_policy(wo, o->slow_policy), "slow-policy()");
       if (o->index_html)
         CHECK_WS(ws_options_set_index_html(wo, o->index_html), "index-html()");
+      /* 0 bytes: the engine's default bound (64 MiB) */
+      if (o->replay_retention > 0)
+        CHECK_WS(ws_options_set_replay_retention(wo, (uint64_t) o->replay_retention,
+                                                 (size_t) o->replay_retention_bytes), "replay-retention()");
     }
   CHECK_WS(ws_options_set_dispatch(wo, dispatch), "dispatch");
   CHECK_WS(ws_options_set_callbacks(wo, &websocket_callbacks, self), "callbacks");

@@ -29,6 +29,8 @@
  * subscribers are handled by the engine's slow-policy; what the engine drops is added to this
  * driver's "dropped" counter. With no subscriber, no-subscriber("drop") (default) drops and
  * counts the message, no-subscriber("wait") keeps it in syslog-ng's queue until one connects.
+ * With replay-retention() every message is broadcast whether or not anyone is subscribed: the
+ * engine keeps it for subscribers that reconnect with ?since= (docs/replay.md).
  */
 
 #include "websocket-dest.h"
@@ -376,6 +378,14 @@ _wait_connected_briefly(WebsocketDestWorker *self)
   return _is_connected(self);
 }
 
+/* Server with replay-retention(): every line is broadcast, subscribed or not, so that a subscriber
+   that reconnects with ?since= gets it (docs/replay.md); no-subscriber() does not apply. */
+static gboolean
+_retains(WebsocketDestWorker *self)
+{
+  return self->driver->options.mode == WS_MODE_SERVER && self->driver->options.replay_retention > 0;
+}
+
 static gboolean
 _connect(LogThreadedDestWorker *s)
 {
@@ -385,7 +395,7 @@ _connect(LogThreadedDestWorker *s)
      until a subscriber connects (on_connect wakes it); with "drop" the messages are handled
      one by one in insert(). */
   if (self->driver->options.mode == WS_MODE_SERVER)
-    return self->driver->no_subscriber == WEBSOCKET_NO_SUBSCRIBER_DROP || _is_connected(self);
+    return self->driver->no_subscriber == WEBSOCKET_NO_SUBSCRIBER_DROP || _retains(self) || _is_connected(self);
 
   /* The engine connects in the background and reports it through on_connect (which also wakes
      a suspended worker); waiting briefly here spares the first messages a suspend cycle. */
@@ -449,7 +459,7 @@ _insert(LogThreadedDestWorker *s, LogMessage *msg)
   ws_status st;
 
   _ack_written(self);
-  if (!_is_connected(self))
+  if (!_is_connected(self) && !_retains(self))
     {
       /* Client: suspended as before when nothing is unacknowledged; otherwise waits
          (bounded) for the reconnect, as suspending would rewind what the engine holds. */

@@ -192,6 +192,34 @@ websocket_options_set_max_buffered_bytes(WebsocketOptions *self, gint64 bytes, G
   return TRUE;
 }
 
+/* The engine's own bound on ws_options_set_replay_retention's `messages`. */
+#define WEBSOCKET_MAX_REPLAY_RETENTION (G_GINT64_CONSTANT(1) << 30)
+
+gboolean
+websocket_options_set_replay_retention(WebsocketOptions *self, gint64 messages, GError **error)
+{
+  if (messages < 0 || messages > WEBSOCKET_MAX_REPLAY_RETENTION)
+    {
+      g_set_error(error, WEBSOCKET_ERROR, 0, "%" G_GINT64_FORMAT " is out of range 0..%" G_GINT64_FORMAT,
+                  messages, WEBSOCKET_MAX_REPLAY_RETENTION);
+      return FALSE;
+    }
+  self->replay_retention = messages;
+  return TRUE;
+}
+
+gboolean
+websocket_options_set_replay_retention_bytes(WebsocketOptions *self, gint64 bytes, GError **error)
+{
+  if (bytes <= 0 || (guint64) bytes > G_MAXSIZE)
+    {
+      g_set_error(error, WEBSOCKET_ERROR, 0, "%" G_GINT64_FORMAT " is out of range", bytes);
+      return FALSE;
+    }
+  self->replay_retention_bytes = bytes;
+  return TRUE;
+}
+
 gboolean
 websocket_options_set_message_timeout(WebsocketOptions *self, gdouble seconds, GError **error)
 {
@@ -341,6 +369,13 @@ websocket_options_validate(WebsocketOptions *self, gboolean is_source, GError **
       if (self->index_html)
         {
           g_set_error(error, WEBSOCKET_ERROR, 0, "index-html() is only valid in mode(\"server\")");
+          return FALSE;
+        }
+      if (self->replay_retention > 0 || self->replay_retention_bytes > 0)
+        {
+          g_set_error(error, WEBSOCKET_ERROR, 0,
+                      "replay-retention() and replay-retention-bytes() are only valid in mode(\"server\"): "
+                      "they keep broadcasts for subscribers that reconnect");
           return FALSE;
         }
       for (gint i = 0; i < WEBSOCKET_LIST_COUNT; i++)
@@ -518,6 +553,8 @@ websocket_options_fingerprint(const WebsocketOptions *self, ws_dispatch_mode dis
                          self->index_html ? self->index_html : "");
   g_string_append_printf(s, "|%" G_GINT64_FORMAT "|%" G_GINT64_FORMAT, self->max_buffered_bytes,
                          self->message_timeout_ms);
+  g_string_append_printf(s, "|replay %" G_GINT64_FORMAT " %" G_GINT64_FORMAT, self->replay_retention,
+                         self->replay_retention_bytes);
   /* The proxy URL may hold a password: only its digest enters the fingerprint. */
   if (self->proxy)
     {

@@ -68,6 +68,8 @@ typedef struct _WebsocketOptions
   gint64 max_connections;       /* -1: engine default (10000) */
   gint64 max_buffered_bytes;    /* -1: engine default (256 MiB) */
   gint64 message_timeout_ms;    /* -1: engine default (60 s); 0: no limit */
+  gint64 replay_retention;      /* server destination: broadcasts kept for replay; 0: off (default) */
+  gint64 replay_retention_bytes;        /* bound on their bytes; 0: engine default (64 MiB) */
   GPtrArray *lists[WEBSOCKET_LIST_COUNT];      /* gchar * values, NULL until the first one */
   ws_slow_policy slow_policy;
   gchar *index_html;
@@ -90,6 +92,10 @@ gboolean websocket_options_set_file(gchar **slot, const gchar *path, GError **er
 void websocket_options_set_string(gchar **slot, const gchar *value);
 gboolean websocket_options_set_max_buffered_bytes(WebsocketOptions *self, gint64 bytes, GError **error);
 gboolean websocket_options_set_message_timeout(WebsocketOptions *self, gdouble seconds, GError **error);
+/* replay-retention(N) and replay-retention-bytes(B) (docs/replay.md): range-checked here, server mode
+   only (websocket_options_validate). */
+gboolean websocket_options_set_replay_retention(WebsocketOptions *self, gint64 messages, GError **error);
+gboolean websocket_options_set_replay_retention_bytes(WebsocketOptions *self, gint64 bytes, GError **error);
 /* proxy(): checked by the engine's ws_options_set_proxy; the error never quotes the URL (it may
    hold a password). Client mode only (websocket_options_validate). */
 gboolean websocket_options_set_proxy(WebsocketOptions *self, const gchar *url, GError **error);

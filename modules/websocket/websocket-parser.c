@@ -45,6 +45,8 @@ static CfgLexerKeyword websocket_keywords[] =
   { "message_timeout", KW_MESSAGE_TIMEOUT },
   { "trusted_proxies", KW_TRUSTED_PROXIES },
   { "proxy", KW_PROXY },
+  { "replay_retention", KW_REPLAY_RETENTION },
+  { "replay_retention_bytes", KW_REPLAY_RETENTION_BYTES },
   { NULL }
 };
 

@@ -603,6 +603,71 @@ log { source(s_net); destination(d_ws); flags(flow-control); };
     check(sng.stop() == 0, "syslog-ng exited with an error")
 
 
+class ReplaySubscriber:
+    """A subscriber that asks for replay (docs/replay.md): connects with ?since=N, reads the
+    metadata message, then numbered lines; `got` is every (number, line) it processed."""
+
+    def __init__(self, base_uri):
+        self.base_uri = base_uri
+        self.got = []
+        self.connections = []
+
+    def connect(self):
+        since = self.got[-1][0] if self.got else 0
+        ws = ws_connect("%s?since=%d" % (self.base_uri, since), max_size=None, open_timeout=10)
+        seq_header = ws.response.headers.get("WS-API-Seq")
+        check(seq_header is not None and seq_header.isdigit(), "no WS-API-Seq header: %r" % seq_header)
+        meta = json.loads(ws.recv(timeout=30))
+        check(meta.get("ws_api") == "replay", "the first message is not the replay metadata: %r" % meta)
+        check(meta["first"] == since + 1 and meta["missed"] == 0,
+              "reconnecting with since=%d: first %d, missed %d" % (since, meta["first"], meta["missed"]))
+        meta["next_seq"] = int(seq_header)
+        self.connections.append(meta)
+        return ws, meta["first"]
+
+    def read(self, ws, seq, count):
+        for _ in range(count):
+            self.got.append((seq, ws.recv(timeout=60)))
+            seq += 1
+        return seq
+
+
+def test_q_dest_server_replay_after_a_drop(ctx):
+    """replay-retention(): a subscriber that drops for 2 s during a stream of broadcasts and
+    reconnects with ?since=<last number> ends with every line exactly once, in order; the
+    numbers it counts from the metadata match the lines. throttle() makes the stream last about
+    5 s, so that the drop falls in its middle."""
+    net = free_tcp_port()
+    sng = ctx.sng("dest-server-replay", net_source(net) + """
+destination d_ws { websocket( mode("server") address("127.0.0.1") port(0) template("$MSG")
+                              replay-retention(100000) replay-retention-bytes(16777216) throttle(2000) ); };
+log { source(s_net); destination(d_ws); flags(flow-control); };
+""")
+    sng.start(wait=False)
+    port = started_port(sng, "destination")
+    sng.wait_for(r"syslog-ng starting up")
+    sub = ReplaySubscriber("ws://127.0.0.1:%d/" % port)
+    ws, seq = sub.connect()
+    ctx.cleanup.append(ws.close)
+    sent = lines("replay", 10000)
+    tcp_send_lines(net, sent)
+    seq = sub.read(ws, seq, 3000)
+    ws.close()
+    # Away for 2 s while the stream goes on (this is the scenario, not a wait for an event).
+    time.sleep(2)
+    ws, seq = sub.connect()
+    ctx.cleanup.append(ws.close)
+    sub.read(ws, seq, len(sent) - 3000)
+    got_lines = [line for _, line in sub.got]
+    check(got_lines == sent, "not every line exactly once in order (%d received)" % len(got_lines))
+    check([n for n, _ in sub.got] == list(range(1, len(sent) + 1)), "the numbers are not 1..%d" % len(sent))
+    check(sub.connections[1]["first"] == 3001, "the second connection did not start after the last line")
+    check(sub.connections[1]["next_seq"] > 3001, "nothing was broadcast while the subscriber was away")
+    # (The first connection's unwritten lines count in `dropped` when it goes, as for any
+    # subscriber that leaves: the engine cannot know that it will come back for them.)
+    check(sng.stop() == 0, "syslog-ng exited with an error")
+
+
 def run_source(ctx, tls):
     """(c) / (d): websocket source -> file; a 10,000-message burst through a 100-message window."""
     certs = ctx.certs() if tls else None
@@ -868,6 +933,14 @@ log { source(s_ws); destination(d_file); flags(flow-control); };
 
 
 BAD_CONFIGS = [
+    ('destination d { websocket(address("127.0.0.1") port(8000) replay-retention(100)); };',
+     'replay-retention() and replay-retention-bytes() are only valid in mode("server")'),
+    ('destination d { websocket(mode("server") port(8000) replay-retention(-1)); };',
+     'replay-retention(), error=-1 is out of range'),
+    ('destination d { websocket(mode("server") port(8000) replay-retention(2000000000)); };',
+     'replay-retention(), error=2000000000 is out of range'),
+    ('destination d { websocket(mode("server") port(8000) replay-retention-bytes(0)); };',
+     'replay-retention-bytes(), error=0 is out of range'),
     ('destination d { websocket(mode("bogus") address("127.0.0.1") port(8000)); };',
      'mode() must be "client" or "server", not "bogus"'),
     ('destination d { websocket(address("127.0.0.1") port(70000)); };',
@@ -936,6 +1009,8 @@ BAD_CONFIGS = [
 
 # Accepted by --syntax-only: the options that also bound what a client receives.
 GOOD_CONFIGS = [
+    'destination d { websocket(mode("server") port(8000) replay-retention(10000) replay-retention-bytes(1048576)); };',
+    'destination d { websocket(mode("server") port(8000) replay-retention(0)); };',
     'destination d { websocket(address("127.0.0.1") port(8000) proxy("http://user:p%40ss@proxy.example:3128")); };',
     'source s { websocket(mode("client") address("127.0.0.1") port(8000) proxy("http://[::1]:3128/")); };',
     'destination d { websocket(address("127.0.0.1") port(8000) max-buffered-bytes(1048576) message-timeout(2.5)); };',
@@ -1553,7 +1628,8 @@ TESTS = [test_a_dest_client, test_a_dest_client_full_engine_queue, test_a_dest_c
          test_j_source_client_mode, test_k_metrics, test_l_source_auth_token, test_l_source_auth_token_file_reload,
          test_l_dest_server_allowed_origins, test_m_message_limits, test_n_trusted_proxies,
          test_o_dest_client_through_proxy, test_p_dest_client_acked_when_written,
-         test_p_dest_client_reload_unacked, test_p_dest_client_kill9_reliable_disk_buffer]
+         test_p_dest_client_reload_unacked, test_p_dest_client_kill9_reliable_disk_buffer,
+         test_q_dest_server_replay_after_a_drop]
 
 
 def main():
