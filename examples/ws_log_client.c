@@ -11,7 +11,15 @@
 
    Output: messages received on standard output, one per line,
    "TIMESTAMP < TEXT" (or just TEXT with --raw); state changes, waits and
-   counters on standard error, "TIMESTAMP * ...".  */
+   counters on standard error, "TIMESTAMP * ...".
+
+   --subscribe asks the server for replay (docs/replay.md): it connects
+   with ?since=<number of the last line it printed> (0 the first time:
+   everything the server holds), prints each line as "#NUMBER TEXT"
+   (without the number with --raw), and
+   when the connection is lost it makes a new connection itself after a
+   backoff (0.5 s doubling to 10 s), asking for what it missed; the
+   server's metadata message says how many lines it no longer held.  */
 
 #define _GNU_SOURCE 1
 
@@ -42,7 +50,20 @@ struct client
   unsigned long long max_receive;       /* 0: no limit */
   int quiet;
   int raw;
+  /* --subscribe: replay state (under lock).  */
+  int subscribe;
+  int meta_pending;             /* the connection's first message is due */
+  int numbered;                 /* the server sent replay metadata */
+  unsigned long long next_seq;  /* number of the next line */
+  unsigned long long last_seq;  /* number of the last line printed */
 };
+
+/* The replay metadata message's start (docs/replay.md).  */
+#define REPLAY_META "{\"ws_api\":\"replay\","
+
+/* --subscribe: set by on_close / on_error, the main loop then makes a new
+   connection asking for replay.  */
+static atomic_int conn_lost;
 
 /* Set by on_receive (I/O thread) when --max-receive is reached.  */
 static atomic_int receive_done;
@@ -73,6 +94,9 @@ on_connect (ws_context *ctx, ws_conn_id conn, void *user)
   char ip[48];                  /* 46 always suffice (INET6_ADDRSTRLEN) */
   uint16_t port = 0;
 
+  pthread_mutex_lock (&c->lock);
+  c->meta_pending = c->subscribe;
+  pthread_mutex_unlock (&c->lock);
   if (c->quiet)
     return;
   if (ws_peer_address (ctx, conn, ip, sizeof ip, &port) == WS_OK)
@@ -87,12 +111,47 @@ on_receive (ws_context *ctx, ws_conn_id conn, const uint8_t *data, size_t len,
             ws_msg_type type, void *user)
 {
   struct client *c = user;
-  unsigned long long n;
+  unsigned long long n, seq = 0, first, missed;
+  int numbered;
   size_t i;
 
   (void) ctx;
   (void) conn;
   pthread_mutex_lock (&c->lock);
+  if (c->meta_pending)
+    {
+      char meta[128];
+
+      c->meta_pending = 0;
+      c->numbered = 0;
+      /* The replay metadata: {"ws_api":"replay","first":F,"missed":M}.  */
+      if (type == WS_MSG_TEXT && len < sizeof meta
+          && len > strlen (REPLAY_META)
+          && memcmp (data, REPLAY_META, strlen (REPLAY_META)) == 0)
+        {
+          memcpy (meta, data, len);
+          meta[len] = '\0';
+          if (sscanf (meta, REPLAY_META "\"first\":%llu,\"missed\":%llu",
+                      &first, &missed) == 2)
+            {
+              c->numbered = 1;
+              c->next_seq = first;
+              pthread_mutex_unlock (&c->lock);
+              if (missed)
+                note ("replay: the server no longer held %llu lines after "
+                      "#%llu; going on from #%llu", missed,
+                      first - missed - 1, first);
+              else if (!c->quiet)
+                note ("replay: going on from #%llu, nothing missed", first);
+              return 0;
+            }
+        }
+    }
+  numbered = c->numbered;
+  if (numbered)
+    {
+      seq = c->last_seq = c->next_seq++;
+    }
   n = ++c->received;
   pthread_mutex_unlock (&c->lock);
 
@@ -102,6 +161,8 @@ on_receive (ws_context *ctx, ws_conn_id conn, const uint8_t *data, size_t len,
       print_timestamp (stdout);
       fputs ("< ", stdout);
     }
+  if (numbered && !c->raw)
+    fprintf (stdout, "#%llu ", seq);
   if (type == WS_MSG_BINARY)
     fprintf (stdout, "(binary, %zu bytes) ", len);
   /* Control characters escaped: one message is one line.  */
@@ -141,12 +202,18 @@ on_close (ws_context *ctx, ws_conn_id conn, uint16_t code, const char *reason,
   struct client *c = user;
 
   (void) ctx;
+  if (c->subscribe && !stopping)
+    {
+      conn_lost = 1;
+      wake ('c');
+    }
   if (c->quiet)
     return;
   note ("disconnected (connection #%" PRIu64 ", code %u%s%s%s)%s", conn,
         (unsigned) code, reason && *reason ? " \"" : "",
         reason && *reason ? reason : "", reason && *reason ? "\"" : "",
         stopping ? ""
+        : c->subscribe ? ": reconnecting with since after a backoff"
         : ": reconnecting with backoff, unsent lines stay queued");
 }
 
@@ -157,6 +224,12 @@ on_error (ws_context *ctx, ws_conn_id conn, ws_status status,
   struct client *c = user;
 
   (void) ctx;
+  /* --subscribe: a failed attempt too makes the main loop try again.  */
+  if (c->subscribe && !stopping)
+    {
+      conn_lost = 1;
+      wake ('c');
+    }
   if (!c->quiet)
     note ("error (connection #%" PRIu64 "): %s: %s", conn,
           ws_strerror (status), message ? message : "");
@@ -186,7 +259,9 @@ usage (FILE *f)
 "                         of reading standard input\n"
 "  -i, --interval=MS      wait MS milliseconds between lines (default 0)\n"
 "      --queue=N          messages the send queue holds (default 65536)\n"
-"  -s, --subscribe        send nothing: print what the server sends\n"
+"  -s, --subscribe        send nothing: print what the server broadcasts,\n"
+"                         numbered; on a lost connection reconnect with\n"
+"                         ?since=<last number> (replay, docs/replay.md)\n"
 "  -m, --max-receive=N    stop after receiving N messages\n"
 "      --drain=MS         at exit, wait up to MS for queued lines to be\n"
 "                         sent (default 5000)\n"
@@ -273,6 +348,163 @@ send_input_line (const char *line, size_t len, void *arg)
   return 0;
 }
 
+/* What every connection of this run is made with.  */
+struct settings
+{
+  const char *address, *protocol, *cacert, *cert, *key;
+  const char **headers;
+  size_t nheaders;
+  unsigned long long port, queue;
+  int tls, insecure;
+  ws_callbacks *cbs;
+  struct client *client;
+};
+
+/* PATH with ?since=SINCE (or &since= when PATH has a query), in BUF.  */
+static const char *
+since_path (const char *path, unsigned long long since, char *buf, size_t size)
+{
+  snprintf (buf, size, "%s%csince=%llu", path, strchr (path, '?') ? '&' : '?',
+            since);
+  return buf;
+}
+
+/* Creates the client context for PATH.  Returns 0, or the exit status
+   after printing why.  */
+static int
+open_context (const struct settings *set, const char *path, ws_context **ctx)
+{
+  ws_options *o;
+  ws_status st = WS_OK;
+  size_t i;
+
+  o = ws_options_new (WS_MODE_CLIENT);
+  if (!o)
+    {
+      fprintf (stderr, PROGRAM ": ws_options_new failed\n");
+      return 1;
+    }
+  for (i = 0; i < set->nheaders && st == WS_OK; i++)
+    {
+      char name[256];
+      const char *colon = strchr (set->headers[i], ':');
+      const char *value;
+      size_t n;
+
+      if (!colon || colon == set->headers[i]
+          || (n = (size_t) (colon - set->headers[i])) >= sizeof name)
+        {
+          fprintf (stderr, PROGRAM ": --header wants 'Name: value': %s\n",
+                   set->headers[i]);
+          ws_options_free (o);
+          return 2;
+        }
+      memcpy (name, set->headers[i], n);
+      name[n] = '\0';
+      for (value = colon + 1; *value == ' ' || *value == '\t'; value++)
+        ;
+      st = ws_options_add_header (o, name, value);
+    }
+  if (st != WS_OK
+      || (st = ws_options_set_address (o, set->address)) != WS_OK
+      || (st = ws_options_set_port (o, (int) set->port)) != WS_OK
+      || (st = ws_options_set_path (o, path)) != WS_OK
+      || (st = ws_options_set_protocol (o, set->protocol)) != WS_OK
+      || (set->tls && (st = ws_options_set_tls (o, 1)) != WS_OK)
+      || (set->cacert && (st = ws_options_set_cacert (o, set->cacert)) != WS_OK)
+      || (set->insecure
+          && (st = ws_options_set_allow_self_signed (o, 1)) != WS_OK)
+      || (set->cert && ((st = ws_options_set_cert (o, set->cert)) != WS_OK
+                        || (st = ws_options_set_key (o, set->key)) != WS_OK))
+      || (set->queue
+          && (st = ws_options_set_queue_capacity (o, set->queue)) != WS_OK)
+      /* --subscribe reconnects itself, with a new since: the library's
+         own reconnect (same path) must not come first.  */
+      || (set->client->subscribe
+          && (st = ws_options_set_reconnect_backoff_ms (o, 3600000,
+                                                        3600000)) != WS_OK)
+      || (st = ws_options_set_callbacks (o, set->cbs, set->client)) != WS_OK)
+    {
+      fprintf (stderr, PROGRAM ": %s (%s)\n", ws_strerror (st),
+               ws_last_error ());
+      ws_options_free (o);
+      return 2;
+    }
+  st = ws_context_create (o, ctx);
+  ws_options_free (o);
+  if (st != WS_OK)
+    {
+      fprintf (stderr, PROGRAM ": %s (%s)\n", ws_strerror (st),
+               ws_last_error ());
+      return 1;
+    }
+  return 0;
+}
+
+/* --subscribe: waits for the end (Ctrl-C, --max-receive); each time the
+   connection is lost, makes a new one after a backoff (0.5 s doubling to
+   10 s, back to 0.5 s after a connection that received lines) asking for
+   the lines after the last one printed.  Returns the exit status.  */
+static int
+subscribe_loop (const struct settings *set, const char *path,
+                ws_context **ctx)
+{
+  struct client *c = set->client;
+  unsigned long long backoff = 500, seen = 0;
+  char pbuf[4096];
+  int rc;
+
+  while (!stop_requested && !receive_done)
+    {
+      unsigned long long since, received;
+      struct timespec end, now;
+
+      wait_wake (-1);
+      if (stop_requested || receive_done || !conn_lost)
+        continue;
+      stopping = 1;
+      ws_context_destroy (*ctx, 0, NULL);
+      *ctx = NULL;
+      stopping = 0;
+      conn_lost = 0;
+      pthread_mutex_lock (&c->lock);
+      since = c->numbered || c->last_seq ? c->last_seq : 0;
+      received = c->received;
+      pthread_mutex_unlock (&c->lock);
+      if (received > seen)
+        backoff = 500;
+      seen = received;
+      if (!c->quiet)
+        note ("reconnecting in %llu ms with since=%llu", backoff, since);
+      clock_gettime (CLOCK_MONOTONIC, &end);
+      end.tv_sec += (time_t) (backoff / 1000);
+      end.tv_nsec += (long) (backoff % 1000) * 1000000L;
+      if (end.tv_nsec >= 1000000000L)
+        {
+          end.tv_sec++;
+          end.tv_nsec -= 1000000000L;
+        }
+      /* The backoff itself, cut short only by Ctrl-C.  */
+      while (!stop_requested)
+        {
+          long left;
+
+          clock_gettime (CLOCK_MONOTONIC, &now);
+          left = (long) (end.tv_sec - now.tv_sec) * 1000
+                 + (end.tv_nsec - now.tv_nsec) / 1000000L;
+          if (left <= 0)
+            break;
+          wait_wake ((int) left);
+        }
+      backoff = backoff * 2 > 10000 ? 10000 : backoff * 2;
+      rc = open_context (set, since_path (path, since, pbuf, sizeof pbuf),
+                         ctx);
+      if (rc != 0)
+        return rc;
+    }
+  return 0;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -306,15 +538,16 @@ main (int argc, char **argv)
   unsigned long long port = 8080, count = 0, interval = 0, queue = 0;
   unsigned long long drain = 5000, sent = 0, waits = 0;
   struct client c;
+  struct settings set;
   ws_callbacks cbs;
-  ws_options *o;
-  ws_context *ctx;
+  ws_context *ctx = NULL;
   ws_status st;
   ws_stats stats;
   uint64_t unsent = 0;
-  size_t i;
+  char pbuf[4096];
 
   memset (&c, 0, sizeof c);
+  memset (&set, 0, sizeof set);
   pthread_mutex_init (&c.lock, NULL);
 
   while ((opt = getopt_long (argc, argv, "a:p:P:r:H:tc:k:n:i:sm:qh", longopts,
@@ -406,61 +639,24 @@ main (int argc, char **argv)
   cbs.on_close = on_close;
   cbs.on_error = on_error;
 
-  o = ws_options_new (WS_MODE_CLIENT);
-  if (!o)
-    {
-      fprintf (stderr, PROGRAM ": ws_options_new failed\n");
-      return 1;
-    }
-  st = WS_OK;
-  for (i = 0; i < nheaders && st == WS_OK; i++)
-    {
-      char name[256];
-      const char *colon = strchr (headers[i], ':');
-      const char *value;
-      size_t n;
-
-      if (!colon || colon == headers[i]
-          || (n = (size_t) (colon - headers[i])) >= sizeof name)
-        {
-          fprintf (stderr, PROGRAM ": --header wants 'Name: value': %s\n",
-                   headers[i]);
-          ws_options_free (o);
-          return 2;
-        }
-      memcpy (name, headers[i], n);
-      name[n] = '\0';
-      for (value = colon + 1; *value == ' ' || *value == '\t'; value++)
-        ;
-      st = ws_options_add_header (o, name, value);
-    }
-  if (st != WS_OK
-      || (st = ws_options_set_address (o, address)) != WS_OK
-      || (st = ws_options_set_port (o, (int) port)) != WS_OK
-      || (st = ws_options_set_path (o, path)) != WS_OK
-      || (st = ws_options_set_protocol (o, protocol)) != WS_OK
-      || (tls && (st = ws_options_set_tls (o, 1)) != WS_OK)
-      || (cacert && (st = ws_options_set_cacert (o, cacert)) != WS_OK)
-      || (insecure && (st = ws_options_set_allow_self_signed (o, 1)) != WS_OK)
-      || (cert && ((st = ws_options_set_cert (o, cert)) != WS_OK
-                   || (st = ws_options_set_key (o, key)) != WS_OK))
-      || (queue && (st = ws_options_set_queue_capacity (o, queue)) != WS_OK)
-      || (st = ws_options_set_callbacks (o, &cbs, &c)) != WS_OK)
-    {
-      fprintf (stderr, PROGRAM ": %s (%s)\n", ws_strerror (st),
-               ws_last_error ());
-      ws_options_free (o);
-      return 2;
-    }
-  free (headers);
-  st = ws_context_create (o, &ctx);
-  ws_options_free (o);
-  if (st != WS_OK)
-    {
-      fprintf (stderr, PROGRAM ": %s (%s)\n", ws_strerror (st),
-               ws_last_error ());
-      return 1;
-    }
+  set.address = address;
+  set.port = port;
+  set.protocol = protocol;
+  set.headers = headers;
+  set.nheaders = nheaders;
+  set.tls = tls;
+  set.insecure = insecure;
+  set.cacert = cacert;
+  set.cert = cert;
+  set.key = key;
+  set.queue = queue;
+  set.cbs = &cbs;
+  set.client = &c;
+  c.subscribe = subscribe;
+  rc = open_context (&set, subscribe ? since_path (path, 0, pbuf, sizeof pbuf)
+                     : path, &ctx);
+  if (rc != 0)
+    return rc;
   if (!c.quiet)
     {
       int v6 = strchr (address, ':') != NULL;
@@ -469,11 +665,9 @@ main (int argc, char **argv)
     }
 
   if (subscribe)
-    {
-      /* Nothing to send: wait for Ctrl-C or --max-receive.  */
-      while (!stop_requested && !receive_done)
-        wait_wake (-1);
-    }
+    /* Nothing to send: wait for Ctrl-C or --max-receive, reconnecting
+       with since.  */
+    rc = subscribe_loop (&set, path, &ctx);
   else if (use_count)
     {
       char host[64], line[256];
@@ -574,6 +768,13 @@ main (int argc, char **argv)
     wait_wake (-1);
   memset (&stats, 0, sizeof stats);
   stats.struct_size = sizeof stats;
+  if (!ctx)
+    {
+      /* --subscribe failed to make a new connection: said already.  */
+      free (headers);
+      pthread_mutex_destroy (&c.lock);
+      return rc ? rc : 1;
+    }
   ws_get_stats (ctx, &stats);
   stopping = 1;
   st = ws_context_destroy (ctx, 1000, &unsent);
@@ -599,6 +800,7 @@ main (int argc, char **argv)
     rc = 1;
   if (c.max_receive && c.received < c.max_receive)
     rc = 1;
+  free (headers);
   pthread_mutex_destroy (&c.lock);
   return rc;
 }

@@ -15,7 +15,10 @@
      2026-11-25T10:00:02.000+0000 127.0.0.1:50432 #1 * closed 1001 (0 open)
 
    "<" marks a received message, "*" an event.  Control characters in a
-   message are written as \xNN, so one message is always one line.  */
+   message are written as \xNN, so one message is always one line.
+
+   --replay N keeps the last N broadcasts for subscribers that reconnect
+   with ?since=<last number> (docs/replay.md); the page does.  */
 
 #define _GNU_SOURCE 1
 
@@ -59,6 +62,7 @@ struct server
   struct peer *peers;
   size_t npeers, cap;
   int relay;
+  int replay;                   /* --replay given: relay by broadcast */
   int quiet;
   unsigned long long max_messages;      /* 0: no limit */
   unsigned long long received;
@@ -196,6 +200,21 @@ relay (struct server *s, ws_context *ctx, ws_conn_id from, const uint8_t *data,
 {
   size_t i;
 
+  if (s->replay)
+    {
+      /* With --replay every line subscribers see is numbered, so the
+         relayed one is a broadcast too (its sender gets it as well).  */
+      ws_status st = ws_broadcast (ctx, data, len, type);
+
+      if (st != WS_OK)
+        {
+          pthread_mutex_lock (&s->lock);
+          s->relay_refused++;
+          pthread_mutex_unlock (&s->lock);
+          fprintf (stderr, PROGRAM ": relay: %s\n", ws_strerror (st));
+        }
+      return;
+    }
   pthread_mutex_lock (&s->lock);
   for (i = 0; i < s->npeers; i++)
     {
@@ -304,6 +323,10 @@ usage (FILE *f)
 "  -R, --relay            also send each received message to every other\n"
 "                         subscriber (log clients feed browsers)\n"
 "      --queue=N          messages queued per subscriber (default 65536)\n"
+"      --replay=N         keep the last N broadcasts for subscribers that\n"
+"                         reconnect with ?since= (default 0: off; the page\n"
+"                         and ws_log_client --subscribe ask for it); with\n"
+"                         --relay, relayed lines are broadcast (numbered)\n"
 "      --slow=POLICY      a subscriber whose queue is full: \"disconnect\"\n"
 "                         (default) or \"drop-oldest\"\n"
 "      --no-stdin         do not read standard input\n"
@@ -411,6 +434,7 @@ main (int argc, char **argv)
     { "relay", no_argument, NULL, 'R' },
     { "queue", required_argument, NULL, 'Q' },
     { "slow", required_argument, NULL, 'S' },
+    { "replay", required_argument, NULL, 'Y' },
     { "no-stdin", no_argument, NULL, 'N' },
     { "exit-on-eof", no_argument, NULL, 'E' },
     { "max-messages", required_argument, NULL, 'n' },
@@ -423,6 +447,7 @@ main (int argc, char **argv)
   const char *index_html = WS_LOG_SERVER_INDEX;
   int index_given = 0, read_stdin = 1, exit_on_eof = 0;
   unsigned long long port = 8080, queue = 0, lines = 0, unheard = 0;
+  unsigned long long replay = 0;
   ws_slow_policy slow = WS_SLOW_DISCONNECT;
   struct server s;
   ws_callbacks cbs;
@@ -476,6 +501,11 @@ main (int argc, char **argv)
       case 'Q':
         if (parse_count (optarg, "queue size", &queue) < 0 || queue == 0)
           return 2;
+        break;
+      case 'Y':
+        if (parse_count (optarg, "replay retention", &replay) < 0)
+          return 2;
+        s.replay = replay > 0;
         break;
       case 'S':
         if (!strcmp (optarg, "disconnect"))
@@ -545,6 +575,8 @@ main (int argc, char **argv)
       || (st = ws_options_set_path (o, path)) != WS_OK
       || (st = ws_options_set_protocol (o, protocol)) != WS_OK
       || (st = ws_options_set_slow_policy (o, slow)) != WS_OK
+      || (replay
+          && (st = ws_options_set_replay_retention (o, replay, 0)) != WS_OK)
       || (index_html && (st = ws_options_set_index_html (o, index_html)) != WS_OK)
       || (queue && (st = ws_options_set_queue_capacity (o, queue)) != WS_OK)
       || (cert && ((st = ws_options_set_tls (o, 1)) != WS_OK

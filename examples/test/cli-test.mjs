@@ -10,6 +10,7 @@
 
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
+import { createServer, connect } from "node:net";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Proc, Report, assert } from "./lib.mjs";
@@ -88,6 +89,46 @@ const tests = {
     const r = await s.stop();
     assert(r.code === 0, "server exit status 0 at end of input");
     assert(s.err.some((l) => /53 messages sent|50 messages received/.test(l)), "server prints its counters");
+  },
+
+  async "--subscribe numbers lines and resumes a cut connection with since: every line once, in order"() {
+    const { s, port } = await serverOnPort(0, ["--replay", "1000"]);
+    // A TCP forwarder between subscriber and server whose connections the test cuts: a real
+    // network loss, seen by both ends.
+    const pairs = new Set();
+    const fwd = createServer((down) => {
+      const up = connect(port, "127.0.0.1");
+      const pair = { down, up };
+      pairs.add(pair);
+      const end = () => { down.destroy(); up.destroy(); pairs.delete(pair); };
+      down.pipe(up);
+      up.pipe(down);
+      for (const sock of [down, up]) { sock.on("error", end); sock.on("close", end); }
+    });
+    await new Promise((resolve) => fwd.listen(0, "127.0.0.1", resolve));
+    try {
+      const sub = start("ws_log_client", ["--port", String(fwd.address().port), "--subscribe",
+                                          "--max-receive", "40"], { stdin: "ignore" });
+      await sub.waitLine(/replay: going on from #1, nothing missed/, "subscribed with since=0", { stream: "err" });
+      for (let i = 1; i <= 20; i++) s.write(`line ${i}`);
+      await sub.waitLine(/< #20 line 20$/, "the first 20 lines");
+      for (const p of pairs) { p.down.destroy(); p.up.destroy(); }
+      await sub.waitLine(/reconnecting in \d+ ms with since=20$/, "reconnecting with since", { stream: "err" });
+      // Broadcast while it is away (backoff): held by the server, replayed.
+      for (let i = 21; i <= 40; i++) s.write(`line ${i}`);
+      const rs = await sub.wait();
+      assert(rs.code === 0, "subscriber reached --max-receive and exited 0: " + JSON.stringify(rs));
+      const got = sub.out.map((l) => / < (#\d+ .*)$/.exec(l)).filter(Boolean).map((m) => m[1]);
+      const want = Array.from({ length: 40 }, (_, i) => `#${i + 1} line ${i + 1}`);
+      assert(JSON.stringify(got) === JSON.stringify(want), "every line once, numbered, in order: " + JSON.stringify(got));
+      assert(sub.err.some((l) => /replay: going on from #21, nothing missed/.test(l)),
+             "the second connection resumed after #20: " + sub.err.join(" | "));
+    } finally {
+      fwd.close();
+      for (const p of pairs) { p.down.destroy(); p.up.destroy(); }
+    }
+    const r = await s.stop();
+    assert(r.code === 0, "server exit status 0 at end of input");
   },
 
   async "the client survives a server restart: lines written meanwhile arrive after it, in order"() {
