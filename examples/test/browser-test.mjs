@@ -21,6 +21,11 @@
 // --trusted-proxy 127.0.0.1): its lines arrive, and the server names the client that nginx's
 // X-Forwarded-For header gives (a fixed documentation address), not nginx.
 //
+// Replay (docs/replay.md): every line on the page shows its number; the page is loaded through
+// a TCP forwarder whose connections the test cuts while ws_log_server --replay goes on
+// broadcasting, and the page reconnects by itself with ?since=<last number>: every line
+// exactly once, numbered 1..N, in order.
+//
 // With --syslog-ng-module-dir (where libwebsocket.so is installed), the same page is then
 // loaded from syslog-ng's websocket() destination in server mode, and lines sent with
 // logger(1) to a syslog-ng unix-dgram source must appear on it: the main job, in a browser.
@@ -262,6 +267,7 @@ async function main() {
   ok("ws_log_server stops cleanly at the end of its input (exit status 0)");
 
   await accessControl(context);
+  await replayAcrossACut(context);
   if (opt.nginx) await behindNginx(context);
   if (opt["syslog-ng-module-dir"]) await syslogNg(context);
   await browser.close();
@@ -370,6 +376,62 @@ function freePort() {
 
 // Resolves once something accepts TCP connections on 127.0.0.1:port; rejects after WAIT_MS
 // or when `proc` exits first.
+// The page through a TCP forwarder to a ws_log_server with --replay; the forwarder's
+// connections are cut (a network loss both ends see) while lines are broadcast.
+async function replayAcrossACut(context) {
+  const [srv, port] = await startServer(["--replay", "1000"]);
+  const pairs = new Set();
+  const fwd = createServer((down) => {
+    const up = createConnection({ host: "127.0.0.1", port });
+    const pair = { down, up };
+    pairs.add(pair);
+    const end = () => { down.destroy(); up.destroy(); pairs.delete(pair); };
+    down.pipe(up);
+    up.pipe(down);
+    for (const sock of [down, up]) { sock.on("error", end); sock.on("close", end); }
+  });
+  await new Promise((resolve) => fwd.listen(0, "127.0.0.1", resolve));
+  const cut = () => { for (const p of [...pairs]) { p.down.destroy(); p.up.destroy(); } };
+  try {
+    const fport = fwd.address().port;
+    const { p } = await subscribe(context, srv, `http://127.0.0.1:${fport}/?protocol=${PROTOCOL}`, "open");
+    const want = Array.from({ length: 30 }, (_, i) => `replay line ${i + 1}`);
+    const shownLines = async (n) => {
+      await p.waitForFunction((k) => document.querySelectorAll("#log .line.in").length >= k, n,
+                              { timeout: WAIT_MS });
+      return p.$$eval("#log .line.in", (ns) => ns.map((x) => [x.dataset.seq, x.dataset.text,
+        x.querySelector(".seq") ? x.querySelector(".seq").textContent : null]));
+    };
+    for (const l of want.slice(0, 10)) srv.broadcast(l);
+    let got = await shownLines(10);
+    assert(JSON.stringify(got) === JSON.stringify(want.slice(0, 10).map((t, i) => [String(i + 1), t, "#" + (i + 1)])),
+           "the first lines, numbered #1..#10 on the page: " + JSON.stringify(got));
+    ok("each line on the page shows its number (#1..#10)");
+    // Cut twice: once with lines broadcast while the page is away, once with none.
+    for (const [from, to] of [[10, 25], [25, 30]]) {
+      cut();
+      await p.waitForSelector("#state[data-state=waiting]", { timeout: WAIT_MS });
+      for (const l of want.slice(from, to)) srv.broadcast(l);
+      await p.waitForSelector("#state[data-state=open]", { timeout: 45000 });
+      got = await shownLines(to);
+      assert(got.length === to && JSON.stringify(got) ===
+             JSON.stringify(want.slice(0, to).map((t, i) => [String(i + 1), t, "#" + (i + 1)])),
+             `after a cut: every line once, numbered, in order: ${JSON.stringify(got)}`);
+    }
+    const sys = await p.$$eval("#log .line.sys", (ns) => ns.map((x) => x.dataset.text));
+    assert(sys.some((t) => t === "resumed from #11, nothing missed"), "the page said where it resumed: " + JSON.stringify(sys));
+    const replays = await p.evaluate(() => window.wsLog.replays);
+    assert(replays === 3, "three connections, each with replay metadata: " + replays);
+    ok("the page reconnects with since=<last number> after its connection is cut: lines broadcast meanwhile arrive, none twice");
+    await p.close();
+  } finally {
+    fwd.close();
+    cut();
+  }
+  const r = await srv.stop();
+  assert(r.code === 0, `replay server exited cleanly (${JSON.stringify(r)})`);
+}
+
 async function listening(port, proc) {
   const deadline = Date.now() + WAIT_MS;
   for (;;) {
