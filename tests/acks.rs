@@ -297,6 +297,8 @@ fn hostile_ack(payload: &[u8]) -> String {
             break;
         }
     }
+    // The client reads nothing more after a protocol error: our EOF ends it at once.
+    drop(s);
     let e = crec.wait("on_error", T, |l| l.errors.first().cloned());
     assert_eq!(cli.stats().messages_acked_seq, 2, "nothing more released");
     e.1.message
@@ -403,4 +405,210 @@ fn a_server_dropped_mid_stream_and_restarted_receives_every_message_at_least_onc
     assert!(dups <= 512, "duplicates {dups} bounded by the window");
     assert!(st.messages_resent >= dups, "{st:?} dups {dups}");
     drop(srv2);
+}
+
+// ----- a third-party peer: Python's `websockets` (scripts/check.d/46-acks-interop.sh) -----
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use common::peer_process::{free_port, wait_listening};
+
+/// A fresh directory for this test's files, under cargo's scratch directory.
+fn scratch_dir(name: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("acks-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn python() -> Command {
+    Command::new(std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()))
+}
+
+/// The Python server of docs/acks.md, exactly as the page shows it (the code block after the
+/// `<!-- example: ack_server.py -->` marker), written to a file for python to run.
+fn docs_example(dir: &std::path::Path) -> PathBuf {
+    let page = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/acks.md"),
+    )
+    .unwrap();
+    let after = page
+        .split_once("<!-- example: ack_server.py -->")
+        .expect("docs/acks.md has the example marker")
+        .1;
+    let code = after
+        .split_once("```python\n")
+        .and_then(|(_, rest)| rest.split_once("\n```"))
+        .expect("a python code block follows the marker")
+        .0;
+    let path = dir.join("ack_server.py");
+    std::fs::write(&path, code).unwrap();
+    path
+}
+
+/// A plain `websockets` server that knows nothing of acknowledgements: prints each message.
+const PLAIN_SERVER: &str = r#"
+import asyncio, sys
+from websockets.asyncio.server import serve
+async def handler(ws):
+    async for message in ws:
+        print(message, flush=True)
+async def main(port):
+    async with serve(handler, "127.0.0.1", port):
+        await asyncio.Future()
+asyncio.run(main(int(sys.argv[1])))
+"#;
+
+/// A Python server process; the lines it printed (the messages it stored) are collected by a
+/// thread. Killed (SIGKILL) when dropped.
+struct PyServer {
+    child: std::process::Child,
+    lines: Watch<Vec<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl PyServer {
+    fn start(script: &std::path::Path, port: u16) -> PyServer {
+        let mut child = python()
+            .arg(script)
+            .arg(port.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start python3");
+        let lines: Watch<Vec<String>> = Watch::default();
+        let out = child.stdout.take().unwrap();
+        let l = lines.clone();
+        let reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                l.update(|v| v.push(line));
+            }
+        });
+        let err = Arc::new(std::sync::Mutex::new(child.stderr.take()));
+        wait_listening(&mut child, "python websockets server", port, T, move || {
+            let mut s = String::new();
+            if let Some(e) = err.lock().unwrap().as_mut() {
+                let _ = e.read_to_string(&mut s);
+            }
+            s
+        });
+        PyServer {
+            child,
+            lines,
+            reader: Some(reader),
+        }
+    }
+
+    fn numbers(&self) -> Vec<u64> {
+        Self::parse(&self.lines)
+    }
+
+    fn parse(lines: &Watch<Vec<String>>) -> Vec<u64> {
+        lines.with(|v| {
+            v.iter()
+                .map(|l| l.strip_prefix("m ").unwrap().parse().unwrap())
+                .collect()
+        })
+    }
+}
+
+impl Drop for PyServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // Every line it printed is collected once its pipe reached EOF.
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+    }
+}
+
+fn send_text(cli: &Context, from: u64, to: u64) {
+    for i in from..=to {
+        let seq = cli
+            .send_seq(0, format!("m {i}").as_bytes(), MsgKind::Text)
+            .unwrap();
+        assert_eq!(seq, i);
+    }
+}
+
+#[test]
+#[ignore = "needs python3 with websockets; run by scripts/check.d/46-acks-interop.sh"]
+fn python_example_server_from_the_docs() {
+    let dir = scratch_dir("docs");
+    let script = docs_example(&dir);
+    let port = free_port();
+    let py = PyServer::start(&script, port);
+    let n = 3000u64;
+    let window = 256;
+    let (cli, crec) = ack_client(port, |c| {
+        c.queue_capacity = n as usize;
+        c.ack_window = window;
+    });
+    send_text(&cli, 1, n);
+    py.lines.wait("part of the stream stored", T, |v| {
+        (v.len() >= 500).then_some(())
+    });
+    // SIGKILL mid-stream, then the same server again on the same port.
+    let first_lines = py.lines.clone();
+    drop(py);
+    let py2 = PyServer::start(&script, port);
+    crec.wait("every message acknowledged", Duration::from_secs(60), |l| {
+        l.acked.last().filter(|a| a.1 == n).map(|_| ())
+    });
+    // The server printed the last message before acknowledging it; our reader may lag.
+    let last = format!("m {n}");
+    py2.lines.wait("the last line read", T, |v| {
+        (v.last() == Some(&last)).then_some(())
+    });
+    let mut seen = vec![0u32; n as usize + 1];
+    let first = first_lines.with(|v| v.len());
+    for x in PyServer::parse(&first_lines).iter().chain(&py2.numbers()) {
+        seen[*x as usize] += 1;
+    }
+    let missing: Vec<u64> = (1..=n).filter(|&i| seen[i as usize] == 0).collect();
+    assert!(missing.is_empty(), "lost: {missing:?}");
+    assert!(first < n as usize, "the first run was killed mid-stream");
+    let st = cli.stats();
+    assert!(st.messages_resent <= window as u64, "{st:?}");
+    assert_eq!(st.messages_acked_seq, n);
+    assert!(crec.with(|l| l
+        .errors
+        .iter()
+        .all(|e| e.1.kind == ws_api::engine::ErrorKind::Io)));
+}
+
+#[test]
+#[ignore = "needs python3 with websockets; run by scripts/check.d/46-acks-interop.sh"]
+fn python_servers_with_and_without_acks_against_clients_with_and_without() {
+    let dir = scratch_dir("mismatch");
+    // Our ack client, a plain websockets server: works as without acks.
+    let plain = dir.join("plain_server.py");
+    std::fs::write(&plain, PLAIN_SERVER).unwrap();
+    let port = free_port();
+    let py = PyServer::start(&plain, port);
+    let (cli, crec) = ack_client(port, |c| c.report_sent = true);
+    send_text(&cli, 1, 100);
+    py.lines
+        .wait("100 messages", T, |v| (v.len() == 100).then_some(()));
+    crec.wait("on_sent 100", T, |l| {
+        l.sent.last().filter(|s| s.1 == 100).map(|_| ())
+    });
+    assert_eq!(cli.stats().messages_acked_seq, 0);
+    assert!(crec.with(|l| l.errors.is_empty() && l.acked.is_empty()));
+    assert_eq!(cli.shutdown(Duration::from_secs(5)), 0);
+    // Our plain client, the ack server of the docs: it acknowledges nothing, all arrives.
+    let port = free_port();
+    let py = PyServer::start(&docs_example(&dir), port);
+    let (cli, crec) = client(port, |_| {});
+    send_text(&cli, 1, 100);
+    py.lines
+        .wait("100 messages", T, |v| (v.len() == 100).then_some(()));
+    assert_eq!(py.numbers(), (1..=100).collect::<Vec<_>>());
+    assert!(crec.with(|l| l.errors.is_empty()));
 }
