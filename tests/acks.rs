@@ -407,6 +407,92 @@ fn a_server_dropped_mid_stream_and_restarted_receives_every_message_at_least_onc
     drop(srv2);
 }
 
+#[test]
+fn without_negotiation_an_ack_pong_is_an_ordinary_pong() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    // An ack client whose server did not accept, and a client that did not offer.
+    let (acli, arec) = ack_client(l.local_addr().unwrap().port(), |_| {});
+    let (_, mut a) = raw_accept(&l, false);
+    let (pcli, prec) = client(l.local_addr().unwrap().port(), |_| {});
+    let (_, mut p) = raw_accept(&l, true);
+    for (cli, s) in [(&acli, &mut a), (&pcli, &mut p)] {
+        send_numbered(cli, 2, 0);
+        assert_eq!(read_data(s, 2), vec![1, 2]);
+        pong(s, b"ack 999");
+        pong(s, b"ack x");
+        // A ping answered proves the pongs were read.
+        s.write_all(&[0x89, 1, b'p']).unwrap();
+        let (op, _) = read_frame(s);
+        assert_eq!(op, 0xa);
+        assert_eq!(cli.stats().messages_acked_seq, 0);
+    }
+    assert!(arec.with(|l| l.errors.is_empty() && l.acked.is_empty()));
+    assert!(prec.with(|l| l.errors.is_empty() && l.acked.is_empty()));
+}
+
+#[test]
+fn manual_dispatch_acknowledges_once_the_application_ran_on_receive() {
+    let (srv, srec) = server(|c| {
+        c.acks = AckMode::Auto;
+        c.dispatch = ws_api::engine::Dispatch::Manual;
+    });
+    let (cli, crec) = ack_client(srv.local_port(), |c| c.ack_window = 4);
+    send_numbered(&cli, 10, 0);
+    // One event at a time: the connect, then the messages, each numbered as it is delivered.
+    let deadline = Instant::now() + T;
+    let mut delivered = 0;
+    while delivered < 10 {
+        assert!(Instant::now() < deadline, "delivered {delivered}");
+        srv.dispatch(1).unwrap();
+        let got = srec.with(|l| l.messages.len());
+        if got > delivered {
+            delivered = got;
+            let conn = srec.with(|l| l.connects[0]);
+            assert_eq!(srv.received_seq(conn), delivered as u64);
+        }
+    }
+    crec.wait("on_acked 10", T, |l| {
+        l.acked.last().filter(|a| a.1 == 10).map(|_| ())
+    });
+}
+
+#[test]
+fn the_kept_bytes_count_in_the_budget_and_destroy_counts_the_unacknowledged_as_unsent() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (cli, _crec) = ack_client(l.local_addr().unwrap().port(), |c| c.ack_window = 8);
+    let (_, mut s) = raw_accept(&l, true);
+    send_numbered(&cli, 8, 1000);
+    assert_eq!(read_data(&mut s, 8), (1..=8).collect::<Vec<_>>());
+    eventually("the window in buffered_bytes", || {
+        cli.stats().buffered_bytes >= 8 * 1008
+    });
+    pong(&mut s, b"ack 3");
+    eventually("the acknowledged ones released", || {
+        let b = cli.stats().buffered_bytes;
+        (5 * 1008..6 * 1008 + 4096).contains(&b)
+    });
+    // The drain waits for acknowledgements that never come; the 5 count as unsent.
+    assert_eq!(cli.shutdown(Duration::from_millis(300)), 5);
+}
+
+#[test]
+fn the_drain_waits_for_the_acknowledgements() {
+    let (srv, srec) = ack_server(AckMode::Manual);
+    let (cli, _crec) = ack_client(srv.local_port(), |_| {});
+    send_numbered(&cli, 20, 0);
+    srec.wait("20 messages", T, |l| (l.messages.len() == 20).then_some(()));
+    let conn = srec.with(|l| l.connects[0]);
+    std::thread::scope(|sc| {
+        let drain = sc.spawn(|| cli.shutdown(Duration::from_secs(10)));
+        // The drain began once calls are refused (rx_flow, which changes nothing here); only
+        // then does the server acknowledge.
+        eventually("the drain to begin", || cli.rx_flow(0, true).is_err());
+        srv.acknowledge(conn, 20).unwrap();
+        assert_eq!(drain.join().unwrap(), 0, "nothing left unacknowledged");
+    });
+    assert_eq!(cli.stats().messages_acked_seq, 20);
+}
+
 // ----- a third-party peer: Python's `websockets` (scripts/check.d/46-acks-interop.sh) -----
 
 use std::io::BufRead;
