@@ -113,6 +113,29 @@ fn an_acknowledgement_never_replaces_the_answer_to_a_ping() {
     );
 }
 
+#[test]
+fn acknowledgements_owed_go_out_before_the_close() {
+    for peer_closes in [false, true] {
+        let mut r = ack_server(AckMode::Manual);
+        r.feed_frame(opcode::BINARY, b"a");
+        r.feed_frame(opcode::BINARY, b"b");
+        r.read().unwrap();
+        // Safe, but the I/O thread has not looked yet.
+        assert!(r.shared.rx_acks.acknowledge(1, 2).unwrap());
+        if peer_closes {
+            r.feed_frame(opcode::CLOSE, &[0x03, 0xe8]);
+            r.read().unwrap();
+        } else {
+            r.conn
+                .request_close(1001, "going away", std::time::Duration::from_secs(1));
+        }
+        let _ = r.write();
+        let got = frames(&r.conn.stream.take_wire());
+        assert_eq!(got[0], (opcode::PONG, b"ack 2".to_vec()), "{peer_closes}");
+        assert_eq!(got[1].0, opcode::CLOSE, "{peer_closes}");
+    }
+}
+
 /// A client connection that negotiated acknowledgements.
 fn ack_client() -> Rig {
     let mut c = Config::new(Mode::Client);
