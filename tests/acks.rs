@@ -492,6 +492,29 @@ fn manual_dispatch_acknowledges_once_the_application_ran_on_receive() {
 }
 
 #[test]
+fn a_client_under_manual_dispatch_gets_on_acked_from_dispatch() {
+    let (srv, _srec) = ack_server(AckMode::Auto);
+    let (cli, crec) = ack_client(srv.local_port(), |c| {
+        c.dispatch = ws_api::engine::Dispatch::Manual;
+    });
+    send_numbered(&cli, 10, 0);
+    let deadline = Instant::now() + T;
+    while acked_upto(&crec) < 10 {
+        assert!(Instant::now() < deadline, "{:?}", cli.stats());
+        // Until the event fd is readable (or 100 ms), then whatever waits.
+        let mut p = [libc::pollfd {
+            fd: cli.event_fd().unwrap(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        // SAFETY: one valid pollfd.
+        unsafe { libc::poll(p.as_mut_ptr(), 1, 100) };
+        cli.dispatch(0).unwrap();
+    }
+    assert_eq!(cli.stats().messages_acked_seq, 10);
+}
+
+#[test]
 fn the_kept_bytes_count_in_the_budget_and_destroy_counts_the_unacknowledged_as_unsent() {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let (cli, _crec) = ack_client(l.local_addr().unwrap().port(), |c| c.ack_window = 8);
