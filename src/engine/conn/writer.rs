@@ -90,7 +90,9 @@ impl<S: Transport> Conn<S> {
         self.phase == Phase::Open && self.close_sent.is_none() && self.close_received.is_none()
     }
 
-    /// Whether every message accepted for this connection is in the batch or written.
+    /// Whether every message accepted for this connection is in the batch or written (and,
+    /// with acknowledgements, acknowledged: a requested close waits for them too, within its
+    /// deadline, so a drain does not leave them to be resent).
     pub(super) fn nothing_waiting(&self, shared: &Shared) -> bool {
         self.queue.is_empty()
             && !self.has_unacked()
