@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::acks::receiver::RxAck;
 use super::error::Error;
 use super::event::{Event, Handler, MsgKind};
 use super::log::Level;
@@ -37,12 +38,30 @@ impl Sink {
         }
     }
 
-    /// A message arrived; answers whether the handler asked to pause reading.
-    pub fn receive(&mut self, id: u64, data: &[u8], kind: MsgKind) -> bool {
+    /// A message arrived (`ack`: the connection's acknowledgement numbers and the message's
+    /// number, on a connection with acknowledgements); answers whether the handler asked to
+    /// pause reading.
+    pub fn receive(
+        &mut self,
+        id: u64,
+        data: &[u8],
+        kind: MsgKind,
+        ack: Option<(&RxAck, u64)>,
+    ) -> bool {
         match &mut self.handler {
-            Some(h) => h.on_receive(id, data, kind),
+            Some(h) => {
+                let Some((a, seq)) = ack else {
+                    return h.on_receive(id, data, kind);
+                };
+                a.delivering(seq);
+                let pause = h.on_receive(id, data, kind);
+                // The I/O thread is the caller: it looks at what became safe after the read.
+                a.delivered(seq, self.shared.config.acks);
+                pause
+            }
             None => {
-                self.hold(Event::Receive(id, data.to_vec(), kind));
+                let seq = ack.map_or(0, |(_, s)| s);
+                self.hold(Event::Receive(id, data.to_vec(), kind, seq));
                 false
             }
         }
@@ -80,6 +99,21 @@ impl Sink {
         match &mut self.handler {
             Some(h) => h.on_sent(conn, upto),
             None => self.hold(Event::Sent(conn, upto)),
+        }
+    }
+
+    /// Client with `report_acked`: tells the handler how far the acknowledged prefix of the
+    /// sequence numbers reached, if it grew since the last report.
+    pub fn acked(&mut self, conn: u64) {
+        if !self.shared.config.report_acked {
+            return;
+        }
+        let Some(upto) = self.shared.take_acked_report() else {
+            return;
+        };
+        match &mut self.handler {
+            Some(h) => h.on_acked(conn, upto),
+            None => self.hold(Event::Acked(conn, upto)),
         }
     }
 

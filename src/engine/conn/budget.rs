@@ -11,7 +11,8 @@ use crate::engine::stream::Transport;
 
 impl<S: Transport> Conn<S> {
     /// Bytes this connection holds for incoming data: its read buffer and the message being
-    /// reassembled (capacities: what the allocator really holds).
+    /// reassembled (capacities: what the allocator really holds). A client's messages kept
+    /// until acknowledged are counted apart (`Shared::kept`, see `Shared::input_budget`).
     pub fn held(&self) -> usize {
         self.inbuf.capacity() + self.parser.buffered()
     }

@@ -123,7 +123,7 @@ impl<S: Transport> Conn<S> {
             c.index_html.is_some(),
             &admit,
         ) {
-            ServerReply::Accept(resp) => {
+            ServerReply::Accept(mut resp) => {
                 let since = match replay::requested(&buf[..end]) {
                     Ok(since) => since,
                     Err(why) => {
@@ -136,6 +136,7 @@ impl<S: Transport> Conn<S> {
                         return Ok(buf.len());
                     }
                 };
+                self.negotiate_acks_server(&buf[..end], &mut resp, shared);
                 let sub = replay::subscribe(&shared.bcast, since, &shared.stats.messages_queued);
                 self.push_control(Bytes::from(replay::with_seq_header(resp, sub.next_seq)));
                 if let Some((first, missed)) = sub.replay {
@@ -206,6 +207,7 @@ impl<S: Transport> Conn<S> {
         };
         handshake::check_response(&buf[..end], &self.key, shared.config.protocol.as_deref())
             .map_err(End::Handshake)?;
+        self.negotiate_acks_client(&buf[..end], shared);
         shared.client_conn.store(self.id, Ordering::Release);
         self.opened_now(sink, shared);
         Ok(end + self.frames(&mut buf[end..], sink, shared)?)
