@@ -251,6 +251,31 @@ fn a_raw_peer_negotiates_and_both_directions_are_compressed() {
 }
 
 #[test]
+fn broadcasts_reach_deflate_and_plain_subscribers_alike() {
+    let (srv, srec) = server(|c| c.compression = 1);
+    let port = srv.local_port();
+    let (mut z1, _) = Raw::open(port, Some("permessage-deflate; client_max_window_bits"));
+    let (mut z2, _) = Raw::open(port, Some("permessage-deflate"));
+    let (mut plain, _) = Raw::open(port, None);
+    srec.wait("three connect", T, |l| {
+        (l.connects.len() == 3).then_some(())
+    });
+    assert_eq!(srv.stats().connections_compressed, 2);
+    let msgs: Vec<String> = (0..50).map(|i| line(i).repeat(3)).collect();
+    for m in &msgs {
+        srv.broadcast(m.as_bytes(), MsgKind::Text).unwrap();
+    }
+    for m in &msgs {
+        let a = z1.frame();
+        // The same compressed bytes go to every deflate subscriber.
+        assert_eq!(z2.frame(), a);
+        assert_eq!(a.0, 0x80 | 0x40 | 0x1);
+        assert_eq!(inflate(&a.1), m.as_bytes());
+        assert_eq!(plain.frame(), (0x81, m.as_bytes().to_vec()));
+    }
+}
+
+#[test]
 fn a_malformed_offer_is_declined_and_the_next_alternative_taken() {
     let (srv, _srec) = server(|c| c.compression = 1);
     let (_p, head) = Raw::open(

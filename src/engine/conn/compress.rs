@@ -54,6 +54,11 @@ impl<S: Transport> Conn<S> {
         });
     }
 
+    /// Server: whether this connection writes the broadcast log's compressed lane.
+    pub fn bcast_lane(&self) -> bool {
+        matches!(self.outgoing, Some(Outgoing::Shared))
+    }
+
     /// Counts this connection among the compressed ones once it is open.
     pub fn count_compressed(&self, shared: &Shared, open: bool) {
         if self.compressed() {

@@ -146,7 +146,7 @@ impl<S: Transport> Conn<S> {
                     }
                 }
                 self.push_control(Bytes::from(resp));
-                self.bcast = Some(shared.bcast.subscribe());
+                self.bcast = Some(shared.bcast.subscribe_lane(self.bcast_lane()));
                 shared.conns_write().insert(self.id, self.queue.clone());
                 self.opened_now(sink, shared);
                 Ok(end + self.frames(&mut buf[end..], sink, shared)?)

@@ -164,7 +164,7 @@ impl<S: Transport> Conn<S> {
             }
             if let Some((cur, to)) = log_to {
                 if n < IOV {
-                    n += log.slices(cur, to, &mut iov[n..]);
+                    n += log.slices_lane(cur, to, self.bcast_lane(), &mut iov[n..]);
                 }
             }
             if n == 0 {
@@ -219,7 +219,7 @@ impl<S: Transport> Conn<S> {
                         }
                     }
                     if let (true, Some((cur, _))) = (w > 0, log_to) {
-                        let a = log.advance(cur, w);
+                        let a = log.advance_lane(cur, w, self.bcast_lane());
                         *sent += a.messages;
                         *bytes += a.payload_bytes;
                         self.bcast = Some(a.cursor);
