@@ -105,6 +105,9 @@ pub struct Config {
     /// Client: without `proxy`, take one from `http_proxy` / `https_proxy` / `no_proxy` when the
     /// context is created (default: off).
     pub proxy_from_env: bool,
+    /// permessage-deflate (RFC 7692): 0 off (the default, both modes), 1..9 the zlib level our
+    /// messages are compressed with. A client offers it, a server accepts it when offered.
+    pub compression: u32,
 }
 
 /// Default largest message: 16 MiB.
@@ -153,6 +156,7 @@ impl Config {
             trusted_proxies: TrustedProxies::default(),
             proxy: None,
             proxy_from_env: false,
+            compression: 0,
         }
     }
 }

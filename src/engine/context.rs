@@ -239,7 +239,13 @@ impl Context {
         self.check_open()?;
         let op = self.check(data, kind)?;
         let stats = &self.shared.stats;
-        if self.shared.bcast.append(op, data, &stats.messages_queued) > 0 {
+        // Compressed once, here, for every deflate subscriber (`broadcast_deflate.rs`).
+        let z = match &self.shared.deflate {
+            Some(d) if self.shared.bcast.wants_compressed() => Some(d.frame(op, data)),
+            _ => None,
+        };
+        let log = &self.shared.bcast;
+        if log.append_with(op, data, z.as_deref(), &stats.messages_queued) > 0 {
             self.shared.wake();
         }
         Ok(())

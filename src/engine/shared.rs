@@ -10,6 +10,7 @@ use std::time::Instant;
 use crossbeam_channel::{unbounded, Receiver, Sender};
 
 use super::broadcast::BroadcastLog;
+use super::broadcast_deflate::ServerDeflater;
 use super::config::{Config, Mode};
 use super::manual::ManualEvents;
 use super::queue::OutQueue;
@@ -45,6 +46,8 @@ pub struct Shared {
     pub conns: RwLock<HashMap<u64, Arc<OutQueue>>>,
     /// Server: what ws_broadcast framed, written to each subscriber from its own cursor.
     pub bcast: BroadcastLog,
+    /// Server with compression on: the compressor every deflate connection's messages share.
+    pub deflate: Option<ServerDeflater>,
     /// Client: the context's queue, which outlives each connection.
     pub client_queue: Arc<OutQueue>,
     /// Client: id of the open connection, 0 when none.
@@ -88,6 +91,8 @@ impl Shared {
         let (commands_tx, commands) = unbounded();
         let (ready_tx, ready) = unbounded();
         let cap = config.queue_capacity;
+        let deflate = (config.mode == Mode::Server && config.compression > 0)
+            .then(|| ServerDeflater::new(config.compression));
         Shared {
             config,
             waker,
@@ -98,6 +103,7 @@ impl Shared {
             ready,
             conns: RwLock::new(HashMap::new()),
             bcast: BroadcastLog::new(cap),
+            deflate,
             client_queue: Arc::new(OutQueue::new(cap)),
             client_conn: AtomicU64::new(0),
             accepted_seq: AtomicU64::new(0),

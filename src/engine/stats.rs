@@ -34,6 +34,8 @@ pub struct Stats {
     pub buffered_bytes: AtomicU64,
     /// Client: every message numbered up to this one is written.
     pub messages_sent_seq: AtomicU64,
+    /// Open connections that negotiated permessage-deflate.
+    pub connections_compressed: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -69,6 +71,8 @@ pub struct Snapshot {
     /// Client: every message accepted with a sequence number up to this one (see
     /// `Context::send_seq`) is written completely to the socket; 0 before the first.
     pub messages_sent_seq: u64,
+    /// Open connections that negotiated permessage-deflate (RFC 7692).
+    pub connections_compressed: u64,
 }
 
 impl Stats {
@@ -94,6 +98,7 @@ impl Stats {
             handshakes_refused: self.handshakes_refused.load(Relaxed),
             buffered_bytes: self.buffered_bytes.load(Relaxed),
             messages_sent_seq: self.messages_sent_seq.load(Relaxed),
+            connections_compressed: self.connections_compressed.load(Relaxed),
         }
     }
 }

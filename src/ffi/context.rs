@@ -382,6 +382,7 @@ pub extern "C" fn ws_get_stats(c: *const ws_context, out: *mut ws_stats) -> ws_s
             handshakes_refused: s.handshakes_refused,
             buffered_bytes: s.buffered_bytes,
             messages_sent_seq: s.messages_sent_seq,
+            connections_compressed: s.connections_compressed,
         });
         Ok(())
     })

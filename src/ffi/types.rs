@@ -222,6 +222,8 @@ pub struct ws_stats {
     /// is written completely to the socket (the number on_sent reports, kept up to date whether
     /// or not on_sent is set); 0 before the first. Always 0 for a server.
     pub messages_sent_seq: u64,
+    /// Open connections that negotiated permessage-deflate (see ws_options_set_compression).
+    pub connections_compressed: u64,
 }
 
 /// A server's handshake filter (see `ws_options_set_handshake_filter`): answers 0 to accept the

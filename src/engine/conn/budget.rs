@@ -11,9 +11,10 @@ use crate::engine::stream::Transport;
 
 impl<S: Transport> Conn<S> {
     /// Bytes this connection holds for incoming data: its read buffer and the message being
-    /// reassembled (capacities: what the allocator really holds).
+    /// reassembled (capacities: what the allocator really holds), and with permessage-deflate
+    /// its inflater and (client) its compressor.
     pub fn held(&self) -> usize {
-        self.inbuf.capacity() + self.parser.buffered()
+        self.inbuf.capacity() + self.parser.buffered() + self.deflate_held()
     }
 
     /// Brings this connection's share of the context's budget total up to date; answers the

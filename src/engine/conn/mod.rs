@@ -25,6 +25,7 @@ use super::stream::{Stream, Transport};
 
 mod budget;
 mod closing;
+mod compress;
 mod framing;
 mod opening;
 mod writer;
@@ -94,6 +95,9 @@ pub struct Chunk {
     pub payload: Option<usize>,
     /// Client data message: its sequence number (see `sent_seq.rs`); 0 otherwise.
     pub seq: u64,
+    /// Client, compressed: the frame as queued, put back if the chunk is carried over to
+    /// another connection (see `compress.rs`).
+    pub plain: Option<Bytes>,
 }
 
 /// One connection.
@@ -163,6 +167,8 @@ pub struct Conn<S: Transport = Stream> {
     message_deadline: Option<Instant>,
     /// When the opening handshake completed.
     pub opened_at: Option<Instant>,
+    /// permessage-deflate was agreed: how data messages are sent (see `compress.rs`).
+    outgoing: Option<compress::Outgoing>,
 }
 
 impl<S: Transport> Conn<S> {
@@ -214,6 +220,7 @@ impl<S: Transport> Conn<S> {
             accounted: 0,
             message_deadline: None,
             opened_at: None,
+            outgoing: None,
         }
     }
 

@@ -9,6 +9,7 @@ use bytes::Bytes;
 
 use super::{Closing, Conn, End, Phase, CLOSE_TIMEOUT};
 use crate::engine::access;
+use crate::engine::deflate::negotiate;
 use crate::engine::handshake::{self, ServerReply, MAX_HEAD};
 use crate::engine::log::Level;
 use crate::engine::shared::Shared;
@@ -21,13 +22,20 @@ impl<S: Transport> Conn<S> {
     pub fn start_client_handshake(&mut self, shared: &Shared) {
         let c = &shared.config;
         self.key = tungstenite::handshake::client::generate_key();
+        let mut headers = std::borrow::Cow::Borrowed(&c.headers);
+        if c.compression > 0 {
+            headers.to_mut().push((
+                "Sec-WebSocket-Extensions".into(),
+                negotiate::CLIENT_OFFER.into(),
+            ));
+        }
         let req = handshake::client_request(
             &c.address,
             c.port,
             c.tls,
             &c.path,
             c.protocol.as_deref(),
-            &c.headers,
+            &headers,
             &self.key,
         );
         self.phase = Phase::ClientHandshake;
@@ -61,6 +69,7 @@ impl<S: Transport> Conn<S> {
         shared.peer_opened(self.id, self.peer);
         let st = &shared.stats;
         st.connections_current.fetch_add(1, Ordering::Relaxed);
+        self.count_compressed(shared, true);
         st.connections_total.fetch_add(1, Ordering::Relaxed);
         sink.connect(self.id);
     }
@@ -122,9 +131,22 @@ impl<S: Transport> Conn<S> {
             c.index_html.is_some(),
             &admit,
         ) {
-            ServerReply::Accept(resp) => {
+            ServerReply::Accept(mut resp) => {
+                if c.compression > 0 {
+                    let offers = handshake::header_values(&buf[..end], "Sec-WebSocket-Extensions");
+                    if let Some((agreed, answer)) =
+                        negotiate::server_accept(offers.iter().map(String::as_str))
+                    {
+                        // Before the blank line that ends the 101's head.
+                        resp.truncate(resp.len() - 2);
+                        resp.extend_from_slice(
+                            format!("Sec-WebSocket-Extensions: {answer}\r\n\r\n").as_bytes(),
+                        );
+                        self.start_deflate(agreed, shared);
+                    }
+                }
                 self.push_control(Bytes::from(resp));
-                self.bcast = Some(shared.bcast.subscribe());
+                self.bcast = Some(shared.bcast.subscribe_lane(self.bcast_lane()));
                 shared.conns_write().insert(self.id, self.queue.clone());
                 self.opened_now(sink, shared);
                 Ok(end + self.frames(&mut buf[end..], sink, shared)?)
@@ -186,8 +208,16 @@ impl<S: Transport> Conn<S> {
         let Some(end) = self.head(buf)? else {
             return Ok(0);
         };
-        handshake::check_response(&buf[..end], &self.key, shared.config.protocol.as_deref())
-            .map_err(End::Handshake)?;
+        let agreed = handshake::check_response(
+            &buf[..end],
+            &self.key,
+            shared.config.protocol.as_deref(),
+            shared.config.compression > 0,
+        )
+        .map_err(End::Handshake)?;
+        if let Some(a) = agreed {
+            self.start_deflate(a, shared);
+        }
         shared.client_conn.store(self.id, Ordering::Release);
         self.opened_now(sink, shared);
         Ok(end + self.frames(&mut buf[end..], sink, shared)?)

@@ -32,6 +32,7 @@ impl<S: Transport> Conn<S> {
                 off: 0,
                 payload: None,
                 seq: 0,
+                plain: None,
             },
         );
     }
@@ -59,7 +60,7 @@ impl<S: Transport> Conn<S> {
     /// Moves queued messages into the batch; answers whether nothing more of the queue may go
     /// before the broadcasts still to write (the queue is empty, or its next message waits for
     /// them).
-    pub(super) fn refill(&mut self) -> bool {
+    pub(super) fn refill(&mut self, shared: &Shared) -> bool {
         while self.out.len() < BATCH_FRAMES && self.out_bytes < BATCH_BYTES {
             let Some(m) = self.stash.take().or_else(|| self.queue.pop()) else {
                 return true;
@@ -68,12 +69,18 @@ impl<S: Transport> Conn<S> {
                 self.stash = Some(m);
                 return true;
             }
-            self.out_bytes += m.frame.len();
+            let (data, plain) = if self.compressed() {
+                self.deflate_frame(m.frame, shared)
+            } else {
+                (m.frame, None)
+            };
+            self.out_bytes += data.len();
             self.out.push_back(Chunk {
-                data: m.frame,
+                data,
                 off: 0,
                 payload: Some(m.payload_len),
                 seq: m.seq,
+                plain,
             });
         }
         false
@@ -130,7 +137,7 @@ impl<S: Transport> Conn<S> {
             // Broadcasts from the cursor up to `log_to` follow the batch in this write.
             let mut log_to = None;
             if self.may_send_data() {
-                if self.refill() {
+                if self.refill(shared) {
                     if let Some(cur) = self.bcast {
                         let to = self
                             .stash
@@ -157,7 +164,7 @@ impl<S: Transport> Conn<S> {
             }
             if let Some((cur, to)) = log_to {
                 if n < IOV {
-                    n += log.slices(cur, to, &mut iov[n..]);
+                    n += log.slices_lane(cur, to, self.bcast_lane(), &mut iov[n..]);
                 }
             }
             if n == 0 {
@@ -212,7 +219,7 @@ impl<S: Transport> Conn<S> {
                         }
                     }
                     if let (true, Some((cur, _))) = (w > 0, log_to) {
-                        let a = log.advance(cur, w);
+                        let a = log.advance_lane(cur, w, self.bcast_lane());
                         *sent += a.messages;
                         *bytes += a.payload_bytes;
                         self.bcast = Some(a.cursor);
@@ -223,6 +230,7 @@ impl<S: Transport> Conn<S> {
                                 off: p.written,
                                 payload: Some(p.payload),
                                 seq: 0,
+                                plain: None,
                             });
                         }
                     }
@@ -248,6 +256,7 @@ impl<S: Transport> Conn<S> {
             off: 0,
             payload: Some(m.payload_len),
             seq: m.seq,
+            plain: None,
         });
         carried
             .chain(batch)
@@ -255,6 +264,9 @@ impl<S: Transport> Conn<S> {
             .chain(stashed)
             .map(|mut c| {
                 c.off = 0;
+                if let Some(p) = c.plain.take() {
+                    c.data = p;
+                }
                 c
             })
             .collect()
