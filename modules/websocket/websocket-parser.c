@@ -45,6 +45,8 @@ static CfgLexerKeyword websocket_keywords[] =
   { "message_timeout", KW_MESSAGE_TIMEOUT },
   { "trusted_proxies", KW_TRUSTED_PROXIES },
   { "proxy", KW_PROXY },
+  { "compression", KW_COMPRESSION },
+  { "compression_level", KW_COMPRESSION_LEVEL },
   { NULL }
 };
 
