@@ -315,6 +315,17 @@ bench_corpus_load (const char *path, struct bench_corpus *c)
 void
 bench_report_tcp_bytes (void)
 {
+  uint64_t rx, tx;
+  int sockets;
+
+  bench_tcp_bytes (&rx, &tx, &sockets);
+  printf ("tcp_rx_bytes=%llu\ntcp_tx_bytes=%llu\ntcp_sockets=%d\n", (unsigned long long) rx,
+          (unsigned long long) tx, sockets);
+}
+
+void
+bench_tcp_bytes (uint64_t *rxp, uint64_t *txp, int *socketsp)
+{
   DIR *d = opendir ("/proc/self/fd");
   struct dirent *e;
   uint64_t rx = 0, tx = 0;
@@ -347,6 +358,7 @@ bench_report_tcp_bytes (void)
       sockets++;
     }
   closedir (d);
-  printf ("tcp_rx_bytes=%llu\ntcp_tx_bytes=%llu\ntcp_sockets=%d\n", (unsigned long long) rx,
-          (unsigned long long) tx, sockets);
+  *rxp = rx;
+  *txp = tx;
+  *socketsp = sockets;
 }

@@ -55,7 +55,10 @@ void bench_corpus_load (const char *path, struct bench_corpus *c);
 /* Bytes this process's TCP connections received and sent (acknowledged by the peer), summed over
    every open TCP socket of the process, as the kernel counts them (TCP_INFO: tcpi_bytes_received,
    tcpi_bytes_acked): what crossed the wire, WebSocket framing, handshakes and compression
-   included, whichever library owns the sockets.  Prints tcp_rx_bytes= and tcp_tx_bytes=.  */
+   included, whichever library owns the sockets.  Read them while the connections are surely
+   open (a sink: when its last message arrives, before the peer can close).  */
+void bench_tcp_bytes (uint64_t *rx, uint64_t *tx, int *sockets);
+/* Prints tcp_rx_bytes=, tcp_tx_bytes= and tcp_sockets= (bench_tcp_bytes now).  */
 void bench_report_tcp_bytes (void);
 
 /* Latency samples (nanoseconds); grows as needed.  */

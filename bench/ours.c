@@ -33,6 +33,8 @@ static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 /* Counters written on the I/O thread, read by the main thread under `mu` when woken.  */
 static _Atomic uint64_t received;
 static uint64_t received_bytes, first_ns, last_ns;
+static uint64_t tcp_rx, tcp_tx;           /* the TCP byte counts when the last message arrived */
+static int tcp_sockets = -1;
 static int connected, closed_conns, failed;
 static struct bench_lat lat;
 
@@ -99,6 +101,9 @@ sink_on_receive (ws_context *ctx, ws_conn_id conn, const uint8_t *data, size_t l
   if (n == args.count)
     {
       last_ns = bench_now_ns ();
+      /* Now, while the connection that carried it is surely open (the sender closes once it
+         is done, and the engine then closes its socket).  */
+      bench_tcp_bytes (&tcp_rx, &tcp_tx, &tcp_sockets);
       pthread_mutex_lock (&mu);
       pthread_cond_broadcast (&cv);
       pthread_mutex_unlock (&mu);
@@ -158,8 +163,13 @@ run_sink (void)
   got = received;
   pthread_mutex_unlock (&mu);
   printf ("rss_kb=%ld\nconnections=%d\n", bench_rss_kb (), connected);
-  /* Read while the connections are still open (destroying the context closes them).  */
-  bench_report_tcp_bytes ();
+  /* --count 0 (idle connections): now, while the connections are still open (destroying the
+     context closes them).  */
+  if (tcp_sockets < 0)
+    bench_report_tcp_bytes ();
+  else
+    printf ("tcp_rx_bytes=%llu\ntcp_tx_bytes=%llu\ntcp_sockets=%d\n", (unsigned long long) tcp_rx,
+            (unsigned long long) tcp_tx, tcp_sockets);
   memset (&st, 0, sizeof st);
   st.struct_size = sizeof st;
   ws_get_stats (ctx, &st);
