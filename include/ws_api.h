@@ -792,12 +792,14 @@ enum ws_status ws_options_set_proxy_from_env(struct ws_options *o, int enable);
  * inflated past the limit). Memory: a compressed server connection holds about 48 KiB (its
  * inflater) once its client sent a compressed message, plus one compressor of about 330 KiB
  * per server context; a client holds its compressor (about 320 KiB) and inflater. Both count
- * in ws_options_set_max_buffered_bytes. `ws_stats.connections_compressed` counts the open
+ * in ws_options_set_max_buffered_bytes (a client offers compression only when that budget is
+ * at least twice what it needs, about 740 KiB; the default is 256 MiB). `ws_stats.connections_compressed` counts the open
  * connections that negotiated it. Off by default: it costs CPU on every message and memory
  * per connection, and pays where bandwidth is scarce (see docs/compression.md).
  * WS_ERR_INVALID_ARGUMENT for a level outside 0..9.
  */
-enum ws_status ws_options_set_compression(struct ws_options *o, int level);
+enum ws_status ws_options_set_compression(struct ws_options *o,
+                                          int level);
 
 /**
  * Where callbacks run: WS_DISPATCH_THREAD (default) or WS_DISPATCH_MANUAL.

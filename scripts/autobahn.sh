@@ -27,7 +27,7 @@ AB_HOME=${AUTOBAHN_HOME:-${HOME:-/root}/.cache/ws_api/autobahn}
 AB_VERSION=25.10.1
 VIRTUALENV_SPEC='virtualenv>=20.21,<20.22'
 # Each wstest run is bounded: a hang fails the run instead of blocking CI.
-RUN_TIMEOUT=${AUTOBAHN_TIMEOUT:-900}
+RUN_TIMEOUT=${AUTOBAHN_TIMEOUT:-1800}
 
 QUICK_CASES='1.*,2.*,3.*,4.*,5.*,6.*,7.*,9.*,10.*,12.1.1,13.1.1'
 CASES='*'

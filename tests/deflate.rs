@@ -78,6 +78,20 @@ fn compression_off_on_one_side_means_plain() {
     assert_eq!(cli.stats().connections_compressed, 0);
 }
 
+#[test]
+fn a_client_whose_budget_cannot_hold_a_compressor_does_not_offer() {
+    let (srv, srec) = server(|c| c.compression = 1);
+    let (cli, _crec) = client(srv.local_port(), |c| {
+        c.compression = 1;
+        c.max_buffered_bytes = 256 * 1024;
+    });
+    srec.wait("connect", T, |l| l.connects.first().copied());
+    cli.send(0, b"plain", MsgKind::Text).unwrap();
+    srec.wait("message", T, |l| l.messages.first().map(|_| ()));
+    assert_eq!(cli.stats().connections_compressed, 0);
+    assert_eq!(srv.stats().connections_compressed, 0);
+}
+
 // ----- a raw peer -----
 
 const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";

@@ -514,4 +514,67 @@ mod tests {
             1007
         );
     }
+
+    fn compressed(data: &[u8]) -> Vec<u8> {
+        let mut z = Vec::new();
+        crate::engine::deflate::Deflater::new(6, 15, true).message(data, &mut z);
+        z
+    }
+
+    #[test]
+    fn rsv1_needs_permessage_deflate_and_a_first_data_frame() {
+        let z = compressed(b"hello");
+        let mut f = frame(true, opcode::TEXT, &z, true);
+        f[0] |= 0x40;
+        let mut p = Parser::new(true, 100);
+        assert_eq!(p.next(&mut f.clone()).unwrap_err().code, 1002);
+        p.enable_inflate(true);
+        match p.next(&mut f).unwrap() {
+            (_, Some(Incoming::Message(MsgKind::Text, d))) => assert_eq!(d, b"hello"),
+            other => panic!("{other:?}"),
+        }
+        let mut ping = frame(true, opcode::PING, b"", true);
+        ping[0] |= 0x40;
+        assert_eq!(p.next(&mut ping).unwrap_err().code, 1002);
+        let mut p = Parser::new(true, 100);
+        p.enable_inflate(false);
+        let mut first = frame(false, opcode::BINARY, &z[..2], true);
+        first[0] |= 0x40;
+        assert!(matches!(p.next(&mut first).unwrap(), (_, None)));
+        let mut cont = frame(true, opcode::CONTINUATION, &z[2..], true);
+        cont[0] |= 0x40;
+        assert_eq!(p.next(&mut cont).unwrap_err().code, 1002);
+        let mut rsv2 = frame(true, opcode::TEXT, b"x", true);
+        rsv2[0] |= 0x20;
+        assert_eq!(p.next(&mut rsv2).unwrap_err().code, 1002);
+    }
+
+    #[test]
+    fn a_fragmented_compressed_message_is_inflated_within_the_limit() {
+        let text = "caf\u{e9} ".repeat(40);
+        let z = compressed(text.as_bytes());
+        let mut p = Parser::new(false, text.len());
+        p.enable_inflate(true);
+        let mut a = frame(false, opcode::TEXT, &z[..z.len() / 2], false);
+        a[0] |= 0x40;
+        assert!(matches!(p.next(&mut a).unwrap(), (_, None)));
+        assert!(p.buffered() >= INFLATER_BYTES);
+        let mut b = frame(true, opcode::CONTINUATION, &z[z.len() / 2..], false);
+        match p.next(&mut b).unwrap() {
+            (_, Some(Incoming::Message(MsgKind::Text, d))) => assert_eq!(d, text.as_bytes()),
+            other => panic!("{other:?}"),
+        }
+        // One byte less room: 1009.
+        let mut p = Parser::new(false, text.len() - 1);
+        p.enable_inflate(true);
+        let mut f = frame(true, opcode::TEXT, &z, false);
+        f[0] |= 0x40;
+        assert_eq!(p.next(&mut f).unwrap_err().code, 1009);
+        // Invalid UTF-8 inside compressed text: 1007.
+        let mut p = Parser::new(false, 100);
+        p.enable_inflate(true);
+        let mut f = frame(true, opcode::TEXT, &compressed(&[0x41, 0xff]), false);
+        f[0] |= 0x40;
+        assert_eq!(p.next(&mut f).unwrap_err().code, 1007);
+    }
 }

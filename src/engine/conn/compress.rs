@@ -12,6 +12,8 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 
 use super::Conn;
+use crate::engine::config::Config;
+use crate::engine::deflate::codec::INFLATER_BYTES;
 use crate::engine::deflate::{Agreed, Deflater};
 use crate::engine::frame::{self, apply_mask};
 use crate::engine::shared::Shared;
@@ -32,6 +34,13 @@ pub(super) enum Outgoing {
 /// its hash chains, 4 << bits, plus the hash heads and the symbol buffer, about 192 KiB).
 pub fn deflater_bytes(bits: u8) -> usize {
     (4usize << bits) + 192 * 1024
+}
+
+/// Client: whether to offer permessage-deflate: compression is on and the memory budget holds
+/// what a compressed connection needs twice over (a smaller budget would close the connection
+/// with 1008 as soon as it opened, and again at every reconnect).
+pub fn client_offers(c: &Config) -> bool {
+    c.compression > 0 && c.max_buffered_bytes >= 2 * (deflater_bytes(15) + INFLATER_BYTES)
 }
 
 impl<S: Transport> Conn<S> {

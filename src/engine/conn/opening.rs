@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::{Closing, Conn, End, Phase, CLOSE_TIMEOUT};
+use super::{compress, Closing, Conn, End, Phase, CLOSE_TIMEOUT};
 use crate::engine::access;
 use crate::engine::deflate::negotiate;
 use crate::engine::handshake::{self, ServerReply, MAX_HEAD};
@@ -23,7 +23,7 @@ impl<S: Transport> Conn<S> {
         let c = &shared.config;
         self.key = tungstenite::handshake::client::generate_key();
         let mut headers = std::borrow::Cow::Borrowed(&c.headers);
-        if c.compression > 0 {
+        if compress::client_offers(c) {
             headers.to_mut().push((
                 "Sec-WebSocket-Extensions".into(),
                 negotiate::CLIENT_OFFER.into(),
@@ -212,7 +212,7 @@ impl<S: Transport> Conn<S> {
             &buf[..end],
             &self.key,
             shared.config.protocol.as_deref(),
-            shared.config.compression > 0,
+            compress::client_offers(&shared.config),
         )
         .map_err(End::Handshake)?;
         if let Some(a) = agreed {
