@@ -26,7 +26,8 @@
 //
 // With --syslog-ng-module-dir (where libwebsocket.so is installed), the same page is then
 // loaded from syslog-ng's websocket() destination in server mode, and lines sent with
-// logger(1) to a syslog-ng unix-dgram source must appear on it: the main job, in a browser.
+// logger(1) to a syslog-ng unix-dgram source must appear on it: the main job, in a browser. That
+// destination has compression(yes), and the page's connection must negotiate it.
 
 import { execFileSync } from "node:child_process";
 import { createConnection, createServer } from "node:net";
@@ -503,7 +504,7 @@ async function syslogNg(context) {
   writeFileSync(conf, `@version: ${version ? version[1] : "3.35"}
 source s_test { unix-dgram("${sock}"); };
 destination d_ws {
-  websocket(mode(server) address("127.0.0.1") port(0) index-html("${opt.index}")
+  websocket(mode(server) address("127.0.0.1") port(0) index-html("${opt.index}") compression(yes)
             template("<\${PRI}>\${DATE} \${HOST} \${MSGHDR}\${MESSAGE}"));
 };
 log { source(s_test); destination(d_ws); };
@@ -523,7 +524,10 @@ log { source(s_test); destination(d_ws); };
   await page.goto(`http://127.0.0.1:${port}/`, { timeout: WAIT_MS });
   await page.waitForSelector("#state[data-state=open]", { timeout: WAIT_MS });
   await sng.waitLine(/websocket: connection open/, "page connected", { stream: "err", from });
-  ok("the page is served by syslog-ng's websocket() destination and connects to it");
+  const sngExt = await page.evaluate(() => window.wsLog.extensions);
+  assert(/^permessage-deflate\b/.test(sngExt), "the page's connection to syslog-ng with compression(yes) " +
+         "negotiated permessage-deflate: " + JSON.stringify(sngExt));
+  ok(`the page is served by syslog-ng's websocket() destination and connects to it (compression(yes): "${sngExt}")`);
 
   const msgs = [
     ["user.err", "payment worker failed: connection refused"],
