@@ -442,7 +442,7 @@ main (int argc, char **argv)
   int index_given = 0, read_stdin = 1, exit_on_eof = 0;
   unsigned long long port = 8080, queue = 0, lines = 0, unheard = 0;
   /* On by default: the page is for browsers, which all offer permessage-deflate, and log lines
-     shrink to about a third (docs/bench.md, scenario 9); level 1 costs the least CPU.  */
+     shrink to about 40 % (docs/bench.md, scenario 9); level 1 costs the least CPU.  */
   unsigned long long compression = 1;
   ws_slow_policy slow = WS_SLOW_DISCONNECT;
   struct server s;
