@@ -2,13 +2,18 @@
 #define _GNU_SOURCE
 #include "common.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -62,6 +67,9 @@ bench_parse_args (int argc, char **argv, struct bench_args *a, const char *usage
     { "no-handshake", no_argument, NULL, 'H' },
     { "binary", no_argument, NULL, 'b' },
     { "upgrade", no_argument, NULL, 'u' },
+    { "corpus", required_argument, NULL, 'C' },
+    { "compression", required_argument, NULL, 'z' },
+    { "deflate", no_argument, NULL, 'D' },
     { NULL, 0, NULL, 0 }
   };
   int c;
@@ -85,6 +93,9 @@ bench_parse_args (int argc, char **argv, struct bench_args *a, const char *usage
         case 'H': a->handshake = 0; break;
         case 'b': a->binary = 1; break;
         case 'u': a->upgrade = 1; break;
+        case 'C': a->corpus = optarg; break;
+        case 'z': a->compression = (int) parse_u64 (optarg, "compression"); break;
+        case 'D': a->deflate = 1; break;
         default:
           fprintf (stderr, "usage: %s\n", usage);
           exit (2);
@@ -98,6 +109,8 @@ bench_parse_args (int argc, char **argv, struct bench_args *a, const char *usage
   a->mode = argv[optind];
   if (a->conns < 1)
     bench_die ("--conns must be at least 1");
+  if (a->compression > 9)
+    bench_die ("--compression is a zlib level, 0 (off) to 9");
   if (a->latency && a->size < 16)
     bench_die ("--latency needs --size of at least 16 (the time stamp)");
 }
@@ -252,4 +265,100 @@ bench_wait_stdin_eof (void)
   do
     r = read (0, buf, sizeof buf);
   while (r > 0 || (r < 0 && errno == EINTR));
+}
+
+void
+bench_corpus_load (const char *path, struct bench_corpus *c)
+{
+  FILE *f = fopen (path, "rb");
+  long size;
+  size_t i, cap = 1024;
+  char *p, *end;
+
+  if (!f)
+    bench_die ("corpus %s: %s", path, strerror (errno));
+  if (fseek (f, 0, SEEK_END) != 0 || (size = ftell (f)) < 0 || fseek (f, 0, SEEK_SET) != 0)
+    bench_die ("corpus %s: cannot size it", path);
+  memset (c, 0, sizeof *c);
+  c->data = bench_xmalloc ((size_t) size + 1);
+  if (fread (c->data, 1, (size_t) size, f) != (size_t) size)
+    bench_die ("corpus %s: short read", path);
+  fclose (f);
+  c->data[size] = '\n';
+  c->line = bench_xmalloc (cap * sizeof *c->line);
+  c->len = bench_xmalloc (cap * sizeof *c->len);
+  for (p = c->data, end = c->data + size; p < end; p++)
+    {
+      char *nl = memchr (p, '\n', (size_t) (end + 1 - p));
+
+      if (c->n == cap)
+        {
+          cap *= 2;
+          c->line = realloc (c->line, cap * sizeof *c->line);
+          c->len = realloc (c->len, cap * sizeof *c->len);
+          if (!c->line || !c->len)
+            bench_die ("out of memory (corpus)");
+        }
+      c->line[c->n] = (const uint8_t *) p;
+      c->len[c->n] = (size_t) (nl - p);
+      c->bytes += c->len[c->n];
+      c->n++;
+      p = nl;
+    }
+  for (i = 0; i < c->n; i++)
+    if (c->len[i] == 0)
+      bench_die ("corpus %s: line %zu is empty", path, i + 1);
+  if (c->n == 0)
+    bench_die ("corpus %s holds no line", path);
+}
+
+void
+bench_report_tcp_bytes (void)
+{
+  uint64_t rx, tx;
+  int sockets;
+
+  bench_tcp_bytes (&rx, &tx, &sockets);
+  printf ("tcp_rx_bytes=%llu\ntcp_tx_bytes=%llu\ntcp_sockets=%d\n", (unsigned long long) rx,
+          (unsigned long long) tx, sockets);
+}
+
+void
+bench_tcp_bytes (uint64_t *rxp, uint64_t *txp, int *socketsp)
+{
+  DIR *d = opendir ("/proc/self/fd");
+  struct dirent *e;
+  uint64_t rx = 0, tx = 0;
+  int sockets = 0;
+
+  if (!d)
+    bench_die ("/proc/self/fd: %s", strerror (errno));
+  while ((e = readdir (d)) != NULL)
+    {
+      int fd = atoi (e->d_name), type = 0;
+      struct stat st;
+      struct tcp_info ti;
+      socklen_t tl = sizeof type, il = sizeof ti;
+
+      if (e->d_name[0] == '.' || fd == dirfd (d) || fstat (fd, &st) != 0 || !S_ISSOCK (st.st_mode))
+        continue;
+      if (getsockopt (fd, SOL_SOCKET, SO_TYPE, &type, &tl) != 0 || type != SOCK_STREAM)
+        continue;
+      memset (&ti, 0, sizeof ti);
+      if (getsockopt (fd, IPPROTO_TCP, TCP_INFO, &ti, &il) != 0)
+        continue;
+      if (ti.tcpi_state == 10)  /* TCP_LISTEN (the kernel's tcp_states.h): no traffic */
+        continue;
+      /* A kernel too old for these fields reports a short
+         structure, and the figures are then missing rather than wrong.  */
+      if (il < offsetof (struct tcp_info, tcpi_bytes_received) + sizeof ti.tcpi_bytes_received)
+        bench_die ("TCP_INFO has no byte counters on this kernel");
+      rx += ti.tcpi_bytes_received;
+      tx += ti.tcpi_bytes_acked;
+      sockets++;
+    }
+  closedir (d);
+  *rxp = rx;
+  *txp = tx;
+  *socketsp = sockets;
 }

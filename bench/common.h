@@ -23,6 +23,10 @@ struct bench_args
   int handshake;          /* --no-handshake clears it (raw tool only) */
   int upgrade;            /* --upgrade: the raw sender does the HTTP upgrade first (raw tool only) */
   int binary;             /* --binary: binary frames instead of text */
+  const char *corpus;     /* --corpus FILE: send its lines (bench/corpus.py) in turn instead of --size bytes */
+  int compression;        /* --compression LEVEL: permessage-deflate at zlib level 1..9 (ws_api only); 0 off */
+  int deflate;            /* --deflate: the raw subscriber offers permessage-deflate, requires it in the
+                             answer and sends one compressed message (raw tool only) */
 };
 
 void bench_parse_args (int argc, char **argv, struct bench_args *a, const char *usage);
@@ -36,6 +40,26 @@ void bench_fill_payload (uint8_t *buf, size_t len);
 void bench_stamp (uint8_t *buf, size_t len, uint64_t ns);
 /* The time stamped in a payload, 0 if it is shorter than 16 bytes.  */
 uint64_t bench_read_stamp (const uint8_t *buf, size_t len);
+
+/* A corpus file (bench/corpus.py): its lines without their '\n', in file order.  */
+struct bench_corpus
+{
+  char *data;
+  const uint8_t **line;
+  size_t *len;
+  size_t n;
+  uint64_t bytes;         /* sum of len[] */
+};
+void bench_corpus_load (const char *path, struct bench_corpus *c);
+
+/* Bytes this process's TCP connections received and sent (acknowledged by the peer), summed over
+   every open TCP socket of the process, as the kernel counts them (TCP_INFO: tcpi_bytes_received,
+   tcpi_bytes_acked): what crossed the wire, WebSocket framing, handshakes and compression
+   included, whichever library owns the sockets.  Read them while the connections are surely
+   open (a sink: when its last message arrives, before the peer can close).  */
+void bench_tcp_bytes (uint64_t *rx, uint64_t *tx, int *sockets);
+/* Prints tcp_rx_bytes=, tcp_tx_bytes= and tcp_sockets= (bench_tcp_bytes now).  */
+void bench_report_tcp_bytes (void);
 
 /* Latency samples (nanoseconds); grows as needed.  */
 struct bench_lat

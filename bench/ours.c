@@ -1,8 +1,14 @@
 /* ours.c: the ws_api side of the benchmarks, through the C API of ws_api.h.
  *
- *   ours sink  --count N [--conns K] [--latency]   server; counts on_receive; --count 0: until stdin EOF
- *   ours send  --port P --count N [--size S] [--conns K] [--rate R] [--latency]
- *                                                    K client contexts (one thread each) calling ws_send
+ *   ours sink  --count N [--conns K] [--latency] [--compression L]
+ *                                                    server; counts on_receive; --count 0: until stdin EOF;
+ *                                                    reports the bytes its TCP connections received
+ *   ours send  --port P --count N [--size S | --corpus FILE] [--conns K] [--rate R] [--latency]
+ *              [--compression L]                     K client contexts (one thread each) calling ws_send;
+ *                                                    --corpus: the file's lines in turn (bench/corpus.py)
+ *
+ * --compression L (1..9) enables permessage-deflate at zlib level L (ws_options_set_compression);
+ * both sides must have it for a connection to negotiate it.
  *   ours bcast --count N --conns S [--size S]      server; waits for S subscribers, ws_broadcast N times
  */
 #define _GNU_SOURCE
@@ -17,15 +23,18 @@
 #include <string.h>
 #include <unistd.h>
 
-#define USAGE "ours sink|send|bcast [--port P] [--count N] [--size S] [--conns K] [--rate R] [--latency] [--binary]"
+#define USAGE "ours sink|send|bcast [--port P] [--count N] [--size S] [--conns K] [--rate R] [--latency] [--binary] [--corpus FILE] [--compression L]"
 
 static struct bench_args args;
+static struct bench_corpus corpus;      /* send --corpus */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 
 /* Counters written on the I/O thread, read by the main thread under `mu` when woken.  */
 static _Atomic uint64_t received;
 static uint64_t received_bytes, first_ns, last_ns;
+static uint64_t tcp_rx, tcp_tx;           /* the TCP byte counts when the last message arrived */
+static int tcp_sockets = -1;
 static int connected, closed_conns, failed;
 static struct bench_lat lat;
 
@@ -92,6 +101,9 @@ sink_on_receive (ws_context *ctx, ws_conn_id conn, const uint8_t *data, size_t l
   if (n == args.count)
     {
       last_ns = bench_now_ns ();
+      /* Now, while the connection that carried it is surely open (the sender closes once it
+         is done, and the engine then closes its socket).  */
+      bench_tcp_bytes (&tcp_rx, &tcp_tx, &tcp_sockets);
       pthread_mutex_lock (&mu);
       pthread_cond_broadcast (&cv);
       pthread_mutex_unlock (&mu);
@@ -107,6 +119,8 @@ server_options (void)
   check (ws_options_set_address (o, "127.0.0.1"), "set_address");
   check (ws_options_set_port (o, 0), "set_port");
   check (ws_options_set_max_connections (o, 100000), "set_max_connections");
+  if (args.compression)
+    check (ws_options_set_compression (o, args.compression), "set_compression");
   return o;
 }
 
@@ -149,6 +163,13 @@ run_sink (void)
   got = received;
   pthread_mutex_unlock (&mu);
   printf ("rss_kb=%ld\nconnections=%d\n", bench_rss_kb (), connected);
+  /* --count 0 (idle connections): now, while the connections are still open (destroying the
+     context closes them).  */
+  if (tcp_sockets < 0)
+    bench_report_tcp_bytes ();
+  else
+    printf ("tcp_rx_bytes=%llu\ntcp_tx_bytes=%llu\ntcp_sockets=%d\n", (unsigned long long) tcp_rx,
+            (unsigned long long) tcp_tx, tcp_sockets);
   memset (&st, 0, sizeof st);
   st.struct_size = sizeof st;
   ws_get_stats (ctx, &st);
@@ -172,6 +193,7 @@ struct sender
   pthread_t th;
   ws_context *ctx;
   uint64_t count;
+  uint64_t first;             /* index of its first message among all (where --corpus starts) */
   uint64_t full;              /* WS_ERR_QUEUE_FULL answers */
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -206,13 +228,13 @@ sender_on_writable (ws_context *ctx, ws_conn_id conn, void *user)
 /* Queues one message; on a full queue, asks for on_writable and waits for it (the API's
    backpressure event), then tries again.  */
 static void
-send_one (struct sender *s, const uint8_t *msg)
+send_one (struct sender *s, const uint8_t *msg, size_t len)
 {
   ws_msg_type ty = args.binary ? WS_MSG_BINARY : WS_MSG_TEXT;
 
   for (;;)
     {
-      ws_status r = ws_send (s->ctx, 0, msg, args.size, ty);
+      ws_status r = ws_send (s->ctx, 0, msg, len, ty);
 
       if (r == WS_OK)
         return;
@@ -250,12 +272,20 @@ sender_main (void *arg)
           if (bench_now_ns () < due)
             bench_sleep_until (due);
           bench_stamp (msg, args.size, bench_now_ns ());
-          send_one (s, msg);
+          send_one (s, msg, args.size);
         }
     }
+  else if (corpus.n)
+    /* Each connection starts at its own place in the corpus (its first message's index).  */
+    for (i = 0; i < s->count; i++)
+      {
+        size_t k = (size_t) ((s->first + i) % corpus.n);
+
+        send_one (s, corpus.line[k], corpus.len[k]);
+      }
   else
     for (i = 0; i < s->count; i++)
-      send_one (s, msg);
+      send_one (s, msg, args.size);
   free (msg);
   return NULL;
 }
@@ -265,11 +295,15 @@ run_send (void)
 {
   struct sender *s = calloc ((size_t) args.conns, sizeof *s);
   char port[16];
-  uint64_t start, end, full = 0, unsent_total = 0;
+  uint64_t start, end, full = 0, unsent_total = 0, payload = 0, first = 0;
   int i;
 
   if (args.rate && args.conns != 1)
     bench_die ("--rate needs --conns 1");
+  if (args.corpus && (args.rate || args.latency))
+    bench_die ("--corpus is for throughput runs (no --rate, no --latency)");
+  if (args.corpus)
+    bench_corpus_load (args.corpus, &corpus);
   snprintf (port, sizeof port, "%d", args.port);
   for (i = 0; i < args.conns; i++)
     {
@@ -280,6 +314,10 @@ run_send (void)
       pthread_cond_init (&s[i].cv, NULL);
       s[i].count = args.count / (uint64_t) args.conns
                    + ((uint64_t) i < args.count % (uint64_t) args.conns);
+      s[i].first = first;
+      first += s[i].count;
+      if (args.compression)
+        check (ws_options_set_compression (o, args.compression), "set_compression");
       check (ws_options_set_address (o, args.host), "set_address");
       check (ws_options_set_port (o, args.port), "set_port");
       check (ws_options_set_callbacks (o, &cbs, &s[i]), "set_callbacks");
@@ -312,9 +350,16 @@ run_send (void)
       unsent_total += unsent;
       full += s[i].full;
     }
-  printf ("sent=%llu\nend_ns=%llu\nqueue_full=%llu\nunsent=%llu\n",
+  /* The payload bytes sent, so the sink's total can be checked against it.  */
+  if (corpus.n)
+    for (first = 0; first < args.count; first++)
+      payload += corpus.len[first % corpus.n];
+  else
+    payload = args.count * (uint64_t) args.size;
+  printf ("sent=%llu\nend_ns=%llu\nqueue_full=%llu\nunsent=%llu\npayload_bytes=%llu\n",
           (unsigned long long) args.count, (unsigned long long) end,
-          (unsigned long long) full, (unsigned long long) unsent_total);
+          (unsigned long long) full, (unsigned long long) unsent_total,
+          (unsigned long long) payload);
   bench_report_usage ();
   if (unsent_total)
     bench_die ("%llu messages left unsent", (unsigned long long) unsent_total);

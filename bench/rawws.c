@@ -10,7 +10,10 @@
  *   rawws sub   --port P --count N --conns S [--no-handshake]
  *                                                        S subscribers (HTTP upgrade unless
  *                                                        --no-handshake) that each expect N messages;
- *                                                        --count 0: connect, report, idle until stdin EOF
+ *                                                        --count 0: connect, report, idle until stdin EOF;
+ *                                                        --deflate: offer permessage-deflate, require it in
+ *                                                        the answer, send one compressed message (idle
+ *                                                        compressed connections, scenario 9)
  *
  * The sender and the broadcaster are the wire limit our numbers are compared with; the
  * subscriber tool is also the consumer for every broadcast and connection benchmark, so that the
@@ -33,7 +36,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define USAGE "rawws sink|send|bcast|sub [--host H] [--port P] [--count N] [--size S] [--conns K] [--rate R] [--latency] [--no-handshake] [--upgrade] [--binary]"
+#define USAGE "rawws sink|send|bcast|sub [--host H] [--port P] [--count N] [--size S] [--conns K] [--rate R] [--latency] [--no-handshake] [--upgrade] [--binary] [--deflate]"
 #define BATCH (64 * 1024)
 #define RDBUF (256 * 1024)
 
@@ -110,6 +113,18 @@ write_all (int fd, const uint8_t *p, size_t len)
 static const char upgrade_req[] =
   "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+/* The same, offering permessage-deflate as browsers do (RFC 7692).  */
+static const char upgrade_req_deflate[] =
+  "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+  "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n";
+
+/* One compressed text message, "Hello" (RFC 7692, 7.2.3.1: f2 48 cd c9 c9 07 00), masked with a
+   zero key: FIN + RSV1 + text, then the mask bit and length 7.  A --deflate subscriber sends it
+   once, so the server has inflated on that connection and holds whatever state that takes: the
+   idle connection measured is one that has talked.  */
+static const uint8_t hello_deflated[] = { 0xc1, 0x87, 0, 0, 0, 0, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00 };
 
 /* --upgrade on a blocking socket: sends the request and reads the response up to its blank
    line, one byte at a time so that nothing after it is consumed (the server sends nothing
@@ -508,7 +523,10 @@ run_sub (void)
               epoll_ctl (ep, EPOLL_CTL_MOD, c->fd, &ev);
               if (args.handshake)
                 {
-                  write_all (c->fd, (const uint8_t *) upgrade_req, sizeof upgrade_req - 1);
+                  if (args.deflate)
+                    write_all (c->fd, (const uint8_t *) upgrade_req_deflate, sizeof upgrade_req_deflate - 1);
+                  else
+                    write_all (c->fd, (const uint8_t *) upgrade_req, sizeof upgrade_req - 1);
                   c->st = SUB_HANDSHAKE;
                   continue;
                 }
@@ -548,6 +566,12 @@ run_sub (void)
                     }
                   if (strncmp (c->resp, "HTTP/1.1 101", 12) != 0)
                     bench_die ("subscriber %u: handshake refused: %.40s", k, c->resp);
+                  if (args.deflate)
+                    {
+                      if (!strcasestr (c->resp, "\r\nSec-WebSocket-Extensions: permessage-deflate"))
+                        bench_die ("subscriber %u: the server did not accept permessage-deflate", k);
+                      write_all (c->fd, hello_deflated, sizeof hello_deflated);
+                    }
                   /* Bytes after the response are already frames.  */
                   take = (size_t) (end + 4 - c->resp) - (c->rlen - take);
                   p += take;

@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 
+import corpus
 import syslogng
 
 ARGS = None
@@ -238,15 +239,15 @@ def latency(impl, rate, secs):
             "p999": float(s["lat_p999_us"]), "max": float(s["lat_max_us"])}
 
 
-def connections(impl, conns):
+def connections(impl, conns, sink_extra=(), sub_extra=()):
     sp = IMPLS[impl][0]
-    srv = Proc([prog(sp), "sink", "--count", "0"])
+    srv = Proc([prog(sp), "sink", "--count", "0"] + list(sink_extra))
     sub = None
     try:
         port = srv.read_until("port", 30)
         rss0 = int(srv.read_until("rss0_kb", 30))
         sub = Proc([prog("rawws"), "sub", "--port", port, "--count", "0", "--conns",
-                    str(conns)])
+                    str(conns)] + list(sub_extra))
         sub.read_until("connected", timeout_s())
         connect_s = float(sub.read_until("connect_s", 30))
         # The server reads its RSS when stdin closes, with every connection still open.
@@ -263,11 +264,93 @@ def connections(impl, conns):
     return {"kib_per_conn": (int(s["rss_kb"]) - rss0) / conns, "connects_s": conns / connect_s}
 
 
+# Scenario 9: permessage-deflate, ours plain against ours compressed at these zlib levels.
+LEVELS = (1, 6)
+
+
+def corpus_file(lines):
+    """The corpus of `lines` lines (bench/corpus.py, seed 1), generated once per run."""
+    path = os.path.join(ARGS.bin, "corpus-%d.txt" % lines)
+    if not os.path.exists(path):
+        size = corpus.write(path + ".tmp", lines)
+        os.replace(path + ".tmp", path)
+        log("   corpus: %d lines, %d bytes (mean %.1f B per line) in %s" % (lines, size, size / lines - 1,
+                                                                          path))
+    return path
+
+
+def corpus_send(level, n, path):
+    """One ws_api client sending the corpus lines to one ws_api server, both with
+    permessage-deflate at `level` (0: off). Answers throughput, CPU per message of each side and
+    the bytes the server's TCP connection received per message (the kernel's count: framing,
+    handshake and compression included)."""
+    extra = ["--compression", str(level)] if level else []
+    s, c = pair([prog("ours"), "sink", "--count", str(n)] + extra,
+                [prog("ours"), "send", "--port", "{port}", "--count", str(n), "--corpus", path] + extra, n)
+    if int(s["bytes"]) != int(c["payload_bytes"]):
+        raise BenchError("corpus, level %d: the sink got %s payload bytes, %s were sent"
+                         % (level, s["bytes"], c["payload_bytes"]))
+    wire = int(s["tcp_rx_bytes"])
+    payload = int(c["payload_bytes"])
+    if int(s["tcp_sockets"]) < 1:
+        raise BenchError("corpus, level %d: the sink found no open TCP connection to count" % level)
+    # Plain, the wire carries every payload byte plus framing; compressed, it must carry fewer
+    # (else the connection did not negotiate permessage-deflate, and the row would lie).
+    if level and wire >= payload:
+        raise BenchError("corpus, level %d: %d bytes on the wire for %d payload bytes: permessage-deflate "
+                         "was not negotiated" % (level, wire, payload))
+    if not level and wire < payload:
+        raise BenchError("corpus, plain: %d bytes on the wire for %d payload bytes" % (wire, payload))
+    secs = (int(s["last_ns"]) - int(c["start_ns"])) / 1e9
+    return {"msgs": n / secs, "wire": wire / n, "payload": payload / n,
+            "cpu_per_m": (float(s["cpu_s"]) + float(c["cpu_s"])) / n * 1e6,
+            "cpu_send_per_m": float(c["cpu_s"]) / n * 1e6, "cpu_sink_per_m": float(s["cpu_s"]) / n * 1e6}
+
+
+def compression_scenario(n, lines, conns, fdlim):
+    """9. permessage-deflate: the corpus plain and compressed, interleaved in each round."""
+    path = corpus_file(lines)
+    log("9. compression: %d corpus messages (ws_api -> ws_api), plain and levels %s, %d rounds"
+        % (n, "/".join(str(l) for l in LEVELS), REPS))
+    cols = [("plain", lambda: corpus_send(0, n, path))]
+    cols += [("level %d" % l, (lambda l=l: corpus_send(l, n, path))) for l in LEVELS]
+    t = interleaved(cols)
+    for key, scen, unit, better in (
+            ("wire", "9. corpus lines: bytes on the wire per message", "B/msg", "lower"),
+            ("msgs", "9. corpus lines: client-send throughput", "msg/s", "higher"),
+            ("cpu_per_m", "9. corpus lines: CPU, both processes", "CPU s/1M msg", "lower"),
+            ("cpu_send_per_m", "9. corpus lines: CPU, sender (compresses)", "CPU s/1M msg", "lower"),
+            ("cpu_sink_per_m", "9. corpus lines: CPU, receiver (inflates)", "CPU s/1M msg", "lower")):
+        v = pick(t, key)
+        for l in LEVELS:
+            compare_row("%s, level %d" % (scen, l), unit, v["plain"], v["level %d" % l], better)
+    payload = statistics.median(r["payload"] for r in t["plain"])
+    COMPARE_NOTES.append("9.: the corpus of bench/corpus.py (seed 1, %s different lines, mean payload %.1f B, "
+                         "sent in turn); both sides ws_api with ws_options_set_compression(level) (context "
+                         "takeover as negotiated by default); bytes on the wire are the server's TCP "
+                         "received bytes (TCP_INFO) divided by the messages, handshake and framing included"
+                         % (fmt(lines), payload))
+    if fdlim < conns + 100:
+        conns = max(10, fdlim - 100)
+    log("9. idle compressed connections: %d, plain and compressed" % conns)
+    t = interleaved([("plain", lambda: connections("ours", conns)),
+                     ("compressed", lambda: connections("ours", conns, ("--compression", str(LEVELS[0])),
+                                                        ("--deflate",)))])
+    v = pick(t, "kib_per_conn")
+    compare_row("9. %s idle connections: server RSS per connection" % fmt(conns), "KiB", v["plain"],
+                v["compressed"], "lower")
+    COMPARE_NOTES.append("9. idle connections: raw-TCP subscribers (rawws sub); compressed ones offer "
+                         "permessage-deflate as browsers do (client_max_window_bits), require it in the "
+                         "answer and send one compressed message each, so the server has inflated on every "
+                         "connection; the server runs with level %d" % LEVELS[0])
+
+
 # ---- figures, ratios and goals ----------------------------------------------------------------
 
 ROWS = []   # one dict per table row, as written to results.json
 GOALS = []  # one dict per goal (also attached to its row in results.json)
 EXTRA_MD = []  # sections added after the goals (per-run latency, syslog-ng threads)
+COMPARE_NOTES = []  # notes under the plain/compressed table
 
 
 def rnd(v):
@@ -309,6 +392,28 @@ def row(scenario, unit, cols, better="higher", note=None):
     ROWS.append(out)
     log("  %-46s %-12s ours=%s lws=%s raw=%s" % (scenario, unit, out["ours"], out["libwebsockets"],
                                                   out["raw_tcp"]))
+    return out
+
+
+def compare_row(scenario, unit, plain, comp, better):
+    """A row of ours against ours (scenario 9: compressed against plain), in its own table.
+    `plain` and `comp` are the figures of each round; `ratio_plain` (comp / plain) is taken per
+    round. Today's fields are kept (`ours` is the compressed figure) so that readers of
+    results.json find the usual keys; `plain` and `ratio_plain` are added."""
+    runs = []
+    for p, c in zip(plain, comp):
+        runs.append({"ours": c, "plain": p, "ratio_plain": c / p if p else None})
+    fields = ("ours", "plain", "ratio_plain")
+    sp = {f: spread([r[f] for r in runs]) for f in fields}
+    out = {"scenario": scenario, "unit": unit, "better": better, "compare": "plain",
+           "libwebsockets": None, "raw_tcp": None, "ratio_libwebsockets": None, "ratio_raw": None}
+    for f in fields:
+        out[f] = sp[f]["median"] if sp[f] else None
+    out["runs"] = [{f: rnd(r[f]) for f in fields} for r in runs]
+    out["spread"] = {f: v for f, v in sp.items() if v}
+    ROWS.append(out)
+    log("  %-46s %-12s plain=%s compressed=%s ratio=%s" % (scenario, unit, out["plain"], out["ours"],
+                                                           out["ratio_plain"]))
     return out
 
 
@@ -538,6 +643,9 @@ def main():
     if want("8"):
         syslog_ng_scenario(count(500000, 20000))
 
+    if want("9"):
+        compression_scenario(count(1000000, 20000), 20000 if q else 100000, 100 if q else 1000, fdlim)
+
     elapsed = time.monotonic() - t0
     log("all scenarios passed in %.0f s" % elapsed)
     m = machine()
@@ -588,7 +696,9 @@ def syslog_ng_scenario(n):
         except syslogng.PathError as e:
             raise BenchError(str(e))
 
-    t = interleaved([("ours", lambda: one("websocket")), ("raw_tcp", lambda: one("tcp"))])
+    t = interleaved([("ours", lambda: one("websocket")), ("raw_tcp", lambda: one("tcp")),
+                     ("ours_deflate", lambda: one("websocket-deflate"))])
+    deflate = t.pop("ours_deflate")
     note = ("syslog-ng %s; ours: A's websocket() destination to B's websocket() source; raw_tcp: "
             "the same path over syslog-ng's network(transport(tcp)); module %s"
             % (ver, os.path.join(ARGS.sng_module, "libwebsocket.so")))
@@ -601,8 +711,18 @@ def syslog_ng_scenario(n):
                      "not measured: feature not built yet (end-to-end acknowledgements)")
     goal("syslog-ng path: websocket() with acknowledgements >= 0.9x network(tcp)", r, "ratio_raw",
          0.9)
-    not_measured("8. syslog-ng path, compression", "msg/s",
-                 "not measured: feature not built yet (permessage-deflate)")
+    msgs = pick(t, "msgs")
+    row("8. syslog-ng path, compression", "msg/s",
+        {"ours": [r["msgs"] for r in deflate], "raw_tcp": msgs["raw_tcp"]}, note=note)
+    compare_row("8. syslog-ng websocket() path, compression(yes) against plain", "msg/s", msgs["ours"],
+                [r["msgs"] for r in deflate], "higher")
+    COMPARE_NOTES.append("8.: scenario 8's path with compression(yes) (compression-level(1), the default) on "
+                         "A's websocket() destination and B's websocket() source, interleaved with the plain "
+                         "websocket() and network(tcp) paths in every round; the row \"8. syslog-ng path, "
+                         "compression\" of the main table compares it with network(tcp). loggen's "
+                         "messages are a counter and padding, far more compressible than real lines: "
+                         "this row says what compression costs syslog-ng's path, scenario 9 says what "
+                         "it saves on real lines")
     # Where the time goes: CPU per thread name, averaged over the rounds.
     out = ["\n### syslog-ng path: CPU per thread (s per 1M messages, mean of %d run%s)\n"
            % (len(t["ours"]), "" if len(t["ours"]) == 1 else "s"),
@@ -685,18 +805,36 @@ def write_md(path, m, elapsed, quick):
                "Every round's figures are in `results.json` (`runs`).\n"
                % (m["cpu"], m["cores"], m["kernel"], m["lws"], REPS, "" if REPS == 1 else "s",
                   m["load"]))
-    out.append("| scenario | unit | better | ours | libwebsockets | raw TCP | ours/lws | ours/raw |")
-    out.append("|---|---|---|---:|---:|---:|---:|---:|")
     notes = []
-    for r in ROWS:
-        if r.get("note") and r["note"] not in notes:
-            notes.append(r["note"])
-        out.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            r["scenario"], r["unit"], r["better"], fmt(r["ours"]), fmt(r["libwebsockets"]),
-            fmt(r["raw_tcp"]), fmt_spread(r, "ratio_libwebsockets"), fmt_spread(r, "ratio_raw")))
-    if notes:
-        out.append("")
-        out.extend("- %s" % n for n in notes)
+    if any(not r.get("compare") for r in ROWS):
+        out.append("| scenario | unit | better | ours | libwebsockets | raw TCP | ours/lws | ours/raw |")
+        out.append("|---|---|---|---:|---:|---:|---:|---:|")
+        for r in ROWS:
+            if r.get("compare"):
+                continue
+            if r.get("note") and r["note"] not in notes:
+                notes.append(r["note"])
+            out.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                r["scenario"], r["unit"], r["better"], fmt(r["ours"]), fmt(r["libwebsockets"]),
+                fmt(r["raw_tcp"]), fmt_spread(r, "ratio_libwebsockets"), fmt_spread(r, "ratio_raw")))
+        if notes:
+            out.append("")
+            out.extend("- %s" % n for n in notes)
+    compared = [r for r in ROWS if r.get("compare")]
+    if compared:
+        out.append("\n## Compression (permessage-deflate)\n")
+        out.append("ws_api against ws_api, plain and compressed, interleaved in every round (plain, "
+                   "level %s, ...); the ratio compressed / plain is taken within each round and given "
+                   "as median (min–max over the rounds).\n" % ", level ".join(str(l) for l in LEVELS))
+        out.append("| scenario | unit | better | plain | compressed | compressed/plain |")
+        out.append("|---|---|---|---:|---:|---:|")
+        for r in compared:
+            out.append("| %s | %s | %s | %s | %s | %s |" % (r["scenario"], r["unit"], r["better"],
+                                                          fmt(r["plain"]), fmt(r["ours"]),
+                                                          fmt_spread(r, "ratio_plain")))
+        if COMPARE_NOTES:
+            out.append("")
+            out.extend("- %s" % n for n in COMPARE_NOTES)
     if GOALS:
         out.append("\n## Goals\n")
         out.extend(goals_table())

@@ -25,7 +25,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
                                 "websocket", "tests"))
 import sngtest  # noqa: E402  (found through the path above)
 
-PATHS = ("websocket", "tcp")
+# websocket-deflate: the websocket path with compression(yes) on both drivers (level 1).
+PATHS = ("websocket", "websocket-deflate", "tcp")
 LOGGEN = os.environ.get("LOGGEN", "loggen")
 # Windows and queues of both paths: large enough that flow control, not a tiny window, sets the
 # pace (syslog-ng's defaults are a 100-message source window shared by 10 connections).
@@ -60,9 +61,13 @@ def missing(module_dir):
     return None
 
 
+def _deflate(kind):
+    return " compression(yes)" if kind == "websocket-deflate" else ""
+
+
 def _config_b(kind, out, port):
-    if kind == "websocket":
-        src = 'websocket( address("127.0.0.1") port(0) log-iw-size(%d) )' % WINDOW
+    if kind.startswith("websocket"):
+        src = 'websocket( address("127.0.0.1") port(0) log-iw-size(%d)%s )' % (WINDOW, _deflate(kind))
     else:
         src = ('network( ip("127.0.0.1") port(%d) transport("tcp") max-connections(1) '
                'log-iw-size(%d) )' % (port, WINDOW))
@@ -74,8 +79,8 @@ log { source(s_in); destination(d_file); flags(flow-control); };
 
 
 def _config_a(kind, in_port, port):
-    if kind == "websocket":
-        dst = 'websocket( mode("client") address("127.0.0.1") port(%d) )' % port
+    if kind.startswith("websocket"):
+        dst = 'websocket( mode("client") address("127.0.0.1") port(%d)%s )' % (port, _deflate(kind))
     else:
         dst = 'network( "127.0.0.1" port(%d) transport("tcp") )' % port
     return """
@@ -196,13 +201,13 @@ def run_path(kind, n, size, workdir, module_dir, stall_s):
     fails or a message is lost (nothing arrives for stall_s seconds before all have)."""
     d = tempfile.mkdtemp(prefix=kind + "-", dir=workdir)
     out = os.path.join(d, "b.out")
-    port = 0 if kind == "websocket" else sngtest.free_tcp_port()
+    port = 0 if kind.startswith("websocket") else sngtest.free_tcp_port()
     b = sngtest.SyslogNg(d, "B", _config_b(kind, out, port), module_dir)
     a = loggen = None
     counter = _LineCounter(out)
     try:
         b.start(wait=False)
-        if kind == "websocket":
+        if kind.startswith("websocket"):
             m, _ = b.wait_for(r"websocket: source started;.*port='(\d+)'")
             port = int(m.group(1))
         b.wait_for(r"syslog-ng starting up")

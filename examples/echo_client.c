@@ -156,6 +156,8 @@ run_step (const char *host, int port, const char *path, int echo,
       || (st = ws_options_set_path (o, path)) != WS_OK
       || (st = ws_options_set_max_message_size (o, max_size)) != WS_OK
       || (st = ws_options_set_ping_interval_ms (o, 0)) != WS_OK
+      /* permessage-deflate, so Autobahn's groups 12 and 13 test it. */
+      || (st = ws_options_set_compression (o, 1)) != WS_OK
       /* One connection per step: the next attempt would come long
          after the step ended and the context is gone.  */
       || (st = ws_options_set_reconnect_backoff_ms (o, 3600000, 3600000))

@@ -156,6 +156,8 @@ main (int argc, char **argv)
       /* The suite tests its own pings; ours would only add frames to
          what it records.  */
       || (st = ws_options_set_ping_interval_ms (o, 0)) != WS_OK
+      /* permessage-deflate, so Autobahn's groups 12 and 13 test it. */
+      || (st = ws_options_set_compression (o, 1)) != WS_OK
       || (st = ws_options_set_callbacks (o, &cbs, NULL)) != WS_OK)
     {
       fprintf (stderr, PROGRAM ": %s (%s)\n", ws_strerror (st),

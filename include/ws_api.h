@@ -277,6 +277,10 @@ typedef struct ws_stats {
    * may have received; each is also counted in messages_sent).
    */
   uint64_t messages_resent;
+  /**
+   * Open connections that negotiated permessage-deflate (see ws_options_set_compression).
+   */
+  uint64_t connections_compressed;
 } ws_stats;
 
 /**
@@ -850,6 +854,25 @@ enum ws_status ws_options_set_proxy(struct ws_options *o, const char *url);
  * WS_ERR_INVALID_ARGUMENT in server mode.
  */
 enum ws_status ws_options_set_proxy_from_env(struct ws_options *o, int enable);
+
+/**
+ * permessage-deflate (RFC 7692): 0 = off (the default, client and server), 1..9 = the zlib
+ * level messages are compressed with (1: fastest, the recommended level for log lines; 9:
+ * smallest). A client offers it; a server accepts it when a client offers it (every browser
+ * does) and always answers server_no_context_takeover, so a broadcast is compressed once for
+ * all its deflate subscribers. Incoming compressed messages are inflated within
+ * ws_options_set_max_message_size (a larger one closes the connection with 1009 before it is
+ * inflated past the limit). Memory: a compressed server connection holds about 48 KiB (its
+ * inflater) once its client sent a compressed message, plus one compressor of about 330 KiB
+ * per server context; a client holds its compressor (about 320 KiB) and inflater. Both count
+ * in ws_options_set_max_buffered_bytes (a client offers compression only when that budget is
+ * at least twice what it needs, about 740 KiB; the default is 256 MiB). `ws_stats.connections_compressed` counts the open
+ * connections that negotiated it. Off by default: it costs CPU on every message and memory
+ * per connection, and pays where bandwidth is scarce (see docs/compression.md).
+ * WS_ERR_INVALID_ARGUMENT for a level outside 0..9.
+ */
+enum ws_status ws_options_set_compression(struct ws_options *o,
+                                          int level);
 
 /**
  * Where callbacks run: WS_DISPATCH_THREAD (default) or WS_DISPATCH_MANUAL.

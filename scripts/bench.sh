@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/bench.sh: builds bench/ and runs every benchmark scenario (docs/bench.md).
 #
-#   scripts/bench.sh            full run: 5 interleaved rounds of every scenario (about 10
+#   scripts/bench.sh            full run: 5 interleaved rounds of every scenario (about 15
 #                               minutes on a quiet 2-core machine); writes bench/results.md and
 #                               .json, the results block of docs/bench.md and the goals of README.md
 #   scripts/bench.sh --quick    every scenario once with tiny sizes (about 10 s); checks that

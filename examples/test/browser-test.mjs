@@ -8,7 +8,10 @@
 // connects over WebSocket, and the test asserts both directions: lines the server broadcasts
 // (written to its stdin) appear on the page, and a line typed on the page is printed by the
 // server. It also checks the filter, pause/resume, the subprotocol, and the reconnect after a
-// server restart on the same port. Every wait is for an event (a server output line, a page
+// server restart on the same port. The page's connection must negotiate permessage-deflate
+// (ws_log_server compresses by default; the page exposes the socket's `extensions`, and the
+// server prints what each connection negotiated), and 300 varied lines, some long and some not
+// ASCII, must arrive through it intact and in order. Every wait is for an event (a server output line, a page
 // state) with a time limit; nothing sleeps.
 //
 // Access control, in the browser: a server started with --token serves its page, which
@@ -28,7 +31,8 @@
 //
 // With --syslog-ng-module-dir (where libwebsocket.so is installed), the same page is then
 // loaded from syslog-ng's websocket() destination in server mode, and lines sent with
-// logger(1) to a syslog-ng unix-dgram source must appear on it: the main job, in a browser.
+// logger(1) to a syslog-ng unix-dgram source must appear on it: the main job, in a browser. That
+// destination has compression(yes), and the page's connection must negotiate it.
 
 import { execFileSync } from "node:child_process";
 import { createConnection, createServer } from "node:net";
@@ -124,8 +128,17 @@ async function main() {
   assert(stateText.includes(PROTOCOL), `state shows the subprotocol: "${stateText}"`);
   const url = await page.inputValue("#url");
   assert(url === `ws://127.0.0.1:${port}/`, "URL derived from the page's location: " + url);
-  await server.waitLine(/#\d+ \* connected/, "browser connection", { from: connectedFrom });
+  const { m: cm } = await server.waitLine(/#\d+ \* connected \(1 open, (\d+) compressed\)/, "browser connection",
+                                         { from: connectedFrom });
   ok(`the page connects to ${url} with subprotocol "${PROTOCOL}" (state: ${stateText})`);
+
+  // Compression: Chromium offers permessage-deflate, ws_log_server accepts it; both ends say so.
+  const extensions = await page.evaluate(() => window.wsLog.extensions);
+  assert(/^permessage-deflate\b/.test(extensions), "the page's WebSocket negotiated permessage-deflate: " +
+         JSON.stringify(extensions));
+  assert(cm[1] === "1", "the server counts the page's connection as compressed: " + cm[0]);
+  assert(stateText.includes("compressed"), "the state shows the compression: " + stateText);
+  ok(`the page's connection uses permessage-deflate (ws.extensions "${extensions}"; the server: "${cm[0]}")`);
 
   // Server -> browser: lines written to the server's stdin are broadcast to the page.
   const lines = [];
@@ -189,6 +202,30 @@ async function main() {
   assert(binText.startsWith("[binary, 12 bytes] latin-1 caf"), "binary message shown: " + binText);
   ok("a binary message is shown as such");
 
+  // Through the compressed connection: 300 varied lines (short and long, repeated fields that
+  // the shared window compresses, UTF-8 beyond ASCII) arrive byte for byte, in order.
+  const hosts = ["web-01", "db3.eu-west.example.net", "ip-10-4-2-9", "node-3fa9c0de"];
+  const bulk = [];
+  for (let i = 0; i < 300; i++) {
+    const host = hosts[i % hosts.length];
+    let l = `<${8 + (i % 24)}>Nov 25 10:00:${String(i % 60).padStart(2, "0")} ${host} app[${1000 + (i * 7919) % 50000}]: ` +
+      `request ${i} from 192.0.2.${i % 255} user=${["alice", "bob", "zoë", "jürgen"][i % 4]} ` +
+      `path=/api/v1/orders/${(i * 104729) % 100000} took ${(i * 37) % 1000} ms`;
+    if (i % 50 === 7) l += " " + "payload=" + "abcdefghij".repeat(800) + ` end ${i}`; // 8 kB
+    if (i % 10 === 3) l += " ✓ 日本語 " + i;
+    bulk.push(l);
+  }
+  const bulkFrom = await page.$$eval("#log .line.in", (ns) => ns.length);
+  for (const l of bulk) server.broadcast(l);
+  await page.waitForFunction((n) => document.querySelectorAll("#log .line.in").length >= n,
+                             bulkFrom + bulk.length, { timeout: WAIT_MS });
+  shown = await page.$$eval("#log .line.in", (ns) => ns.map((n) => n.dataset.text));
+  const got = shown.slice(bulkFrom);
+  const bad = bulk.findIndex((l, i) => got[i] !== l);
+  assert(got.length === bulk.length && bad < 0,
+         `compressed lines arrive intact: ${got.length} of ${bulk.length}, first difference at ${bad}`);
+  ok(`${bulk.length} varied lines (up to ${Math.max(...bulk.map((l) => l.length))} characters, some not ASCII) arrive intact and in order over the compressed connection`);
+
   // Disconnect is final (no reconnect) until Connect; an invalid URL is reported, not retried.
   const discFrom = server.lines.length;
   await page.click("#connect");
@@ -226,7 +263,7 @@ async function main() {
   const secondFrom = server.lines.length;
   await page2.goto(`http://127.0.0.1:${port}/?protocol=${PROTOCOL}`, { timeout: WAIT_MS });
   await page2.waitForSelector("#state[data-state=open]", { timeout: WAIT_MS });
-  await server.waitLine(/#\d+ \* connected \(2 open\)/, "second page connected", { from: secondFrom });
+  await server.waitLine(/#\d+ \* connected \(2 open[,)]/, "second page connected", { from: secondFrom });
   const after = [
     "<13>Nov 25 10:01:00 web1 sshd[311]: Accepted publickey for admin from 192.0.2.10 port 50412 ssh2",
     "<14>Nov 25 10:01:00 web1 nginx[802]: GET /api/orders 200 12ms",
@@ -322,7 +359,7 @@ async function accessControl(context) {
 
   // The query form of the page's address works too.
   const b = await subscribe(context, srv, `${base}&access_token=${TOKEN}`, "open");
-  await srv.waitLine(/#\d+ \* connected \(2 open\)/, "page with ?access_token", { from: b.from });
+  await srv.waitLine(/#\d+ \* connected \(2 open[,)]/, "page with ?access_token", { from: b.from });
   ok("with ?access_token= in the page's address the page subscribes too");
 
   // Without the token, or with a wrong one: refused, never connected, retrying.
@@ -529,7 +566,7 @@ async function syslogNg(context) {
   writeFileSync(conf, `@version: ${version ? version[1] : "3.35"}
 source s_test { unix-dgram("${sock}"); };
 destination d_ws {
-  websocket(mode(server) address("127.0.0.1") port(0) index-html("${opt.index}")
+  websocket(mode(server) address("127.0.0.1") port(0) index-html("${opt.index}") compression(yes)
             template("<\${PRI}>\${DATE} \${HOST} \${MSGHDR}\${MESSAGE}"));
 };
 log { source(s_test); destination(d_ws); };
@@ -549,7 +586,10 @@ log { source(s_test); destination(d_ws); };
   await page.goto(`http://127.0.0.1:${port}/`, { timeout: WAIT_MS });
   await page.waitForSelector("#state[data-state=open]", { timeout: WAIT_MS });
   await sng.waitLine(/websocket: connection open/, "page connected", { stream: "err", from });
-  ok("the page is served by syslog-ng's websocket() destination and connects to it");
+  const sngExt = await page.evaluate(() => window.wsLog.extensions);
+  assert(/^permessage-deflate\b/.test(sngExt), "the page's connection to syslog-ng with compression(yes) " +
+         "negotiated permessage-deflate: " + JSON.stringify(sngExt));
+  ok(`the page is served by syslog-ng's websocket() destination and connects to it (compression(yes): "${sngExt}")`);
 
   const msgs = [
     ["user.err", "payment worker failed: connection refused"],

@@ -86,9 +86,23 @@ _cb_connect(ws_context *ctx, ws_conn_id conn, void *user)
      knows the driver's state already includes this connection. */
   if (self->owner && self->handler->on_connect)
     self->handler->on_connect(self->owner, conn);
-  msg_verbose("websocket: connection open", evt_tag_str("endpoint", self->description),
-              evt_tag_long("conn", (glong) conn), evt_tag_str("peer", peer->addr ? ip : "unknown"),
-              evt_tag_int("peer_port", port));
+  if (self->compression)
+    {
+      /* The engine counts a connection among the compressed ones before its on_connect, so in
+         client mode (one connection) the count says whether this one negotiated it; a server
+         logs how many of its open connections did. */
+      ws_stats st = { .struct_size = sizeof(st) };
+
+      ws_get_stats(ctx, &st);
+      msg_verbose("websocket: connection open", evt_tag_str("endpoint", self->description),
+                  evt_tag_long("conn", (glong) conn), evt_tag_str("peer", peer->addr ? ip : "unknown"),
+                  evt_tag_int("peer_port", port),
+                  evt_tag_long("compressed_connections", (glong) st.connections_compressed));
+    }
+  else
+    msg_verbose("websocket: connection open", evt_tag_str("endpoint", self->description),
+                evt_tag_long("conn", (glong) conn), evt_tag_str("peer", peer->addr ? ip : "unknown"),
+                evt_tag_int("peer_port", port));
   g_mutex_unlock(&self->lock);
 }
 
@@ -196,6 +210,7 @@ websocket_binding_new(const WebsocketOptions *o, ws_dispatch_mode dispatch, gboo
   self->fingerprint = websocket_options_fingerprint(o, dispatch, is_source);
   self->description = websocket_options_describe(o);
   self->drain_timeout_ms = o->drain_timeout_ms;
+  self->compression = o->compression;
 
   ws_set_log_handler(_engine_log, NULL, debug_flag ? WS_LOG_DEBUG : WS_LOG_INFO);
 
@@ -259,6 +274,8 @@ websocket_binding_new(const WebsocketOptions *o, ws_dispatch_mode dispatch, gboo
       for (guint v = 0; o->lists[i] && v < o->lists[i]->len; v++)
         CHECK_WS(spec->add(wo, g_ptr_array_index(o->lists[i], v)), spec->option);
     }
+  if (o->compression)
+    CHECK_WS(ws_options_set_compression(wo, websocket_options_compression_level(o)), "compression()");
   /* websocket_options_validate() refused proxy() in server mode */
   if (o->proxy)
     CHECK_WS(ws_options_set_proxy(wo, o->proxy), "proxy()");

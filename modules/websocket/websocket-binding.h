@@ -43,6 +43,7 @@ typedef struct _WebsocketBinding
   gpointer owner;
   const WebsocketHandler *handler;
   gint64 drain_timeout_ms;
+  gboolean compression;         /* compression(yes): "connection open" says whether it was negotiated */
   /* open connections (ws_conn_id -> WebsocketPeer), kept here because they survive the
      handover to the next configuration's driver */
   GHashTable *peers;

@@ -58,6 +58,7 @@ websocket_options_defaults(WebsocketOptions *self, ws_mode default_mode)
   self->max_connections = -1;
   self->max_buffered_bytes = -1;
   self->message_timeout_ms = -1;
+  self->compression_level = -1;
   self->slow_policy = WS_SLOW_DISCONNECT;
   self->drain_timeout_ms = WEBSOCKET_DEFAULT_DRAIN_TIMEOUT_MS;
   self->message_type = WS_MSG_TEXT;
@@ -232,6 +233,28 @@ websocket_options_set_message_timeout(WebsocketOptions *self, gdouble seconds, G
     }
   self->message_timeout_ms = (gint64) (seconds * 1000);
   return TRUE;
+}
+
+gboolean
+websocket_options_set_compression_level(WebsocketOptions *self, gint64 level, GError **error)
+{
+  if (level < 1 || level > 9)
+    {
+      g_set_error(error, WEBSOCKET_ERROR, 0,
+                  "must be between 1 (fastest) and 9 (smallest), not %" G_GINT64_FORMAT
+                  " (compression(no) turns compression off)", level);
+      return FALSE;
+    }
+  self->compression_level = (gint) level;
+  return TRUE;
+}
+
+gint
+websocket_options_compression_level(const WebsocketOptions *self)
+{
+  if (!self->compression)
+    return 0;
+  return self->compression_level > 0 ? self->compression_level : WEBSOCKET_DEFAULT_COMPRESSION_LEVEL;
 }
 
 static void
@@ -431,6 +454,13 @@ websocket_options_validate(WebsocketOptions *self, gboolean is_source, GError **
       g_set_error(error, WEBSOCKET_ERROR, 0, "reconnect-backoff(): the minimum is above the maximum");
       return FALSE;
     }
+  /* A level without compression(yes) would be silently ignored: say so instead. */
+  if (self->compression_level > 0 && !self->compression)
+    {
+      g_set_error(error, WEBSOCKET_ERROR, 0,
+                  "compression-level() needs compression(yes): compression is off by default");
+      return FALSE;
+    }
   if (self->path[0] != '/')
     {
       g_set_error(error, WEBSOCKET_ERROR, 0, "path() must start with '/', got '%s'", self->path);
@@ -551,8 +581,8 @@ websocket_options_fingerprint(const WebsocketOptions *self, ws_dispatch_mode dis
                          self->handshake_timeout_ms, self->reconnect_min_ms, self->reconnect_max_ms,
                          self->max_connections, (gint) self->slow_policy,
                          self->index_html ? self->index_html : "");
-  g_string_append_printf(s, "|%" G_GINT64_FORMAT "|%" G_GINT64_FORMAT, self->max_buffered_bytes,
-                         self->message_timeout_ms);
+  g_string_append_printf(s, "|%" G_GINT64_FORMAT "|%" G_GINT64_FORMAT "|deflate %d", self->max_buffered_bytes,
+                         self->message_timeout_ms, websocket_options_compression_level(self));
   g_string_append_printf(s, "|replay %" G_GINT64_FORMAT " %" G_GINT64_FORMAT, self->replay_retention,
                          self->replay_retention_bytes);
   /* The proxy URL may hold a password: only its digest enters the fingerprint. */

@@ -16,6 +16,9 @@
 #define WEBSOCKET_DEFAULT_PATH "/"
 #define WEBSOCKET_DEFAULT_BIND_ADDRESS "0.0.0.0"
 #define WEBSOCKET_DEFAULT_DRAIN_TIMEOUT_MS 5000
+/* compression(yes) without compression-level(): zlib level 1, the fastest. On log lines level 6
+   saves only 14 % more bytes for five times the sender's CPU (docs/bench.md, scenario 9). */
+#define WEBSOCKET_DEFAULT_COMPRESSION_LEVEL 1
 
 /* The domain of the module's GErrors (configuration and start-up errors). */
 #define WEBSOCKET_ERROR websocket_error_quark()
@@ -70,6 +73,8 @@ typedef struct _WebsocketOptions
   gint64 message_timeout_ms;    /* -1: engine default (60 s); 0: no limit */
   gint64 replay_retention;      /* server destination: broadcasts kept for replay; 0: off (default) */
   gint64 replay_retention_bytes;        /* bound on their bytes; 0: engine default (64 MiB) */
+  gboolean compression;         /* compression(yes): offer (client) / accept (server) permessage-deflate */
+  gint compression_level;       /* compression-level(1..9); -1: not given (WEBSOCKET_DEFAULT_COMPRESSION_LEVEL) */
   GPtrArray *lists[WEBSOCKET_LIST_COUNT];      /* gchar * values, NULL until the first one */
   ws_slow_policy slow_policy;
   gchar *index_html;
@@ -96,6 +101,11 @@ gboolean websocket_options_set_message_timeout(WebsocketOptions *self, gdouble s
    only (websocket_options_validate). */
 gboolean websocket_options_set_replay_retention(WebsocketOptions *self, gint64 messages, GError **error);
 gboolean websocket_options_set_replay_retention_bytes(WebsocketOptions *self, gint64 bytes, GError **error);
+/* compression-level(): 1..9 (zlib's levels; compression(no) is how to turn it off). */
+gboolean websocket_options_set_compression_level(WebsocketOptions *self, gint64 level, GError **error);
+/* The level handed to ws_options_set_compression: 0 without compression(yes). */
+gint websocket_options_compression_level(const WebsocketOptions *self);
+
 /* proxy(): checked by the engine's ws_options_set_proxy; the error never quotes the URL (it may
    hold a password). Client mode only (websocket_options_validate). */
 gboolean websocket_options_set_proxy(WebsocketOptions *self, const gchar *url, GError **error);

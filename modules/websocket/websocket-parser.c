@@ -47,6 +47,8 @@ static CfgLexerKeyword websocket_keywords[] =
   { "proxy", KW_PROXY },
   { "replay_retention", KW_REPLAY_RETENTION },
   { "replay_retention_bytes", KW_REPLAY_RETENTION_BYTES },
+  { "compression", KW_COMPRESSION },
+  { "compression_level", KW_COMPRESSION_LEVEL },
   { NULL }
 };
 

@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::{Bytes, BytesMut};
 
+use super::broadcast_deflate::ZLane;
 use super::frame;
 use super::retention::Retention;
 
@@ -32,9 +33,11 @@ const SEGMENT_BYTES: usize = 256 * 1024;
 
 /// Where a frame ends within its segment, and the payload bytes up to there.
 #[derive(Clone, Copy)]
-struct Mark {
-    end: usize,
-    payload: u64,
+pub(super) struct Mark {
+    /// Where the frame ends.
+    pub(super) end: usize,
+    /// Payload bytes of the segment's messages up to this one (uncompressed).
+    pub(super) payload: u64,
 }
 
 /// Consecutive frames in one buffer.
@@ -46,9 +49,20 @@ struct Segment {
     /// One per frame, so that a write is accounted for by a binary search rather than a walk
     /// over the frames it carried.
     marks: Arc<[Mark]>,
+    /// The same messages as permessage-deflate subscribers write them (`broadcast_deflate.rs`).
+    z: Option<Box<Segment>>,
 }
 
 impl Segment {
+    /// The frames a subscriber writes: the compressed lane for a deflate subscriber (`z`) when
+    /// the segment has one.
+    fn lane(&self, z: bool) -> &Segment {
+        match &self.z {
+            Some(zs) if z => zs,
+            _ => self,
+        }
+    }
+
     /// Sequence number after its last message.
     fn end(&self) -> u64 {
         self.first + self.marks.len() as u64
@@ -76,6 +90,8 @@ struct Inner {
     /// Sequence number of the next message.
     head: u64,
     subscribers: u64,
+    /// The compressed lane of the open segment, kept while deflate subscribers exist.
+    zlane: ZLane,
 }
 
 impl Inner {
@@ -94,7 +110,20 @@ impl Inner {
         let first = self.open_first();
         let data = self.open.split().freeze();
         let marks: Arc<[Mark]> = std::mem::take(&mut self.open_marks).into();
-        self.sealed.push_back(Segment { first, data, marks });
+        let z = self.zlane.seal().map(|(data, marks)| {
+            Box::new(Segment {
+                first,
+                data,
+                marks,
+                z: None,
+            })
+        });
+        self.sealed.push_back(Segment {
+            first,
+            data,
+            marks,
+            z,
+        });
     }
 }
 
@@ -131,6 +160,7 @@ impl BroadcastLog {
                 open_marks: Vec::new(),
                 head: 0,
                 subscribers: 0,
+                zlane: ZLane::default(),
             }),
             head: AtomicU64::new(0),
             capacity,
@@ -156,8 +186,15 @@ impl BroadcastLog {
 
     /// Frames `payload` (unmasked) once for every current subscriber, adding one per subscriber
     /// to `queued`; answers how many subscribers there are (0: nothing was kept, unless
-    /// retention is on).
-    pub fn append(&self, op: u8, payload: &[u8], queued: &AtomicU64) -> u64 {
+    /// retention is on). `zframe` is the message's compressed frame for the deflate
+    /// subscribers' lane (None: they get the plain frame, which RFC 7692 allows).
+    pub fn append_with(
+        &self,
+        op: u8,
+        payload: &[u8],
+        zframe: Option<&[u8]>,
+        queued: &AtomicU64,
+    ) -> u64 {
         let mut g = self.lock();
         if g.subscribers == 0 && !self.retention.on() {
             // Nobody needs it, nor anything kept: it only takes its number, so that a
@@ -175,9 +212,13 @@ impl BroadcastLog {
             g.seal();
             g.open = BytesMut::with_capacity(need.max(self.segment_bytes));
         }
+        let start = g.open.len();
         g.open.extend_from_slice(&h[..n]);
         g.open.extend_from_slice(payload);
         let end = g.open.len();
+        let g = &mut *g;
+        g.zlane
+            .push(zframe.unwrap_or(&g.open[start..end]), payload.len() as u64);
         let payload = g.open_marks.last().map_or(0, |m| m.payload) + payload.len() as u64;
         g.open_marks.push(Mark { end, payload });
         g.head += 1;
@@ -200,28 +241,57 @@ impl BroadcastLog {
         self.history.load(Ordering::Relaxed)
     }
 
-    /// Adds a subscriber; answers its cursor (it gets the broadcasts from now on).
+    /// `append_with` without a compressed frame.
+    #[cfg(test)]
+    pub fn append(&self, op: u8, payload: &[u8], queued: &AtomicU64) -> u64 {
+        self.append_with(op, payload, None, queued)
+    }
+
+    /// Adds a plain subscriber; answers its cursor (it gets the broadcasts from now on).
     #[cfg(test)]
     pub fn subscribe(&self) -> u64 {
-        self.subscribe_at(|_, head| head).cursor
+        self.subscribe_lane(false)
+    }
+
+    /// Adds a subscriber of the compressed lane (`z`) or the plain one; answers its cursor (it
+    /// gets the broadcasts from now on).
+    #[cfg(test)]
+    pub fn subscribe_lane(&self, z: bool) -> u64 {
+        self.subscribe_at(z, |_, head| head).cursor
     }
 
     /// Adds a subscriber whose cursor `start(base, head)` chooses under the log's lock (so no
     /// broadcast can come between what it saw and where it starts), clamped to what the log
-    /// holds.
-    pub fn subscribe_at(&self, start: impl FnOnce(u64, u64) -> u64) -> Start {
+    /// holds. A deflate subscriber (`z`) writes the compressed lane, started here if none is
+    /// open (history sealed before has no compressed lane: it gets those frames plain, which
+    /// RFC 7692 allows).
+    pub fn subscribe_at(&self, z: bool, start: impl FnOnce(u64, u64) -> u64) -> Start {
         let mut g = self.lock();
         g.subscribers += 1;
+        if z && g.zlane.subscribe() {
+            // The open segment has no compressed lane: what comes next starts one.
+            g.seal();
+            g.zlane.open();
+        }
         let (base, head) = (g.base(), g.head);
         let cursor = start(base, head).clamp(base, head);
         Start { cursor, base, head }
     }
 
-    /// Removes the subscriber at `cursor`; answers how many messages it had not written.
-    pub fn unsubscribe(&self, cursor: u64) -> u64 {
+    /// Removes the subscriber at `cursor` (of the compressed lane: `z`); answers how many
+    /// messages it had not written.
+    pub fn unsubscribe_lane(&self, cursor: u64, z: bool) -> u64 {
         let mut g = self.lock();
         g.subscribers -= 1;
+        if z {
+            g.zlane.unsubscribe();
+        }
         g.head - cursor
+    }
+
+    /// Whether a broadcast should be compressed now: a deflate subscriber exists.
+    pub fn wants_compressed(&self) -> bool {
+        self.lock().zlane.subscribers() > 0
     }
 
     /// Brings `view` up to date, first forgetting what every subscriber has written (all are
@@ -344,15 +414,21 @@ impl LogView {
         Some(self.segs.partition_point(|s| s.end() <= seq))
     }
 
-    /// Fills `iov` with the frames from `from` up to `to` (exclusive), as far as it has room;
-    /// answers the number of slices used.
-    pub fn slices<'a>(&'a self, from: u64, to: u64, iov: &mut [IoSlice<'a>]) -> usize {
+    /// Fills `iov` with the frames from `from` up to `to` (exclusive) of the compressed lane
+    /// (`z`) or the plain one, as far as it has room; answers the number of slices used.
+    pub fn slices_lane<'a>(
+        &'a self,
+        from: u64,
+        to: u64,
+        z: bool,
+        iov: &mut [IoSlice<'a>],
+    ) -> usize {
         let Some(mut i) = self.segment_of(from) else {
             return 0;
         };
         let (mut seq, mut n) = (from, 0);
         while n < iov.len() && seq < to && i < self.segs.len() {
-            let s = &self.segs[i];
+            let s = self.segs[i].lane(z);
             let stop = to.min(s.end());
             iov[n] = IoSlice::new(&s.data[s.offset(seq)..s.offset(stop)]);
             n += 1;
@@ -362,8 +438,8 @@ impl LogView {
         n
     }
 
-    /// Accounts for `written` bytes of the frames from `from` on.
-    pub fn advance(&self, from: u64, mut written: usize) -> Advanced {
+    /// Accounts for `written` bytes of the frames from `from` on (of the compressed lane: `z`).
+    pub fn advance_lane(&self, from: u64, mut written: usize, z: bool) -> Advanced {
         let mut a = Advanced {
             cursor: from,
             ..Advanced::default()
@@ -372,7 +448,7 @@ impl LogView {
             return a;
         };
         while written > 0 && i < self.segs.len() {
-            let s = &self.segs[i];
+            let s = self.segs[i].lane(z);
             let k0 = (a.cursor - s.first) as usize;
             let start = s.mark_before(a.cursor);
             let target = start.end + written;
@@ -407,7 +483,7 @@ mod tests {
 
     fn written(view: &LogView, from: u64, to: u64) -> Vec<u8> {
         let mut iov = [IoSlice::new(&[]); 64];
-        let n = view.slices(from, to, &mut iov);
+        let n = view.slices_lane(from, to, false, &mut iov);
         iov[..n].iter().flat_map(|s| s.iter().copied()).collect()
     }
 
@@ -419,7 +495,10 @@ mod tests {
         let cur = log.subscribe();
         log.subscribe();
         for i in 0..20u8 {
-            assert_eq!(log.append(frame::opcode::BINARY, &[i; 3], &queued), 2);
+            assert_eq!(
+                log.append_with(frame::opcode::BINARY, &[i; 3], None, &queued),
+                2
+            );
         }
         assert_eq!(queued.load(Ordering::SeqCst), 40);
         log.sync(&mut view, cur);
@@ -428,14 +507,14 @@ mod tests {
         assert_eq!(bytes.len(), 20 * 5);
         assert_eq!(&bytes[5..10], &[0x82, 3, 1, 1, 1]);
         // A write ending inside frame 3: frames 0..3 done, frame 3 handed over whole.
-        let a = view.advance(cur, 17);
+        let a = view.advance_lane(cur, 17, false);
         assert_eq!((a.cursor, a.messages, a.payload_bytes), (4, 3, 9));
         let p = a.partial.expect("partial frame");
         assert_eq!(
             (&p.frame[..], p.written, p.payload),
             (&[0x82, 3, 3, 3, 3][..], 2, 3)
         );
-        assert_eq!(log.unsubscribe(a.cursor), 16);
+        assert_eq!(log.unsubscribe_lane(a.cursor, false), 16);
     }
 
     #[test]
@@ -444,7 +523,7 @@ mod tests {
         let queued = AtomicU64::new(0);
         let cur = log.subscribe();
         log.append(frame::opcode::TEXT, b"kept", &queued);
-        assert_eq!(log.unsubscribe(cur), 1);
+        assert_eq!(log.unsubscribe_lane(cur, false), 1);
         // What nobody needs any more goes with the next broadcast, which only takes a number.
         assert_eq!(log.append(frame::opcode::TEXT, b"nobody", &queued), 0);
         let mut view = LogView::default();
@@ -471,9 +550,9 @@ mod tests {
         assert!((55..=60).contains(&view.base()), "{}", view.base());
         assert_eq!(log.history_bytes(), (100 - view.base() as usize) * 12);
         // A late subscriber starts where it asks, within what is held.
-        let s = log.subscribe_at(|_, _| 70);
+        let s = log.subscribe_at(false, |_, _| 70);
         assert_eq!((s.cursor, s.head), (70, 100));
-        let s = log.subscribe_at(|_, _| 0);
+        let s = log.subscribe_at(false, |_, _| 0);
         assert_eq!(s.cursor, view.base());
         // The budget's share cuts history, but never what a subscriber still has to write.
         log.sync_within(&mut view, s.cursor, 0);
@@ -487,9 +566,9 @@ mod tests {
     fn retention_is_bounded_and_written_messages_are_forgotten() {
         let log = BroadcastLog::new(16);
         let queued = AtomicU64::new(0);
-        let cur = log.subscribe();
+        let cur = log.subscribe_lane(false);
         for _ in 0..100 {
-            log.append(frame::opcode::TEXT, b"x", &queued);
+            log.append_with(frame::opcode::TEXT, b"x", None, &queued);
         }
         let mut view = LogView::default();
         log.sync(&mut view, cur);
@@ -513,13 +592,13 @@ mod tests {
     fn large_frames_survive_segment_changes() {
         let log = BroadcastLog::new(64);
         let queued = AtomicU64::new(0);
-        let cur = log.subscribe();
+        let cur = log.subscribe_lane(false);
         let mut expected = Vec::new();
         let mut view = LogView::default();
         for i in 0..32u32 {
             let mut p = vec![(i % 251) as u8; 65536];
             p[..4].copy_from_slice(&i.to_be_bytes());
-            log.append(frame::opcode::BINARY, &p, &queued);
+            log.append_with(frame::opcode::BINARY, &p, None, &queued);
             expected.extend_from_slice(&frame::encode(frame::opcode::BINARY, &p, None));
             if i == 2 {
                 log.sync(&mut view, cur);
@@ -527,7 +606,7 @@ mod tests {
         }
         log.sync(&mut view, cur);
         let mut iov = [IoSlice::new(&[]); 64];
-        let n = view.slices(cur, view.head(), &mut iov);
+        let n = view.slices_lane(cur, view.head(), false, &mut iov);
         let got: Vec<u8> = iov[..n].iter().flat_map(|s| s.iter().copied()).collect();
         assert_eq!(got.len(), expected.len());
         assert!(got == expected);
@@ -541,7 +620,7 @@ mod tests {
             5 * frame_len + 7,
             32 * frame_len,
         ] {
-            let a = view.advance(cur, w);
+            let a = view.advance_lane(cur, w, false);
             let whole = (w / frame_len) as u64;
             assert_eq!((a.messages, a.payload_bytes), (whole, whole * 65536), "{w}");
             match a.partial {

@@ -118,6 +118,9 @@ pub struct Config {
     /// Client: call `Handler::on_acked` as acknowledgements arrive (default off: the
     /// acknowledged prefix is only published in `Snapshot::messages_acked_seq`).
     pub report_acked: bool,
+    /// permessage-deflate (RFC 7692): 0 off (the default, both modes), 1..9 the zlib level our
+    /// messages are compressed with. A client offers it, a server accepts it when offered.
+    pub compression: u32,
 }
 
 /// Default largest message: 16 MiB.
@@ -170,6 +173,7 @@ impl Config {
             acks: AckMode::Off,
             ack_window: DEFAULT_ACK_WINDOW,
             report_acked: false,
+            compression: 0,
         }
     }
 }

@@ -246,10 +246,14 @@ impl Context {
         self.check_open()?;
         let op = self.check(data, kind)?;
         let stats = &self.shared.stats;
+        // Compressed once, here, for every deflate subscriber (`broadcast_deflate.rs`).
+        let z = match &self.shared.deflate {
+            Some(d) if self.shared.bcast.wants_compressed() => Some(d.frame(op, data)),
+            _ => None,
+        };
+        let log = &self.shared.bcast;
         // With retention on, the I/O thread also keeps the history within its bounds.
-        if self.shared.bcast.append(op, data, &stats.messages_queued) > 0
-            || self.shared.bcast.retains()
-        {
+        if log.append_with(op, data, z.as_deref(), &stats.messages_queued) > 0 || log.retains() {
             self.shared.wake();
         }
         Ok(())

@@ -49,7 +49,16 @@ pub fn header(op: u8, len: usize, mask: Option<[u8; 4]>) -> ([u8; MAX_HEADER], u
 /// Builds a complete final frame. `mask` is given by clients (RFC 6455 requires client frames to
 /// be masked with an unpredictable key) and `None` for servers.
 pub fn encode(op: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Bytes {
-    let (h, n) = header(op, payload.len(), mask);
+    encode_rsv(op, 0, payload, mask)
+}
+
+/// RSV1: set on the first frame of a compressed message (RFC 7692 6).
+pub const RSV1: u8 = 0x40;
+
+/// Builds a complete final frame with the reserved bits `rsv` set in its first byte.
+pub fn encode_rsv(op: u8, rsv: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Bytes {
+    let (mut h, n) = header(op, payload.len(), mask);
+    h[0] |= rsv;
     // Exactly full: `Bytes::from` a Vec whose length equals its capacity takes it over without a
     // second allocation.
     let mut out = Vec::with_capacity(n + payload.len());
@@ -59,6 +68,22 @@ pub fn encode(op: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Bytes {
         apply_mask(&mut out[n..], key, 0);
     }
     Bytes::from(out)
+}
+
+/// The opcode, mask key and (still masked) payload of a complete frame built by `encode`.
+pub fn parts(frame: &[u8]) -> (u8, Option<[u8; 4]>, &[u8]) {
+    let op = frame[0] & 0x0f;
+    let (mut pos, masked) = match frame[1] & 0x7f {
+        126 => (4, frame[1] & 0x80 != 0),
+        127 => (10, frame[1] & 0x80 != 0),
+        _ => (2, frame[1] & 0x80 != 0),
+    };
+    let mask = masked.then(|| {
+        let k = [frame[pos], frame[pos + 1], frame[pos + 2], frame[pos + 3]];
+        pos += 4;
+        k
+    });
+    (op, mask, &frame[pos..])
 }
 
 /// Masking works on blocks of this many bytes, which the compiler turns into vector operations.

@@ -4,6 +4,7 @@
 use tungstenite::handshake::derive_accept_key;
 
 use super::access::Refusal;
+use super::deflate::{negotiate, Agreed};
 
 /// Largest request or response head accepted.
 pub const MAX_HEAD: usize = 16 * 1024;
@@ -56,8 +57,29 @@ pub fn client_request(
     r.into_bytes()
 }
 
-/// Checks a server's response head against the request's key and protocol.
-pub fn check_response(head: &[u8], key: &str, protocol: Option<&str>) -> Result<(), String> {
+/// The values of every header `name` in a request head (none if it does not parse).
+pub fn header_values(head: &[u8], name: &str) -> Vec<String> {
+    let mut hs = [httparse::EMPTY_HEADER; 64];
+    let mut req = httparse::Request::new(&mut hs);
+    if req.parse(head).is_err() {
+        return Vec::new();
+    }
+    req.headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case(name))
+        .filter_map(|h| std::str::from_utf8(h.value).ok().map(str::to_string))
+        .collect()
+}
+
+/// Checks a server's response head against the request's key and protocol, and the
+/// extensions it selected against our offer (`offered_deflate`: we offered permessage-deflate);
+/// answers what permessage-deflate agreement it holds, if any.
+pub fn check_response(
+    head: &[u8],
+    key: &str,
+    protocol: Option<&str>,
+    offered_deflate: bool,
+) -> Result<Option<Agreed>, String> {
     let mut hs = [httparse::EMPTY_HEADER; 64];
     let mut resp = httparse::Response::new(&mut hs);
     match resp.parse(head) {
@@ -80,9 +102,11 @@ pub fn check_response(head: &[u8], key: &str, protocol: Option<&str>) -> Result<
     if header(h, "Sec-WebSocket-Accept") != Some(derive_accept_key(key.as_bytes()).as_str()) {
         return Err("handshake response has a wrong Sec-WebSocket-Accept".into());
     }
-    if header(h, "Sec-WebSocket-Extensions").is_some_and(|v| !v.trim().is_empty()) {
-        return Err("server selected an extension that was not offered".into());
-    }
+    let extensions = h
+        .iter()
+        .filter(|x| x.name.eq_ignore_ascii_case("Sec-WebSocket-Extensions"))
+        .filter_map(|x| std::str::from_utf8(x.value).ok());
+    let agreed = negotiate::client_agree(extensions, offered_deflate)?;
     match (header(h, "Sec-WebSocket-Protocol"), protocol) {
         (Some(got), Some(want)) if got.trim() != want => {
             Err(format!("server selected subprotocol {got:?}, not {want:?}"))
@@ -90,7 +114,7 @@ pub fn check_response(head: &[u8], key: &str, protocol: Option<&str>) -> Result<
         (Some(got), None) => Err(format!(
             "server selected subprotocol {got:?} that was not offered"
         )),
-        _ => Ok(()),
+        _ => Ok(agreed),
     }
 }
 
@@ -106,6 +130,14 @@ pub enum ServerReply {
 }
 
 /// A complete HTTP response with a small text body, closing the connection.
+/// Adds `name: value` to a complete response head (before the blank line that ends it): the
+/// 101's extension, acknowledgement and sequence headers are decided after it is built.
+pub fn add_response_header(resp: &mut Vec<u8>, name: &str, value: &str) {
+    debug_assert!(resp.ends_with(b"\r\n\r\n"));
+    let at = resp.len() - 2;
+    resp.splice(at..at, format!("{name}: {value}\r\n").into_bytes());
+}
+
 pub fn http_response(status: &str, extra: &str, body: &str) -> Vec<u8> {
     format!("HTTP/1.1 {status}\r\n{extra}Content-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).into_bytes()
 }

@@ -2,6 +2,8 @@
 //! validates UTF-8 as it arrives (so a bad text message is refused at its first bad fragment)
 //! and turns protocol violations into the close code RFC 6455 asks for.
 
+use super::deflate::codec::{InflateError, INFLATER_BYTES};
+use super::deflate::Inflater;
 use super::event::MsgKind;
 use super::frame::{apply_mask, opcode, valid_close_code};
 
@@ -42,6 +44,26 @@ pub struct Parser {
     utf8_valid: usize,
     /// The last reassembled message, kept so it can be lent out; freed by the next frame.
     done: Vec<u8>,
+    /// permessage-deflate was agreed: how compressed messages are inflated.
+    inflate: Option<Inflate>,
+    /// The message being received is compressed (RSV1 on its first frame).
+    compressed: bool,
+}
+
+/// The inflating side of permessage-deflate.
+#[derive(Debug)]
+struct Inflate {
+    /// The peer keeps its compression context between messages, so the window is kept too.
+    takeover: bool,
+    /// Made at the first compressed message; without takeover dropped after each one, so a
+    /// connection that sends nothing compressed holds nothing for it.
+    inflater: Option<Inflater>,
+}
+
+/// Largest compressed frame accepted for a message of at most `max` inflated bytes: incompressible
+/// data grows by a few bytes per 16 KiB block when deflated.
+fn compressed_limit(max: usize) -> u64 {
+    max as u64 + max as u64 / 8 + 1024
 }
 
 /// Whether `data` can still become valid UTF-8 (it may end inside a character). Returns the
@@ -90,13 +112,29 @@ impl Parser {
             fragments: None,
             utf8_valid: 0,
             done: Vec::new(),
+            inflate: None,
+            compressed: false,
         }
+    }
+
+    /// permessage-deflate was agreed: frames with RSV1 carry compressed messages; `takeover`
+    /// tells whether the peer keeps its context from one message to the next.
+    pub fn enable_inflate(&mut self, takeover: bool) {
+        self.inflate = Some(Inflate {
+            takeover,
+            inflater: None,
+        });
     }
 
     /// Bytes held for the message being reassembled and the last one lent out (capacity, what
     /// the allocator really holds).
     pub fn buffered(&self) -> usize {
-        self.fragments.as_ref().map_or(0, |(_, v)| v.capacity()) + self.done.capacity()
+        let inflater = self
+            .inflate
+            .as_ref()
+            .filter(|i| i.inflater.is_some())
+            .map_or(0, |_| INFLATER_BYTES);
+        self.fragments.as_ref().map_or(0, |(_, v)| v.capacity()) + self.done.capacity() + inflater
     }
 
     /// Whether a fragmented message is incomplete.
@@ -116,6 +154,9 @@ impl Parser {
     pub fn discard(&mut self) {
         self.fragments = None;
         self.done = Vec::new();
+        if let Some(i) = self.inflate.as_mut() {
+            i.inflater = None;
+        }
     }
 
     /// Parses the first frame in `buf`. Answers how many bytes it used (0 when the frame is not
@@ -133,8 +174,12 @@ impl Parser {
         let b0 = buf[0];
         let b1 = buf[1];
         let fin = b0 & 0x80 != 0;
-        if b0 & 0x70 != 0 {
+        if b0 & 0x30 != 0 {
             return Err(violation(1002, "reserved bits set"));
+        }
+        let rsv1 = b0 & 0x40 != 0;
+        if rsv1 && self.inflate.is_none() {
+            return Err(violation(1002, "RSV1 set without permessage-deflate"));
         }
         let op = b0 & 0x0f;
         let masked = b1 & 0x80 != 0;
@@ -178,6 +223,9 @@ impl Parser {
             if !matches!(op, opcode::CLOSE | opcode::PING | opcode::PONG) {
                 return Err(violation(1002, "unknown control opcode"));
             }
+            if rsv1 {
+                return Err(violation(1002, "RSV1 set on a control frame"));
+            }
         } else {
             match op {
                 opcode::CONTINUATION if self.fragments.is_none() => {
@@ -192,8 +240,21 @@ impl Parser {
                 opcode::CONTINUATION | opcode::TEXT | opcode::BINARY => {}
                 _ => return Err(violation(1002, "unknown data opcode")),
             }
+            if rsv1 && op == opcode::CONTINUATION {
+                return Err(violation(1002, "RSV1 set on a continuation frame"));
+            }
+            let compressed = if op == opcode::CONTINUATION {
+                self.compressed
+            } else {
+                rsv1
+            };
             let so_far = self.fragments.as_ref().map_or(0, |(_, v)| v.len()) as u64;
-            if so_far + len > self.max_message as u64 {
+            if compressed {
+                // The inflated size is checked as it is inflated; this bounds the frame's bytes.
+                if len > compressed_limit(self.max_message) {
+                    return Err(violation(1009, "message above max_message_size"));
+                }
+            } else if so_far + len > self.max_message as u64 {
                 return Err(violation(1009, "message above max_message_size"));
             }
         }
@@ -220,7 +281,7 @@ impl Parser {
             opcode::PING => Some(Incoming::Ping(payload)),
             opcode::PONG => Some(Incoming::Pong(payload)),
             opcode::CLOSE => Some(Self::close(payload)?),
-            _ => self.data(op, fin, payload)?,
+            _ => self.data(op, fin, rsv1, payload)?,
         };
         Ok((end, event))
     }
@@ -245,9 +306,13 @@ impl Parser {
         &'a mut self,
         op: u8,
         fin: bool,
+        rsv1: bool,
         payload: &'a [u8],
     ) -> Result<Option<Incoming<'a>>, Violation> {
-        if op != opcode::CONTINUATION && fin {
+        if op != opcode::CONTINUATION {
+            self.compressed = rsv1;
+        }
+        if op != opcode::CONTINUATION && fin && !self.compressed {
             // The common case: a whole message in one frame, delivered from the read buffer.
             let kind = if op == opcode::TEXT {
                 MsgKind::Text
@@ -272,8 +337,30 @@ impl Parser {
             .fragments
             .as_mut()
             .expect("a fragmented message is in progress");
-        reserve_stepped(buf, payload.len());
-        buf.extend_from_slice(payload);
+        if self.compressed {
+            let inf = self.inflate.as_mut().expect("RSV1 is refused without it");
+            let inflater = inf
+                .inflater
+                .get_or_insert_with(|| Inflater::new(inf.takeover));
+            let limit = self.max_message;
+            let r = inflater.feed(payload, buf, limit).and_then(|_| {
+                if fin {
+                    inflater.finish(buf, limit)
+                } else {
+                    Ok(())
+                }
+            });
+            if fin && !inf.takeover {
+                inf.inflater = None;
+            }
+            r.map_err(|e| match e {
+                InflateError::TooBig => violation(1009, "inflated message above max_message_size"),
+                InflateError::Invalid => violation(1007, "invalid compressed data"),
+            })?;
+        } else {
+            reserve_stepped(buf, payload.len());
+            buf.extend_from_slice(payload);
+        }
         if *kind == MsgKind::Text {
             match utf8_prefix(&buf[self.utf8_valid..]) {
                 Some(n) => self.utf8_valid += n,
@@ -426,5 +513,68 @@ mod tests {
                 .code,
             1007
         );
+    }
+
+    fn compressed(data: &[u8]) -> Vec<u8> {
+        let mut z = Vec::new();
+        crate::engine::deflate::Deflater::new(6, 15, true).message(data, &mut z);
+        z
+    }
+
+    #[test]
+    fn rsv1_needs_permessage_deflate_and_a_first_data_frame() {
+        let z = compressed(b"hello");
+        let mut f = frame(true, opcode::TEXT, &z, true);
+        f[0] |= 0x40;
+        let mut p = Parser::new(true, 100);
+        assert_eq!(p.next(&mut f.clone()).unwrap_err().code, 1002);
+        p.enable_inflate(true);
+        match p.next(&mut f).unwrap() {
+            (_, Some(Incoming::Message(MsgKind::Text, d))) => assert_eq!(d, b"hello"),
+            other => panic!("{other:?}"),
+        }
+        let mut ping = frame(true, opcode::PING, b"", true);
+        ping[0] |= 0x40;
+        assert_eq!(p.next(&mut ping).unwrap_err().code, 1002);
+        let mut p = Parser::new(true, 100);
+        p.enable_inflate(false);
+        let mut first = frame(false, opcode::BINARY, &z[..2], true);
+        first[0] |= 0x40;
+        assert!(matches!(p.next(&mut first).unwrap(), (_, None)));
+        let mut cont = frame(true, opcode::CONTINUATION, &z[2..], true);
+        cont[0] |= 0x40;
+        assert_eq!(p.next(&mut cont).unwrap_err().code, 1002);
+        let mut rsv2 = frame(true, opcode::TEXT, b"x", true);
+        rsv2[0] |= 0x20;
+        assert_eq!(p.next(&mut rsv2).unwrap_err().code, 1002);
+    }
+
+    #[test]
+    fn a_fragmented_compressed_message_is_inflated_within_the_limit() {
+        let text = "caf\u{e9} ".repeat(40);
+        let z = compressed(text.as_bytes());
+        let mut p = Parser::new(false, text.len());
+        p.enable_inflate(true);
+        let mut a = frame(false, opcode::TEXT, &z[..z.len() / 2], false);
+        a[0] |= 0x40;
+        assert!(matches!(p.next(&mut a).unwrap(), (_, None)));
+        assert!(p.buffered() >= INFLATER_BYTES);
+        let mut b = frame(true, opcode::CONTINUATION, &z[z.len() / 2..], false);
+        match p.next(&mut b).unwrap() {
+            (_, Some(Incoming::Message(MsgKind::Text, d))) => assert_eq!(d, text.as_bytes()),
+            other => panic!("{other:?}"),
+        }
+        // One byte less room: 1009.
+        let mut p = Parser::new(false, text.len() - 1);
+        p.enable_inflate(true);
+        let mut f = frame(true, opcode::TEXT, &z, false);
+        f[0] |= 0x40;
+        assert_eq!(p.next(&mut f).unwrap_err().code, 1009);
+        // Invalid UTF-8 inside compressed text: 1007.
+        let mut p = Parser::new(false, 100);
+        p.enable_inflate(true);
+        let mut f = frame(true, opcode::TEXT, &compressed(&[0x41, 0xff]), false);
+        f[0] |= 0x40;
+        assert_eq!(p.next(&mut f).unwrap_err().code, 1007);
     }
 }

@@ -84,9 +84,14 @@ fn parse_since(v: &str) -> Result<u64, String> {
 /// Subscribes to `log`: from now on, or, with `since`, from the first broadcast after it that
 /// the log still holds (chosen under the log's lock, so none comes in between). The replayed
 /// broadcasts are added to `queued` (`messages_queued`), as a broadcast adds one per subscriber.
-pub fn subscribe(log: &BroadcastLog, since: Option<u64>, queued: &AtomicU64) -> Subscribed {
+pub fn subscribe(
+    log: &BroadcastLog,
+    since: Option<u64>,
+    z: bool,
+    queued: &AtomicU64,
+) -> Subscribed {
     let mut asked = 0;
-    let start = log.subscribe_at(|_, head| match since {
+    let start = log.subscribe_at(z, |_, head| match since {
         None => head,
         Some(n) => {
             // Numbers above the newest come from an earlier run: replay all that is held.
@@ -104,9 +109,7 @@ pub fn subscribe(log: &BroadcastLog, since: Option<u64>, queued: &AtomicU64) -> 
 
 /// The 101 answer `resp` with the `WS-API-Seq` header added.
 pub fn with_seq_header(mut resp: Vec<u8>, next_seq: u64) -> Vec<u8> {
-    debug_assert!(resp.ends_with(b"\r\n\r\n"));
-    resp.truncate(resp.len() - 2);
-    resp.extend_from_slice(format!("{SEQ_HEADER}: {next_seq}\r\n\r\n").as_bytes());
+    crate::engine::handshake::add_response_header(&mut resp, SEQ_HEADER, &next_seq.to_string());
     resp
 }
 
@@ -184,7 +187,7 @@ mod tests {
         }
         // Nobody subscribed: all 20 are numbered and (within capacity) held.
         let q = AtomicU64::new(0);
-        let subscribe = |since| subscribe(&log, since, &q);
+        let subscribe = |since| subscribe(&log, since, false, &q);
         let live = subscribe(None);
         assert_eq!((live.cursor, live.next_seq, live.replay), (20, 21, None));
         let mid = subscribe(Some(15));

@@ -11,6 +11,7 @@ use crossbeam_channel::{unbounded, Receiver, Sender};
 
 use super::acks::receiver::RxAckTable;
 use super::broadcast::BroadcastLog;
+use super::broadcast_deflate::ServerDeflater;
 use super::config::{Config, Mode};
 use super::manual::ManualEvents;
 use super::queue::OutQueue;
@@ -48,6 +49,8 @@ pub struct Shared {
     pub conns: RwLock<HashMap<u64, Arc<OutQueue>>>,
     /// Server: what ws_broadcast framed, written to each subscriber from its own cursor.
     pub bcast: BroadcastLog,
+    /// Server with compression on: the compressor every deflate connection's messages share.
+    pub deflate: Option<ServerDeflater>,
     /// Client: the context's queue, which outlives each connection.
     pub client_queue: Arc<OutQueue>,
     /// Client: id of the open connection, 0 when none.
@@ -103,6 +106,8 @@ impl Shared {
         let cap = config.queue_capacity;
         let replay = config.replay;
         let acks = config.acks;
+        let deflate = (config.mode == Mode::Server && config.compression > 0)
+            .then(|| ServerDeflater::new(config.compression));
         Shared {
             config,
             waker,
@@ -113,6 +118,7 @@ impl Shared {
             ready,
             conns: RwLock::new(HashMap::new()),
             bcast: BroadcastLog::with_retention(cap, replay),
+            deflate,
             client_queue: Arc::new(OutQueue::new(cap)),
             client_conn: AtomicU64::new(0),
             accepted_seq: AtomicU64::new(0),

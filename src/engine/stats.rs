@@ -38,6 +38,8 @@ pub struct Stats {
     pub messages_acked_seq: AtomicU64,
     /// Client: messages written again after a reconnect because they were not acknowledged.
     pub messages_resent: AtomicU64,
+    /// Open connections that negotiated permessage-deflate.
+    pub connections_compressed: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -81,6 +83,8 @@ pub struct Snapshot {
     /// earlier one ended before the server acknowledged them (the duplicates the server may
     /// see; each is also counted in `messages_sent`).
     pub messages_resent: u64,
+    /// Open connections that negotiated permessage-deflate (RFC 7692).
+    pub connections_compressed: u64,
 }
 
 impl Stats {
@@ -108,6 +112,7 @@ impl Stats {
             messages_sent_seq: self.messages_sent_seq.load(Relaxed),
             messages_acked_seq: self.messages_acked_seq.load(Relaxed),
             messages_resent: self.messages_resent.load(Relaxed),
+            connections_compressed: self.connections_compressed.load(Relaxed),
         }
     }
 }

@@ -398,6 +398,7 @@ pub extern "C" fn ws_get_stats(c: *const ws_context, out: *mut ws_stats) -> ws_s
             messages_sent_seq: s.messages_sent_seq,
             messages_acked_seq: s.messages_acked_seq,
             messages_resent: s.messages_resent,
+            connections_compressed: s.connections_compressed,
         });
         Ok(())
     })

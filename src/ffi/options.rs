@@ -599,6 +599,33 @@ pub extern "C" fn ws_options_set_proxy_from_env(o: *mut ws_options, enable: c_in
     })
 }
 
+/// permessage-deflate (RFC 7692): 0 = off (the default, client and server), 1..9 = the zlib
+/// level messages are compressed with (1: fastest, the recommended level for log lines; 9:
+/// smallest). A client offers it; a server accepts it when a client offers it (every browser
+/// does) and always answers server_no_context_takeover, so a broadcast is compressed once for
+/// all its deflate subscribers. Incoming compressed messages are inflated within
+/// ws_options_set_max_message_size (a larger one closes the connection with 1009 before it is
+/// inflated past the limit). Memory: a compressed server connection holds about 48 KiB (its
+/// inflater) once its client sent a compressed message, plus one compressor of about 330 KiB
+/// per server context; a client holds its compressor (about 320 KiB) and inflater. Both count
+/// in ws_options_set_max_buffered_bytes (a client offers compression only when that budget is
+/// at least twice what it needs, about 740 KiB; the default is 256 MiB). `ws_stats.connections_compressed` counts the open
+/// connections that negotiated it. Off by default: it costs CPU on every message and memory
+/// per connection, and pays where bandwidth is scarce (see docs/compression.md).
+/// WS_ERR_INVALID_ARGUMENT for a level outside 0..9.
+#[no_mangle]
+pub extern "C" fn ws_options_set_compression(o: *mut ws_options, level: c_int) -> ws_status {
+    with_options(o, "ws_options_set_compression", |opts| {
+        if !(0..=9).contains(&level) {
+            return Err(Error::invalid(format!(
+                "compression level {level} is out of range 0..9"
+            )));
+        }
+        opts.config.compression = level as u32;
+        Ok(())
+    })
+}
+
 /// Where callbacks run: WS_DISPATCH_THREAD (default) or WS_DISPATCH_MANUAL.
 #[no_mangle]
 pub extern "C" fn ws_options_set_dispatch(o: *mut ws_options, d: RawDispatchMode) -> ws_status {

@@ -251,6 +251,8 @@ pub struct ws_stats {
     /// one that wrote them ended before the server acknowledged them (the duplicates the server
     /// may have received; each is also counted in messages_sent).
     pub messages_resent: u64,
+    /// Open connections that negotiated permessage-deflate (see ws_options_set_compression).
+    pub connections_compressed: u64,
 }
 
 /// A server's handshake filter (see `ws_options_set_handshake_filter`): answers 0 to accept the

@@ -24,6 +24,9 @@ module under test) on loopback, with Python `websockets` peers:
   n  trusted-proxies(): SOURCEIP from X-Forwarded-For only when the peer is a trusted proxy; a
      reload with a changed list rebuilds the context
   o  proxy(): the destination client through an HTTP CONNECT proxy
+  q  compression(yes): a client-mode destination feeds a server-mode source over permessage-deflate
+     (both ends count the connection as compressed), lines intact and in order; a Python peer on each
+     side sees the extension negotiated; without compression(yes) it is not
   p  acknowledged when written: with a server that reads nothing, the lines the engine holds stay
      unacknowledged in syslog-ng's queue; with disk-buffer(reliable(yes)), kill -9 and a restart
      lose none of them
@@ -128,12 +131,16 @@ class Recorder:
 
 
 class Collector(Recorder):
-    """A WebSocket server that records what its clients send, and the headers of each
-    connection's handshake request (`requests`: (name, value) lists in the order received)."""
+    """A WebSocket server that records what its clients send, the headers of each
+    connection's handshake request (`requests`: (name, value) lists in the order received) and
+    the extensions each connection negotiated (`extensions`: its answer's
+    Sec-WebSocket-Extensions, or None). Like every `websockets` server it accepts
+    permessage-deflate when a client offers it."""
 
     def __init__(self, port=0, tls=None, subprotocols=None):
         super().__init__()
         self.requests = []
+        self.extensions = []
         self.server = ws_serve(self._record, "127.0.0.1", port, ssl=tls, subprotocols=subprotocols,
                                max_size=None)
         self.port = self.server.socket.getsockname()[1]
@@ -143,6 +150,7 @@ class Collector(Recorder):
     def _record(self, ws):
         with self.cond:
             self.requests.append(list(ws.request.headers.raw_items()))
+            self.extensions.append(ws.response.headers.get("Sec-WebSocket-Extensions"))
         super()._record(ws)
 
     def close(self):
@@ -1005,12 +1013,23 @@ BAD_CONFIGS = [
      'proxy(), error=proxy URL: the proxy port is not a number in 1..65535'),
     ('source s { websocket(port(8000) proxy("http://127.0.0.1:3128")); };',
      'proxy() is only valid in mode("client")'),
+    ('destination d { websocket(address("127.0.0.1") port(8000) compression(yes) compression-level(10)); };',
+     'compression-level(), error=must be between 1 (fastest) and 9 (smallest), not 10'),
+    ('source s { websocket(port(8000) compression(yes) compression-level(0)); };',
+     'compression-level(), error=must be between 1 (fastest) and 9 (smallest), not 0'),
+    ('destination d { websocket(address("127.0.0.1") port(8000) compression-level(5)); };',
+     'compression-level() needs compression(yes): compression is off by default'),
+    ('source s { websocket(port(8000) compression(maybe)); };', 'syntax error'),
 ]
 
 # Accepted by --syntax-only: the options that also bound what a client receives.
 GOOD_CONFIGS = [
     'destination d { websocket(mode("server") port(8000) replay-retention(10000) replay-retention-bytes(1048576)); };',
     'destination d { websocket(mode("server") port(8000) replay-retention(0)); };',
+    'destination d { websocket(address("127.0.0.1") port(8000) compression(yes) compression-level(9)); };',
+    'destination d { websocket(mode("server") port(8000) compression(yes)); };',
+    'source s { websocket(mode("client") address("127.0.0.1") port(8000) compression(yes) compression_level(1)); };',
+    'source s { websocket(port(8000) compression(no)); };',
     'destination d { websocket(address("127.0.0.1") port(8000) proxy("http://user:p%40ss@proxy.example:3128")); };',
     'source s { websocket(mode("client") address("127.0.0.1") port(8000) proxy("http://[::1]:3128/")); };',
     'destination d { websocket(address("127.0.0.1") port(8000) max-buffered-bytes(1048576) message-timeout(2.5)); };',
@@ -1618,6 +1637,89 @@ log { source(s_net); destination(d_ws); flags(flow-control); };
           % (written, len(sent), count_duplicates(srv, sent)), flush=True)
 
 
+def varied_lines(n):
+    """Log-like lines that differ from each other (hosts, programs, pids, numbers, addresses,
+    some beyond ASCII, some long), so that a compressed stream is a real one: a repeated string
+    would not show a window or a back-reference handled wrongly."""
+    hosts = ["web-01", "db3.eu-west.example.net", "ip-10-4-2-9", "node-3fa9c0de", "mail2"]
+    progs = ["sshd", "nginx", "postgres", "CRON", "app-worker", "kernel"]
+    users = ["alice", "bob", "zoë", "jürgen", "root"]
+    out = []
+    for i in range(n):
+        line = "%s %s[%d]: request %d from 192.0.2.%d user=%s path=/api/v1/orders/%d took %d ms" % (
+            hosts[i % 5], progs[(i * 7) % 6], 1000 + (i * 7919) % 50000, i, i % 255, users[i % 5],
+            (i * 104729) % 100000, (i * 37) % 1000)
+        if i % 97 == 5:
+            line += " trace=" + "".join("%08x" % ((i * k * 2654435761) % 2 ** 32) for k in range(1, 200))
+        if i % 10 == 3:
+            line += " ✓ 日本語 %d" % i
+        out.append(line)
+    return out
+
+
+def test_q_compression(ctx):
+    """compression(yes): a client-mode destination (level 6) sends to a server-mode source in
+    the same syslog-ng over permessage-deflate: 3,000 varied lines arrive intact and in order,
+    and both ends log the connection as compressed (the engine's count of compressed
+    connections, in the "connection open" message of a driver with compression(yes)). A second destination with compression(yes)
+    and the default level sends the same lines to a Python `websockets` server, which
+    negotiates the extension with it; a Python client offering it to the source gets it; a
+    source without compression() (the default: off) does not answer the offer."""
+    coll = Collector()
+    ctx.cleanup.append(coll.close)
+    net = free_tcp_port()
+    src = free_tcp_port()  # the destination must name it in the configuration
+    out = os.path.join(ctx.workdir, "compressed.out")
+    sng = ctx.sng("compression", net_source(net) + """
+destination d_ws { websocket( address("127.0.0.1") port(%d) path("/deflate") template("$MSG")
+                              compression(yes) compression-level(6) ); };
+destination d_py { websocket( address("127.0.0.1") port(%d) template("$MSG") compression(yes) ); };
+source s_ws { websocket( address("127.0.0.1") port(%d) path("/deflate") compression(yes)
+                         flags(no-parse) log-iw-size(1000) ); };
+source s_plain { websocket( address("127.0.0.1") port(0) path("/plain") flags(no-parse) ); };
+destination d_file { file("%s" template("$MSG\\n")); };
+log { source(s_net); destination(d_ws); destination(d_py); flags(flow-control); };
+log { source(s_ws); source(s_plain); destination(d_file); flags(flow-control); };
+""" % (src, coll.port, src, out))
+    sng.start(wait=False)
+    ports = started_ports(sng, "source", 2)
+    sng.wait_for(r"syslog-ng starting up")
+    # The destination's connection to the source, seen from both ends: each end's context counts
+    # it among its connections that negotiated permessage-deflate (ws_stats).
+    sng.wait_for(r"websocket: connection open; endpoint='client ws://127\.0\.0\.1:%d/deflate'.*"
+                 r"compressed_connections='1'" % src)
+    sng.wait_for(r"websocket: connection open; endpoint='server ws://127\.0\.0\.1:%d/deflate'.*"
+                 r"compressed_connections='1'" % src)
+    coll.wait_connections(1)
+    with coll.cond:
+        negotiated = coll.extensions[0]
+    check(negotiated and negotiated.startswith("permessage-deflate"),
+          "the Python server did not negotiate permessage-deflate with compression(yes): %r" % negotiated)
+
+    sent = varied_lines(3000)
+    tcp_send_lines(net, sent)
+    got = wait_file_lines(out, len(sent), timeout=120, proc=sng)
+    check(got == sent, "lines through the compressed connection differ or are out of order "
+          "(first difference at %d)" % next((i for i, (a, b) in enumerate(zip(got, sent)) if a != b), -1))
+    check(coll.wait(len(sent)) == sent, "the Python server's lines differ or are out of order")
+
+    # A Python client offering permessage-deflate (as browsers do): accepted by the source with
+    # compression(yes), not by the one without it.
+    with ws_connect("ws://127.0.0.1:%d/deflate" % ports["/deflate"], open_timeout=10) as ws:
+        ext = ws.response.headers.get("Sec-WebSocket-Extensions")
+        check(ext and ext.startswith("permessage-deflate"),
+              "the source with compression(yes) did not accept permessage-deflate: %r" % ext)
+        ws.send("from a compressing client ✓")
+    with ws_connect("ws://127.0.0.1:%d/plain" % ports["/plain"], open_timeout=10) as ws:
+        ext = ws.response.headers.get("Sec-WebSocket-Extensions")
+        check(ext is None, "the source without compression() negotiated %r" % ext)
+        ws.send("from a plain connection")
+    got = wait_file_lines(out, len(sent) + 2, proc=sng)
+    check(sorted(got[len(sent):]) == ["from a compressing client ✓", "from a plain connection"],
+          "the Python clients' lines: %r" % got[len(sent):])
+    check(sng.stop() == 0, "syslog-ng exited with an error")
+
+
 TESTS = [test_a_dest_client, test_a_dest_client_full_engine_queue, test_a_dest_client_headers_order,
          test_b_dest_server_two_subscribers,
          test_b_dest_server_no_subscriber_wait,
@@ -1629,7 +1731,8 @@ TESTS = [test_a_dest_client, test_a_dest_client_full_engine_queue, test_a_dest_c
          test_l_dest_server_allowed_origins, test_m_message_limits, test_n_trusted_proxies,
          test_o_dest_client_through_proxy, test_p_dest_client_acked_when_written,
          test_p_dest_client_reload_unacked, test_p_dest_client_kill9_reliable_disk_buffer,
-         test_q_dest_server_replay_after_a_drop]
+         test_q_dest_server_replay_after_a_drop,
+         test_q_compression]
 
 
 def main():

@@ -76,9 +76,7 @@ impl<S: Transport> Conn<S> {
         if shared.config.acks == AckMode::Off || !wire::in_head(head) {
             return;
         }
-        // The response ends with its blank line: the header goes before it.
-        let at = resp.len() - 2;
-        resp.splice(at..at, format!("{}: 1\r\n", wire::HEADER).into_bytes());
+        crate::engine::handshake::add_response_header(resp, wire::HEADER, "1");
         self.rx_acks = Some(RxConn {
             shared: shared.rx_acks.opened(self.id),
             received: 0,
@@ -161,6 +159,8 @@ impl<S: Transport> Conn<S> {
     /// the server acknowledges it.
     pub(super) fn keep_written(&mut self, c: Chunk) {
         if let Some(w) = &mut self.tx_acks {
+            // Kept as it will be resent: uncompressed (another connection, another compressor).
+            let c = c.rewound();
             let n = c.data.len();
             w.written(c, n);
         }
@@ -201,10 +201,9 @@ impl<S: Transport> Conn<S> {
         let back: Vec<Chunk> = w
             .take()
             .into_iter()
-            .map(|mut c| {
-                c.off = 0;
-                c.resend = true;
-                c
+            .map(|c| Chunk {
+                resend: true,
+                ..c.rewound()
             })
             .collect();
         // Carried over from here on, like the queue: no longer the window's.

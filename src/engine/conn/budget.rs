@@ -11,10 +11,11 @@ use crate::engine::stream::Transport;
 
 impl<S: Transport> Conn<S> {
     /// Bytes this connection holds for incoming data: its read buffer and the message being
-    /// reassembled (capacities: what the allocator really holds). A client's messages kept
-    /// until acknowledged are counted apart (`Shared::kept`, see `Shared::input_budget`).
+    /// reassembled (capacities: what the allocator really holds), and with permessage-deflate
+    /// its inflater and (client) its compressor. A client's messages kept until acknowledged
+    /// are counted apart (`Shared::kept`, see `Shared::input_budget`).
     pub fn held(&self) -> usize {
-        self.inbuf.capacity() + self.parser.buffered()
+        self.inbuf.capacity() + self.parser.buffered() + self.deflate_held()
     }
 
     /// Brings this connection's share of the context's budget total up to date; answers the

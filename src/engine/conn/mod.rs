@@ -26,6 +26,7 @@ use super::stream::{Stream, Transport};
 mod acking;
 mod budget;
 mod closing;
+mod compress;
 mod framing;
 mod opening;
 mod writer;
@@ -98,6 +99,21 @@ pub struct Chunk {
     /// Client: written before on a connection that ended unacknowledged (docs/acks.md); its
     /// next write counts in `messages_resent`.
     pub resend: bool,
+    /// Client, compressed: the frame as queued, put back if the chunk is carried over to
+    /// another connection (see `compress.rs`).
+    pub plain: Option<Bytes>,
+}
+
+impl Chunk {
+    /// The chunk as it goes to another connection: from its first byte, and uncompressed
+    /// (a compressed frame belongs to this connection's compressor state).
+    pub fn rewound(mut self) -> Chunk {
+        self.off = 0;
+        if let Some(p) = self.plain.take() {
+            self.data = p;
+        }
+        self
+    }
 }
 
 /// One connection.
@@ -174,6 +190,8 @@ pub struct Conn<S: Transport = Stream> {
     tx_acks: Option<crate::engine::acks::window::Window<Chunk>>,
     /// Server with acknowledgements negotiated: the receiver's numbers.
     rx_acks: Option<acking::RxConn>,
+    /// permessage-deflate was agreed: how data messages are sent (see `compress.rs`).
+    outgoing: Option<compress::Outgoing>,
 }
 
 impl<S: Transport> Conn<S> {
@@ -228,6 +246,7 @@ impl<S: Transport> Conn<S> {
             opened_at: None,
             tx_acks: None,
             rx_acks: None,
+            outgoing: None,
         }
     }
 

@@ -7,8 +7,9 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::{Closing, Conn, End, Phase, CLOSE_TIMEOUT};
+use super::{compress, Closing, Conn, End, Phase, CLOSE_TIMEOUT};
 use crate::engine::access;
+use crate::engine::deflate::negotiate;
 use crate::engine::handshake::{self, ServerReply, MAX_HEAD};
 use crate::engine::log::Level;
 use crate::engine::replay;
@@ -22,13 +23,20 @@ impl<S: Transport> Conn<S> {
     pub fn start_client_handshake(&mut self, shared: &Shared) {
         let c = &shared.config;
         self.key = tungstenite::handshake::client::generate_key();
+        let mut headers = std::borrow::Cow::Borrowed(&c.headers);
+        if compress::client_offers(c) {
+            headers.to_mut().push((
+                "Sec-WebSocket-Extensions".into(),
+                negotiate::CLIENT_OFFER.into(),
+            ));
+        }
         let req = handshake::client_request(
             &c.address,
             c.port,
             c.tls,
             &c.path,
             c.protocol.as_deref(),
-            &c.headers,
+            &headers,
             &self.key,
         );
         self.phase = Phase::ClientHandshake;
@@ -62,6 +70,7 @@ impl<S: Transport> Conn<S> {
         shared.peer_opened(self.id, self.peer);
         let st = &shared.stats;
         st.connections_current.fetch_add(1, Ordering::Relaxed);
+        self.count_compressed(shared, true);
         st.connections_total.fetch_add(1, Ordering::Relaxed);
         sink.connect(self.id);
     }
@@ -136,8 +145,26 @@ impl<S: Transport> Conn<S> {
                         return Ok(buf.len());
                     }
                 };
+                if c.compression > 0 {
+                    let offers = handshake::header_values(&buf[..end], "Sec-WebSocket-Extensions");
+                    if let Some((agreed, answer)) =
+                        negotiate::server_accept(offers.iter().map(String::as_str))
+                    {
+                        handshake::add_response_header(
+                            &mut resp,
+                            "Sec-WebSocket-Extensions",
+                            &answer,
+                        );
+                        self.start_deflate(agreed, shared);
+                    }
+                }
                 self.negotiate_acks_server(&buf[..end], &mut resp, shared);
-                let sub = replay::subscribe(&shared.bcast, since, &shared.stats.messages_queued);
+                let sub = replay::subscribe(
+                    &shared.bcast,
+                    since,
+                    self.bcast_lane(),
+                    &shared.stats.messages_queued,
+                );
                 self.push_control(Bytes::from(replay::with_seq_header(resp, sub.next_seq)));
                 if let Some((first, missed)) = sub.replay {
                     self.push_control(replay::metadata_frame(first, missed));
@@ -205,8 +232,16 @@ impl<S: Transport> Conn<S> {
         let Some(end) = self.head(buf)? else {
             return Ok(0);
         };
-        handshake::check_response(&buf[..end], &self.key, shared.config.protocol.as_deref())
-            .map_err(End::Handshake)?;
+        let agreed = handshake::check_response(
+            &buf[..end],
+            &self.key,
+            shared.config.protocol.as_deref(),
+            compress::client_offers(&shared.config),
+        )
+        .map_err(End::Handshake)?;
+        if let Some(a) = agreed {
+            self.start_deflate(a, shared);
+        }
         self.negotiate_acks_client(&buf[..end], shared);
         shared.client_conn.store(self.id, Ordering::Release);
         self.opened_now(sink, shared);

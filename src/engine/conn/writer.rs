@@ -34,6 +34,7 @@ impl<S: Transport> Conn<S> {
                 payload: None,
                 seq: 0,
                 resend: false,
+                plain: None,
             },
         );
     }
@@ -61,7 +62,7 @@ impl<S: Transport> Conn<S> {
     /// Moves queued messages into the batch; answers whether nothing more of the queue may go
     /// before the broadcasts still to write (the queue is empty, or its next message waits for
     /// them).
-    pub(super) fn refill(&mut self) -> bool {
+    pub(super) fn refill(&mut self, shared: &Shared) -> bool {
         while self.out.len() < BATCH_FRAMES && self.out_bytes < BATCH_BYTES {
             if self.window_full() {
                 // Acknowledgements: the window is the backpressure; the queue backs up.
@@ -74,13 +75,19 @@ impl<S: Transport> Conn<S> {
                 self.stash = Some(m);
                 return true;
             }
-            self.out_bytes += m.frame.len();
+            let (data, plain) = if self.compressed() {
+                self.deflate_frame(m.frame, shared)
+            } else {
+                (m.frame, None)
+            };
+            self.out_bytes += data.len();
             self.out.push_back(Chunk {
-                data: m.frame,
+                data,
                 off: 0,
                 payload: Some(m.payload_len),
                 seq: m.seq,
                 resend: false,
+                plain,
             });
         }
         false
@@ -142,7 +149,7 @@ impl<S: Transport> Conn<S> {
             // Broadcasts from the cursor up to `log_to` follow the batch in this write.
             let mut log_to = None;
             if self.may_send_data() {
-                if self.refill() {
+                if self.refill(shared) {
                     if let Some(cur) = self.bcast {
                         let to = self
                             .stash
@@ -169,7 +176,7 @@ impl<S: Transport> Conn<S> {
             }
             if let Some((cur, to)) = log_to {
                 if n < IOV {
-                    n += log.slices(cur, to, &mut iov[n..]);
+                    n += log.slices_lane(cur, to, self.bcast_lane(), &mut iov[n..]);
                 }
             }
             if n == 0 {
@@ -229,7 +236,7 @@ impl<S: Transport> Conn<S> {
                         }
                     }
                     if let (true, Some((cur, _))) = (w > 0, log_to) {
-                        let a = log.advance(cur, w);
+                        let a = log.advance_lane(cur, w, self.bcast_lane());
                         *sent += a.messages;
                         *bytes += a.payload_bytes;
                         self.bcast = Some(a.cursor);
@@ -241,6 +248,7 @@ impl<S: Transport> Conn<S> {
                                 payload: Some(p.payload),
                                 seq: 0,
                                 resend: false,
+                                plain: None,
                             });
                         }
                     }
@@ -279,15 +287,13 @@ impl<S: Transport> Conn<S> {
             payload: Some(m.payload_len),
             seq: m.seq,
             resend: false,
+            plain: None,
         });
         carried
             .chain(batch)
             .chain(withheld)
             .chain(stashed)
-            .map(|mut c| {
-                c.off = 0;
-                c
-            })
+            .map(Chunk::rewound)
             .collect()
     }
 

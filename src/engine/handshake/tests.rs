@@ -177,7 +177,7 @@ fn version_key_and_target_rules() {
 fn client_checks_response() {
     let key = "dGhlIHNhbXBsZSBub25jZQ==";
     let ok = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
-    assert!(check_response(ok, key, None).is_ok());
-    assert!(check_response(ok, "other", None).is_err());
-    assert!(check_response(b"HTTP/1.1 404 Not Found\r\n\r\n", key, None).is_err());
+    assert!(check_response(ok, key, None, false).is_ok());
+    assert!(check_response(ok, "other", None, false).is_err());
+    assert!(check_response(b"HTTP/1.1 404 Not Found\r\n\r\n", key, None, false).is_err());
 }

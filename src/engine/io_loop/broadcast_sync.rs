@@ -143,7 +143,7 @@ impl IoLoop {
 /// Takes a connection off the broadcast log; what it had not written of it is dropped.
 pub(super) fn detach_broadcast(c: &mut Conn, shared: &Shared) {
     if let Some(cur) = c.bcast.take() {
-        shared.dropped(shared.bcast.unsubscribe(cur));
+        shared.dropped(shared.bcast.unsubscribe_lane(cur, c.bcast_lane()));
     }
 }
 

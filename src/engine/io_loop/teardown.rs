@@ -65,6 +65,7 @@ impl IoLoop {
             detach_broadcast(&mut c, &shared);
         }
         if c.opened {
+            c.count_compressed(&shared, false);
             shared
                 .stats
                 .connections_current

@@ -126,7 +126,7 @@ fn broadcasts_and_own_messages_keep_their_order_through_byte_sized_writes() {
         let n = r
             .shared
             .bcast
-            .append(opcode::TEXT, p, &r.shared.stats.messages_queued);
+            .append_with(opcode::TEXT, p, None, &r.shared.stats.messages_queued);
         assert_eq!(n, 1, "one subscriber");
     };
     bcast(&r, b"a");
