@@ -145,6 +145,29 @@ typedef enum ws_slow_policy {
 } ws_slow_policy;
 
 /**
+ * End-to-end acknowledgements (docs/acks.md), set with `ws_options_set_acknowledgements`.
+ * Negotiated per connection in the opening handshake (`WS-API-Ack: 1`): a peer that does not
+ * speak them gets a connection that works exactly as without them.
+ */
+typedef enum ws_ack_mode {
+  /**
+   * No acknowledgements are offered or accepted (default).
+   */
+  WS_ACK_OFF = 0,
+  /**
+   * Server: a message is acknowledged to the client once its on_receive returned.
+   * Client: offer acknowledgements; keep each written message until the server acknowledges
+   * it, and resend it on the next connection if the server did not.
+   */
+  WS_ACK_AUTO = 1,
+  /**
+   * Server: the application acknowledges with `ws_acknowledge` once a message is safe on its
+   * side. Client: the same as WS_ACK_AUTO.
+   */
+  WS_ACK_MANUAL = 2,
+} ws_ack_mode;
+
+/**
  * One endpoint: a client (with its reconnects) or a listening server. Opaque: a `ws_context *`
  * is a handle, not an address (never dereference it). Calls racing `ws_context_destroy` from
  * another thread complete or answer WS_ERR_CLOSED; after destroy returned, every function answers
@@ -240,6 +263,18 @@ typedef struct ws_stats {
    * or not on_sent is set); 0 before the first. Always 0 for a server.
    */
   uint64_t messages_sent_seq;
+  /**
+   * Client with acknowledgements: every message accepted with a sequence number up to this
+   * one is acknowledged by the server (the number on_acked reports, kept up to date whether
+   * or not on_acked is set); 0 before the first, and always 0 without acknowledgements.
+   */
+  uint64_t messages_acked_seq;
+  /**
+   * Client with acknowledgements: messages written again on a later connection because the
+   * one that wrote them ended before the server acknowledged them (the duplicates the server
+   * may have received; each is also counted in messages_sent).
+   */
+  uint64_t messages_resent;
 } ws_stats;
 
 /**
@@ -325,6 +360,16 @@ typedef struct ws_callbacks {
  * completely to the socket; `conn` is the connection that wrote the last of them.
  */
 typedef void (*ws_on_sent_fn)(struct ws_context *ctx, ws_conn_id conn, uint64_t upto_seq, void *user);
+
+/**
+ * The acknowledged-messages callback (see `ws_options_set_on_acked`): every message the client
+ * context accepted with a sequence number up to and including `upto_seq` is acknowledged by
+ * the server; `conn` is the connection that received the acknowledgement.
+ */
+typedef void (*ws_on_acked_fn)(struct ws_context *ctx,
+                               ws_conn_id conn,
+                               uint64_t upto_seq,
+                               void *user);
 
 #ifdef __cplusplus
 extern "C" {
@@ -462,6 +507,29 @@ int ws_event_fd(const struct ws_context *c);
  * WS_DISPATCH_MANUAL: runs up to `max_events` pending callbacks (0 = all) on this thread.
  */
 enum ws_status ws_dispatch(struct ws_context *c, uint32_t max_events);
+
+/**
+ * Server with acknowledgements (docs/acks.md): the number of the message of `conn` being
+ * delivered, when called inside its on_receive (under WS_DISPATCH_MANUAL too), or of the last
+ * one delivered otherwise. Messages are numbered 1, 2, 3, ... per connection in order of
+ * arrival. 0 before the first message, on a connection that did not negotiate
+ * acknowledgements (its client did not offer them, or this context has WS_ACK_OFF), after its
+ * on_close, and for NULL or a destroyed context.
+ */
+uint64_t ws_received_seq(const struct ws_context *c, ws_conn_id conn);
+
+/**
+ * Server with WS_ACK_MANUAL (docs/acks.md): every message of `conn` numbered up to and
+ * including `seq` (see ws_received_seq) is safe on this side; the client is told, batched
+ * (within 5 ms), and may forget them. Cumulative: acknowledging 10 covers 1..10. Any thread,
+ * inside or outside a callback. `seq` 0 or a number already acknowledged changes nothing and
+ * answers WS_OK (so a connection without acknowledgements, whose ws_received_seq is 0, needs
+ * no special case). `seq` beyond the last message delivered to on_receive answers
+ * WS_ERR_INVALID_ARGUMENT, as does a connection that is not open (after its on_close) or did
+ * not negotiate acknowledgements. Under WS_ACK_AUTO the engine acknowledges on its own and
+ * this call only acknowledges earlier.
+ */
+enum ws_status ws_acknowledge(struct ws_context *c, ws_conn_id conn, uint64_t seq);
 
 /**
  * A static description of status `s` ("unknown status" for a value outside the enum).
@@ -807,6 +875,54 @@ enum ws_status ws_options_set_callbacks(struct ws_options *o,
  * A server context answers WS_ERR_INVALID_ARGUMENT: its messages are not numbered.
  */
 enum ws_status ws_options_set_on_sent(struct ws_options *o, ws_on_sent_fn on_sent, void *user);
+
+/**
+ * End-to-end acknowledgements (docs/acks.md): WS_ACK_OFF (default), WS_ACK_AUTO or
+ * WS_ACK_MANUAL.
+ *
+ * Client (AUTO and MANUAL alike): offers them in each opening handshake (`WS-API-Ack: 1`). A
+ * server that accepts them numbers the data messages of the connection 1, 2, 3, ... and
+ * acknowledges them cumulatively; the client keeps each written message until then (at most
+ * ws_options_set_ack_window messages), reports acknowledged messages through on_acked and
+ * ws_stats.messages_acked_seq, and after a reconnect resends the unacknowledged ones first,
+ * with their sequence numbers (at-least-once: the server may receive a message twice, at most
+ * a window's worth per lost connection, counted in ws_stats.messages_resent). A server that
+ * does not accept them (no header in its 101) gets a connection that works exactly as without
+ * this option.
+ *
+ * Server: accepts the offer of clients that make it (other clients are served as before).
+ * AUTO acknowledges a message once its on_receive returned; MANUAL leaves it to the
+ * application (ws_acknowledge, with ws_received_seq). Acknowledgements are sent batched: at
+ * once when 256 messages wait for one or the connection has nothing more to read, else within
+ * 5 ms. An application that never acknowledges holds nothing on the server (no copy of a
+ * message is kept): the client stops writing once its window is full, its queue fills and
+ * ws_send answers WS_ERR_QUEUE_FULL; the connection stays open (keepalive still runs) until
+ * the application acknowledges, closes it, or the context is destroyed.
+ */
+enum ws_status ws_options_set_acknowledgements(struct ws_options *o, ws_ack_mode mode);
+
+/**
+ * Client only: messages written and not yet acknowledged, at most (default 1024; 1 .. 2^20).
+ * When the window is full the client writes nothing more until an acknowledgement arrives:
+ * its queue backs up as it does when the network is slow (ws_send answers
+ * WS_ERR_QUEUE_FULL once the queue is full). The bytes kept count in the memory budget
+ * (ws_options_set_max_buffered_bytes), and the window is also full once they reach half of
+ * it. This is also the bound on the duplicates one lost connection can cause.
+ */
+enum ws_status ws_options_set_ack_window(struct ws_options *o, size_t messages);
+
+/**
+ * Client only: `fn(ctx, conn, upto_seq, user)` is called when every message the context
+ * accepted with a sequence number up to and including `upto_seq` (ws_send_seq answers the
+ * number) is acknowledged by the server (docs/acks.md): the server's application has it
+ * (WS_ACK_AUTO on the server: its on_receive returned; WS_ACK_MANUAL: the server's
+ * application said so). It runs where the other callbacks run, at most once per read round
+ * (reports are coalesced: `upto_seq` grows, never shrinks or repeats), and only on
+ * connections that negotiated acknowledgements. `user` is passed to each call. NULL removes
+ * it (default: none; ws_stats.messages_acked_seq gives the same number to a poller).
+ * A server context answers WS_ERR_INVALID_ARGUMENT.
+ */
+enum ws_status ws_options_set_on_acked(struct ws_options *o, ws_on_acked_fn on_acked, void *user);
 
 #ifdef __cplusplus
 }  // extern "C"

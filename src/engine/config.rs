@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::access::AccessRules;
+use super::acks::{AckMode, DEFAULT_ACK_WINDOW};
 use super::forwarded::TrustedProxies;
 use super::log::Target;
 use super::proxy::ProxyUrl;
@@ -105,6 +106,14 @@ pub struct Config {
     /// Client: without `proxy`, take one from `http_proxy` / `https_proxy` / `no_proxy` when the
     /// context is created (default: off).
     pub proxy_from_env: bool,
+    /// End-to-end acknowledgements (docs/acks.md; default `Off`).
+    pub acks: AckMode,
+    /// Client with acknowledgements: messages written and not yet acknowledged, at most
+    /// (default `DEFAULT_ACK_WINDOW`; also at most half of `max_buffered_bytes` in bytes).
+    pub ack_window: usize,
+    /// Client: call `Handler::on_acked` as acknowledgements arrive (default off: the
+    /// acknowledged prefix is only published in `Snapshot::messages_acked_seq`).
+    pub report_acked: bool,
 }
 
 /// Default largest message: 16 MiB.
@@ -153,6 +162,9 @@ impl Config {
             trusted_proxies: TrustedProxies::default(),
             proxy: None,
             proxy_from_env: false,
+            acks: AckMode::Off,
+            ack_window: DEFAULT_ACK_WINDOW,
+            report_acked: false,
         }
     }
 }

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::acks::AckMode;
 use super::config::{Config, Dispatch, Mode};
 use super::error::{Error, ErrorKind, Result};
 use super::event::{Handler, MsgKind};
@@ -70,6 +71,12 @@ impl Context {
             return Err(Error::invalid(
                 "the server address cannot be sent to a proxy (control character or space)",
             ));
+        }
+        if config.mode == Mode::Client && config.acks != AckMode::Off {
+            // The offer (docs/acks.md); the server's answer decides per connection.
+            config
+                .headers
+                .push((super::acks::wire::HEADER.to_string(), "1".to_string()));
         }
         if let Some(p) = &config.index_html {
             std::fs::metadata(p)
@@ -396,6 +403,23 @@ impl Context {
         self.shared.stats.snapshot()
     }
 
+    /// Server with acknowledgements: the number of the message of `conn` being delivered (inside
+    /// its on_receive) or last delivered; 0 before the first, and on a connection that did not
+    /// negotiate acknowledgements.
+    pub fn received_seq(&self, conn: u64) -> u64 {
+        self.shared.rx_acks.received_seq(conn)
+    }
+
+    /// Server with acknowledgements: every message of `conn` up to `seq` is safe; the I/O thread
+    /// tells the sender (batched, docs/acks.md). `seq` beyond the last delivered message is
+    /// refused; 0 or a number already acknowledged changes nothing.
+    pub fn acknowledge(&self, conn: u64, seq: u64) -> Result<()> {
+        if self.shared.rx_acks.acknowledge(conn, seq)? {
+            self.shared.command(Command::Ack(conn));
+        }
+        Ok(())
+    }
+
     /// Manual dispatch: the fd that is readable while events wait.
     pub fn event_fd(&self) -> Option<RawFd> {
         self.shared.manual.as_ref().map(|m| m.fd())
@@ -412,6 +436,8 @@ impl Context {
             max,
             |conn| self.shared.command(Command::RxFlow(conn, false)),
             |conn| self.shared.peer_closed(conn),
+            &self.shared.rx_acks,
+            |conn| self.shared.command(Command::Ack(conn)),
         )?;
         if m.starving.load(Ordering::Acquire) && m.backlog_low() {
             m.starving.store(false, Ordering::Release);

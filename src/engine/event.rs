@@ -31,6 +31,12 @@ pub trait Handler: Send {
     fn on_sent(&mut self, conn: u64, upto_seq: u64) {
         let _ = (conn, upto_seq);
     }
+    /// Client with `Config::report_acked`: every message numbered up to `upto_seq` is
+    /// acknowledged by the server (docs/acks.md), the last of them on `conn`. Called at most
+    /// once per read round, with a number above the one before.
+    fn on_acked(&mut self, conn: u64, upto_seq: u64) {
+        let _ = (conn, upto_seq);
+    }
 }
 
 /// One held handler call (manual dispatch).
@@ -38,8 +44,9 @@ pub trait Handler: Send {
 pub enum Event {
     /// `on_connect`.
     Connect(u64),
-    /// `on_receive`, with its own copy of the message.
-    Receive(u64, Vec<u8>, MsgKind),
+    /// `on_receive`, with its own copy of the message and its number on a connection with
+    /// acknowledgements (0 without).
+    Receive(u64, Vec<u8>, MsgKind, u64),
     /// `on_writable`.
     Writable(u64),
     /// `on_close`.
@@ -48,6 +55,8 @@ pub enum Event {
     Error(u64, Error),
     /// `on_sent`.
     Sent(u64, u64),
+    /// `on_acked`.
+    Acked(u64, u64),
 }
 
 impl Event {
@@ -56,7 +65,7 @@ impl Event {
     pub fn deliver(self, h: &mut dyn Handler) -> Option<u64> {
         match self {
             Event::Connect(c) => h.on_connect(c),
-            Event::Receive(c, d, k) => {
+            Event::Receive(c, d, k, _) => {
                 if h.on_receive(c, &d, k) {
                     return Some(c);
                 }
@@ -65,6 +74,7 @@ impl Event {
             Event::Close(c, code, r) => h.on_close(c, code, &r),
             Event::Error(c, e) => h.on_error(c, &e),
             Event::Sent(c, upto) => h.on_sent(c, upto),
+            Event::Acked(c, upto) => h.on_acked(c, upto),
         }
         None
     }

@@ -289,6 +289,8 @@ impl IoLoop {
         })();
         // Client with on_sent: what this round wrote, reported once for the round.
         sink.sent(id);
+        // Client with on_acked: what this round's acknowledgements released.
+        sink.acked(id);
         if let Err(end) = r {
             self.teardown(id, end, sink);
             return;

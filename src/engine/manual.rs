@@ -9,6 +9,7 @@ use std::sync::Mutex;
 
 use crossbeam_channel::{unbounded, Receiver, Sender};
 
+use super::acks::receiver::RxAckTable;
 use super::error::{Error, ErrorKind, Result};
 use super::event::{Event, Handler};
 use super::sys::EventFd;
@@ -62,7 +63,7 @@ impl ManualEvents {
 
     /// Holds an event (I/O thread).
     pub fn push(&self, ev: Event) {
-        if let Event::Receive(_, d, _) = &ev {
+        if let Event::Receive(_, d, _, _) = &ev {
             self.pending_bytes.fetch_add(d.len(), Ordering::SeqCst);
         }
         let _ = self.tx.send(ev);
@@ -84,12 +85,16 @@ impl ManualEvents {
     }
 
     /// Runs up to `max` held events (0 = all) on this thread. Connections whose on_receive asked
-    /// for a pause are passed to `pause`.
+    /// for a pause are passed to `pause`. A numbered message (acknowledgements) is announced to
+    /// `acks` before its on_receive and reported delivered after it; `acked` is called when that
+    /// made messages safe that the I/O thread must acknowledge.
     pub fn dispatch(
         &self,
         max: usize,
         mut pause: impl FnMut(u64),
         mut closed: impl FnMut(u64),
+        acks: &RxAckTable,
+        mut acked: impl FnMut(u64),
     ) -> Result<()> {
         let mut guard = match self.handler.try_lock() {
             Ok(g) => g,
@@ -105,7 +110,7 @@ impl ManualEvents {
         let mut done = 0;
         while max == 0 || done < max {
             let Ok(ev) = self.rx.try_recv() else { break };
-            if let Event::Receive(_, d, _) = &ev {
+            if let Event::Receive(_, d, _, _) = &ev {
                 self.pending_bytes.fetch_sub(d.len(), Ordering::SeqCst);
             }
             self.pending.fetch_sub(1, Ordering::SeqCst);
@@ -117,9 +122,21 @@ impl ManualEvents {
             if let Some(id) = closed_id {
                 closed(id);
             }
+            let numbered = match &ev {
+                Event::Receive(id, _, _, seq) if *seq > 0 => Some((*id, *seq)),
+                _ => None,
+            };
+            if let Some((id, seq)) = numbered {
+                acks.delivering(id, seq);
+            }
             if let Some(h) = guard.as_mut() {
                 if let Some(conn) = ev.deliver(h.as_mut()) {
                     pause(conn);
+                }
+            }
+            if let Some((id, seq)) = numbered {
+                if acks.delivered(id, seq) {
+                    acked(id);
                 }
             }
         }

@@ -8,6 +8,7 @@
 #![deny(unsafe_code)]
 
 pub mod access;
+mod acks;
 mod addresses;
 mod backoff;
 mod broadcast;
@@ -35,6 +36,7 @@ mod stream;
 mod sys;
 mod tls;
 
+pub use acks::{AckMode, DEFAULT_ACK_WINDOW, MAX_ACK_WINDOW};
 pub use config::{
     Config, Dispatch, Mode, SlowPolicy, DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_MESSAGE_SIZE,
     DEFAULT_MESSAGE_TIMEOUT, DEFAULT_QUEUE_CAPACITY,

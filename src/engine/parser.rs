@@ -12,8 +12,8 @@ pub enum Incoming<'a> {
     Message(MsgKind, &'a [u8]),
     /// A ping with its payload, to be answered with a pong.
     Ping(&'a [u8]),
-    /// A pong.
-    Pong,
+    /// A pong with its payload.
+    Pong(&'a [u8]),
     /// A close frame with its code (1005 when it had none) and reason.
     Close(u16, &'a str),
 }
@@ -218,7 +218,7 @@ impl Parser {
         let payload: &'a [u8] = payload;
         let event = match op {
             opcode::PING => Some(Incoming::Ping(payload)),
-            opcode::PONG => Some(Incoming::Pong),
+            opcode::PONG => Some(Incoming::Pong(payload)),
             opcode::CLOSE => Some(Self::close(payload)?),
             _ => self.data(op, fin, payload)?,
         };

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use crossbeam_channel::{unbounded, Receiver, Sender};
 
+use super::acks::receiver::RxAckTable;
 use super::broadcast::BroadcastLog;
 use super::config::{Config, Mode};
 use super::manual::ManualEvents;
@@ -27,6 +28,8 @@ pub enum Command {
     Shutdown(Instant),
     /// Manual dispatch caught up: read the connections that were held back.
     ResumeStarved,
+    /// Received messages of a connection became safe: acknowledge them (docs/acks.md).
+    Ack(u64),
 }
 
 /// The shared half of a context.
@@ -56,6 +59,13 @@ pub struct Shared {
     pub sent_seq: Mutex<SentSeq>,
     /// Client: the written prefix last reported through on_sent (I/O thread only).
     sent_reported: AtomicU64,
+    /// Client with acknowledgements: which numbered messages the server acknowledged (only the
+    /// I/O thread locks it).
+    pub acked_seq: Mutex<SentSeq>,
+    /// Client: the acknowledged prefix last reported through on_acked (I/O thread only).
+    acked_reported: AtomicU64,
+    /// Server with acknowledgements: the receiver's numbers of each connection.
+    pub rx_acks: RxAckTable,
     /// Counters.
     pub stats: Stats,
     /// Cleared when shutdown starts: sends then answer Closed.
@@ -88,6 +98,7 @@ impl Shared {
         let (commands_tx, commands) = unbounded();
         let (ready_tx, ready) = unbounded();
         let cap = config.queue_capacity;
+        let acks = config.acks;
         Shared {
             config,
             waker,
@@ -103,6 +114,9 @@ impl Shared {
             accepted_seq: AtomicU64::new(0),
             sent_seq: Mutex::new(SentSeq::default()),
             sent_reported: AtomicU64::new(0),
+            acked_seq: Mutex::new(SentSeq::default()),
+            acked_reported: AtomicU64::new(0),
+            rx_acks: RxAckTable::new(acks),
             stats: Stats::default(),
             accepting: AtomicBool::new(true),
             unsent: AtomicU64::new(0),
@@ -198,8 +212,10 @@ impl Shared {
             .insert(id, addr);
     }
 
-    /// Forgets the peer as the connection's on_close is about to be called.
+    /// Forgets the peer (and its acknowledgement numbers) as the connection's on_close is about
+    /// to be called.
     pub fn peer_closed(&self, id: u64) {
+        self.rx_acks.closed(id);
         self.peers
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -228,6 +244,16 @@ impl Shared {
         let now = self.stats.messages_sent_seq.load(Ordering::Acquire);
         (now > self.sent_reported.load(Ordering::Relaxed)).then(|| {
             self.sent_reported.store(now, Ordering::Relaxed);
+            now
+        })
+    }
+
+    /// Client with acknowledgements: the acknowledged prefix (`messages_acked_seq`) if it grew
+    /// since the last call; what `on_acked` reports. Called by the I/O thread only.
+    pub fn take_acked_report(&self) -> Option<u64> {
+        let now = self.stats.messages_acked_seq.load(Ordering::Acquire);
+        (now > self.acked_reported.load(Ordering::Relaxed)).then(|| {
+            self.acked_reported.store(now, Ordering::Relaxed);
             now
         })
     }

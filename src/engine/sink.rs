@@ -37,12 +37,23 @@ impl Sink {
         }
     }
 
-    /// A message arrived; answers whether the handler asked to pause reading.
-    pub fn receive(&mut self, id: u64, data: &[u8], kind: MsgKind) -> bool {
+    /// A message arrived (`seq`: its number on a connection with acknowledgements, else 0);
+    /// answers whether the handler asked to pause reading.
+    pub fn receive(&mut self, id: u64, data: &[u8], kind: MsgKind, seq: u64) -> bool {
         match &mut self.handler {
-            Some(h) => h.on_receive(id, data, kind),
+            Some(h) => {
+                if seq == 0 {
+                    return h.on_receive(id, data, kind);
+                }
+                let acks = &self.shared.rx_acks;
+                acks.delivering(id, seq);
+                let pause = h.on_receive(id, data, kind);
+                // The I/O thread is the caller: it looks at what became safe after the read.
+                acks.delivered(id, seq);
+                pause
+            }
             None => {
-                self.hold(Event::Receive(id, data.to_vec(), kind));
+                self.hold(Event::Receive(id, data.to_vec(), kind, seq));
                 false
             }
         }
@@ -80,6 +91,21 @@ impl Sink {
         match &mut self.handler {
             Some(h) => h.on_sent(conn, upto),
             None => self.hold(Event::Sent(conn, upto)),
+        }
+    }
+
+    /// Client with `report_acked`: tells the handler how far the acknowledged prefix of the
+    /// sequence numbers reached, if it grew since the last report.
+    pub fn acked(&mut self, conn: u64) {
+        if !self.shared.config.report_acked {
+            return;
+        }
+        let Some(upto) = self.shared.take_acked_report() else {
+            return;
+        };
+        match &mut self.handler {
+            Some(h) => h.on_acked(conn, upto),
+            None => self.hold(Event::Acked(conn, upto)),
         }
     }
 

@@ -34,6 +34,10 @@ pub struct Stats {
     pub buffered_bytes: AtomicU64,
     /// Client: every message numbered up to this one is written.
     pub messages_sent_seq: AtomicU64,
+    /// Client: every message numbered up to this one is acknowledged by the server.
+    pub messages_acked_seq: AtomicU64,
+    /// Client: messages written again after a reconnect because they were not acknowledged.
+    pub messages_resent: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -69,6 +73,13 @@ pub struct Snapshot {
     /// Client: every message accepted with a sequence number up to this one (see
     /// `Context::send_seq`) is written completely to the socket; 0 before the first.
     pub messages_sent_seq: u64,
+    /// Client with acknowledgements: every message accepted with a sequence number up to this
+    /// one is acknowledged by the server (docs/acks.md); 0 before the first.
+    pub messages_acked_seq: u64,
+    /// Client with acknowledgements: messages written again on a later connection because the
+    /// earlier one ended before the server acknowledged them (the duplicates the server may
+    /// see; each is also counted in `messages_sent`).
+    pub messages_resent: u64,
 }
 
 impl Stats {
@@ -94,6 +105,8 @@ impl Stats {
             handshakes_refused: self.handshakes_refused.load(Relaxed),
             buffered_bytes: self.buffered_bytes.load(Relaxed),
             messages_sent_seq: self.messages_sent_seq.load(Relaxed),
+            messages_acked_seq: self.messages_acked_seq.load(Relaxed),
+            messages_resent: self.messages_resent.load(Relaxed),
         }
     }
 }

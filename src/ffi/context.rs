@@ -29,9 +29,11 @@ struct CHandler {
     user: UserPtr,
     /// ws_options_set_on_sent's callback and its own user pointer.
     on_sent: Option<(OnSentFn, UserPtr)>,
+    /// ws_options_set_on_acked's callback and its own user pointer.
+    on_acked: Option<(OnSentFn, UserPtr)>,
 }
 
-/// The C type of on_sent, without the Option.
+/// The C type of on_sent (and on_acked), without the Option.
 type OnSentFn = unsafe extern "C" fn(*mut ws_context, ws_conn_id, u64, *mut c_void);
 
 impl CHandler {
@@ -47,6 +49,15 @@ fn c_text(s: &str) -> CString {
 impl Handler for CHandler {
     fn on_sent(&mut self, conn: u64, upto_seq: u64) {
         if let Some((f, user)) = self.on_sent {
+            callback::run(|| {
+                // SAFETY: the application registered this callback with this user pointer.
+                unsafe { f(self.ctx as *mut ws_context, conn, upto_seq, user.get()) }
+            });
+        }
+    }
+
+    fn on_acked(&mut self, conn: u64, upto_seq: u64) {
+        if let Some((f, user)) = self.on_acked {
             callback::run(|| {
                 // SAFETY: the application registered this callback with this user pointer.
                 unsafe { f(self.ctx as *mut ws_context, conn, upto_seq, user.get()) }
@@ -141,6 +152,7 @@ pub extern "C" fn ws_context_create(o: *const ws_options, out: *mut *mut ws_cont
             cbs,
             user,
             on_sent: opts.on_sent,
+            on_acked: opts.on_acked,
         }));
         if let Err(e) = started {
             // Never published to the caller: nobody else holds it.
@@ -382,6 +394,8 @@ pub extern "C" fn ws_get_stats(c: *const ws_context, out: *mut ws_stats) -> ws_s
             handshakes_refused: s.handshakes_refused,
             buffered_bytes: s.buffered_bytes,
             messages_sent_seq: s.messages_sent_seq,
+            messages_acked_seq: s.messages_acked_seq,
+            messages_resent: s.messages_resent,
         });
         Ok(())
     })
@@ -406,5 +420,38 @@ pub extern "C" fn ws_dispatch(c: *mut ws_context, max_events: u32) -> ws_status 
         handles::get_owned(c, "ws_dispatch")?
             .ctx()
             .dispatch(max_events as usize)
+    })
+}
+
+/// Server with acknowledgements (docs/acks.md): the number of the message of `conn` being
+/// delivered, when called inside its on_receive (under WS_DISPATCH_MANUAL too), or of the last
+/// one delivered otherwise. Messages are numbered 1, 2, 3, ... per connection in order of
+/// arrival. 0 before the first message, on a connection that did not negotiate
+/// acknowledgements (its client did not offer them, or this context has WS_ACK_OFF), after its
+/// on_close, and for NULL or a destroyed context.
+#[no_mangle]
+pub extern "C" fn ws_received_seq(c: *const ws_context, conn: ws_conn_id) -> u64 {
+    guard_value(0, || {
+        handles::get(c, "ws_received_seq")
+            .map(|l| l.ctx().received_seq(conn))
+            .unwrap_or(0)
+    })
+}
+
+/// Server with WS_ACK_MANUAL (docs/acks.md): every message of `conn` numbered up to and
+/// including `seq` (see ws_received_seq) is safe on this side; the client is told, batched
+/// (within 5 ms), and may forget them. Cumulative: acknowledging 10 covers 1..10. Any thread,
+/// inside or outside a callback. `seq` 0 or a number already acknowledged changes nothing and
+/// answers WS_OK (so a connection without acknowledgements, whose ws_received_seq is 0, needs
+/// no special case). `seq` beyond the last message delivered to on_receive answers
+/// WS_ERR_INVALID_ARGUMENT, as does a connection that is not open (after its on_close) or did
+/// not negotiate acknowledgements. Under WS_ACK_AUTO the engine acknowledges on its own and
+/// this call only acknowledges earlier.
+#[no_mangle]
+pub extern "C" fn ws_acknowledge(c: *mut ws_context, conn: ws_conn_id, seq: u64) -> ws_status {
+    guard("ws_acknowledge", || {
+        handles::get(c, "ws_acknowledge")?
+            .ctx()
+            .acknowledge(conn, seq)
     })
 }

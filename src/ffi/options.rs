@@ -13,6 +13,8 @@ use super::types::{
 };
 use crate::engine::{Config, Dispatch, Error, Mode, ProxyUrl, SlowPolicy};
 
+mod acks;
+
 /// What a `ws_options` pointer really points to.
 pub struct Options {
     /// The engine settings being built.
@@ -21,6 +23,11 @@ pub struct Options {
     pub callbacks: Option<(ws_callbacks, UserPtr)>,
     /// Client: the written-messages callback and its user pointer, if set.
     pub on_sent: Option<(
+        unsafe extern "C" fn(*mut ws_context, ws_conn_id, u64, *mut c_void),
+        UserPtr,
+    )>,
+    /// Client: the acknowledged-messages callback and its user pointer, if set.
+    pub on_acked: Option<(
         unsafe extern "C" fn(*mut ws_context, ws_conn_id, u64, *mut c_void),
         UserPtr,
     )>,
@@ -43,7 +50,7 @@ pub(super) fn with_options(
     guard(name, || f(ptr::try_mut(o, &format!("{name}: options"))?))
 }
 
-fn require_mode(opts: &Options, mode: Mode, what: &str) -> Result<(), Error> {
+pub(super) fn require_mode(opts: &Options, mode: Mode, what: &str) -> Result<(), Error> {
     if opts.config.mode == mode {
         Ok(())
     } else {
@@ -104,6 +111,7 @@ pub extern "C" fn ws_options_new(mode: RawMode) -> *mut ws_options {
             config: Config::new(m),
             callbacks: None,
             on_sent: None,
+            on_acked: None,
         }),
         None => {
             super::errors::set_last_error(

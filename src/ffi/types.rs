@@ -100,6 +100,23 @@ pub enum ws_slow_policy {
     WS_SLOW_DROP_OLDEST = 1,
 }
 
+/// End-to-end acknowledgements (docs/acks.md), set with `ws_options_set_acknowledgements`.
+/// Negotiated per connection in the opening handshake (`WS-API-Ack: 1`): a peer that does not
+/// speak them gets a connection that works exactly as without them.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ws_ack_mode {
+    /// No acknowledgements are offered or accepted (default).
+    WS_ACK_OFF = 0,
+    /// Server: a message is acknowledged to the client once its on_receive returned.
+    /// Client: offer acknowledgements; keep each written message until the server acknowledges
+    /// it, and resend it on the next connection if the server did not.
+    WS_ACK_AUTO = 1,
+    /// Server: the application acknowledges with `ws_acknowledge` once a message is safe on its
+    /// side. Client: the same as WS_ACK_AUTO.
+    WS_ACK_MANUAL = 2,
+}
+
 /// Severity of a diagnostic passed to the log handler.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -124,6 +141,8 @@ pub type RawDispatchMode = c_int;
 pub type RawSlowPolicy = c_int;
 /// `ws_log_level` as received from C (checked before use).
 pub type RawLogLevel = c_int;
+/// `ws_ack_mode` as received from C (checked before use).
+pub type RawAckMode = c_int;
 /// `ws_status` as received from C (checked before use).
 pub type RawStatus = c_int;
 
@@ -222,6 +241,14 @@ pub struct ws_stats {
     /// is written completely to the socket (the number on_sent reports, kept up to date whether
     /// or not on_sent is set); 0 before the first. Always 0 for a server.
     pub messages_sent_seq: u64,
+    /// Client with acknowledgements: every message accepted with a sequence number up to this
+    /// one is acknowledged by the server (the number on_acked reports, kept up to date whether
+    /// or not on_acked is set); 0 before the first, and always 0 without acknowledgements.
+    pub messages_acked_seq: u64,
+    /// Client with acknowledgements: messages written again on a later connection because the
+    /// one that wrote them ended before the server acknowledged them (the duplicates the server
+    /// may have received; each is also counted in messages_sent).
+    pub messages_resent: u64,
 }
 
 /// A server's handshake filter (see `ws_options_set_handshake_filter`): answers 0 to accept the
@@ -234,6 +261,13 @@ pub type ws_handshake_filter_fn =
 /// context accepted with a sequence number up to and including `upto_seq` has been written
 /// completely to the socket; `conn` is the connection that wrote the last of them.
 pub type ws_on_sent_fn = Option<
+    unsafe extern "C" fn(ctx: *mut ws_context, conn: ws_conn_id, upto_seq: u64, user: *mut c_void),
+>;
+
+/// The acknowledged-messages callback (see `ws_options_set_on_acked`): every message the client
+/// context accepted with a sequence number up to and including `upto_seq` is acknowledged by
+/// the server; `conn` is the connection that received the acknowledgement.
+pub type ws_on_acked_fn = Option<
     unsafe extern "C" fn(ctx: *mut ws_context, conn: ws_conn_id, upto_seq: u64, user: *mut c_void),
 >;
 

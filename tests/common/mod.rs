@@ -20,6 +20,8 @@ pub struct Log {
     pub errors: Vec<(u64, Error)>,
     /// on_sent reports: (connection, upto_seq), with the thread that ran each.
     pub sent: Vec<(u64, u64, std::thread::ThreadId)>,
+    /// on_acked reports: (connection, upto_seq).
+    pub acked: Vec<(u64, u64)>,
 }
 
 /// A value shared with callbacks, plus a condition variable to wait until it satisfies a test.
@@ -94,6 +96,9 @@ impl Handler for RecHandler {
     fn on_sent(&mut self, conn: u64, upto_seq: u64) {
         let t = std::thread::current().id();
         self.0.update(|l| l.sent.push((conn, upto_seq, t)));
+    }
+    fn on_acked(&mut self, conn: u64, upto_seq: u64) {
+        self.0.update(|l| l.acked.push((conn, upto_seq)));
     }
 }
 

@@ -4,8 +4,10 @@
 
 use std::io::{self, IoSlice};
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use super::{Conn, End, Phase, IDLE_INBUF, READ_BUDGET, READ_BYTES_BUDGET};
+use crate::engine::acks::wire;
 use crate::engine::frame::{self, opcode};
 use crate::engine::parser::{self, reserve_stepped, Incoming};
 use crate::engine::shared::Shared;
@@ -22,6 +24,9 @@ impl<S: Transport> Conn<S> {
     ) -> Result<(), End> {
         let r = self.read_inner(scratch, sink, shared);
         self.track_message(shared);
+        // Server with acknowledgements: what became safe in this read; at once if nothing more
+        // waits to be read (the sender may be waiting for it).
+        self.ack_round(Instant::now(), !self.read_hint || self.rx_paused);
         r
     }
 
@@ -157,6 +162,7 @@ impl<S: Transport> Conn<S> {
                 Go,
                 Pause,
                 Pong(Vec<u8>),
+                Ack(Result<u64, &'static str>),
                 Close(u16, String),
             }
             let next = match self.parser.next(&mut buf[pos..]) {
@@ -168,11 +174,14 @@ impl<S: Transport> Conn<S> {
                 Ok((used, ev)) => {
                     pos += used;
                     match ev {
-                        None | Some(Incoming::Pong) => {
-                            if matches!(ev, Some(Incoming::Pong)) {
-                                self.pong_deadline = None;
+                        None => Next::Go,
+                        Some(Incoming::Pong(p)) => {
+                            self.pong_deadline = None;
+                            // Client with acknowledgements: `ack <N>` (docs/acks.md).
+                            match self.tx_acks.is_some().then(|| wire::parse(p)).flatten() {
+                                Some(n) => Next::Ack(n),
+                                None => Next::Go,
                             }
-                            Next::Go
                         }
                         Some(Incoming::Ping(p)) => Next::Pong(p.to_vec()),
                         Some(Incoming::Close(code, reason)) => {
@@ -187,7 +196,11 @@ impl<S: Transport> Conn<S> {
                                 .stats
                                 .bytes_received
                                 .fetch_add(data.len() as u64, Ordering::Relaxed);
-                            if sink.receive(self.id, data, kind) {
+                            let seq = match &mut self.rx_acks {
+                                Some(rx) => rx.next_number(),
+                                None => 0,
+                            };
+                            if sink.receive(self.id, data, kind, seq) {
                                 Next::Pause
                             } else {
                                 Next::Go
@@ -200,6 +213,12 @@ impl<S: Transport> Conn<S> {
                 Next::Go => {}
                 Next::Pause => self.rx_paused = true,
                 Next::Pong(p) => self.answer_ping(&p)?,
+                Next::Ack(n) => {
+                    self.on_ack(n, shared);
+                    if self.violation.is_some() {
+                        return Ok(buf.len());
+                    }
+                }
                 Next::Close(code, reason) => {
                     self.close_received = Some((code, reason));
                     if self.close_sent.is_some() {

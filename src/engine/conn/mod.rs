@@ -23,6 +23,7 @@ use super::queue::{OutMsg, OutQueue};
 use super::shared::Shared;
 use super::stream::{Stream, Transport};
 
+mod acking;
 mod budget;
 mod closing;
 mod framing;
@@ -94,6 +95,9 @@ pub struct Chunk {
     pub payload: Option<usize>,
     /// Client data message: its sequence number (see `sent_seq.rs`); 0 otherwise.
     pub seq: u64,
+    /// Client: written before on a connection that ended unacknowledged (docs/acks.md); its
+    /// next write counts in `messages_resent`.
+    pub resend: bool,
 }
 
 /// One connection.
@@ -163,6 +167,10 @@ pub struct Conn<S: Transport = Stream> {
     message_deadline: Option<Instant>,
     /// When the opening handshake completed.
     pub opened_at: Option<Instant>,
+    /// Client with acknowledgements negotiated: written messages not yet acknowledged.
+    tx_acks: Option<crate::engine::acks::window::Window<Chunk>>,
+    /// Server with acknowledgements negotiated: the receiver's numbers.
+    rx_acks: Option<acking::RxConn>,
 }
 
 impl<S: Transport> Conn<S> {
@@ -214,6 +222,8 @@ impl<S: Transport> Conn<S> {
             accounted: 0,
             message_deadline: None,
             opened_at: None,
+            tx_acks: None,
+            rx_acks: None,
         }
     }
 
@@ -225,6 +235,7 @@ impl<S: Transport> Conn<S> {
             self.next_ping,
             self.pong_deadline,
             self.message_deadline,
+            self.rx_acks.as_ref().and_then(|r| r.due),
         ]
         .into_iter()
         .flatten()
@@ -256,6 +267,13 @@ impl<S: Transport> Conn<S> {
                     shared,
                 );
             }
+        }
+        if self
+            .rx_acks
+            .as_ref()
+            .is_some_and(|r| r.due.is_some_and(|d| d <= now))
+        {
+            self.ack_round(now, false);
         }
         if self.next_ping.is_some_and(|d| d <= now) {
             let cfg = &shared.config;

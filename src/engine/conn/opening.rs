@@ -122,7 +122,8 @@ impl<S: Transport> Conn<S> {
             c.index_html.is_some(),
             &admit,
         ) {
-            ServerReply::Accept(resp) => {
+            ServerReply::Accept(mut resp) => {
+                self.negotiate_acks_server(&buf[..end], &mut resp, shared);
                 self.push_control(Bytes::from(resp));
                 self.bcast = Some(shared.bcast.subscribe());
                 shared.conns_write().insert(self.id, self.queue.clone());
@@ -188,6 +189,7 @@ impl<S: Transport> Conn<S> {
         };
         handshake::check_response(&buf[..end], &self.key, shared.config.protocol.as_deref())
             .map_err(End::Handshake)?;
+        self.negotiate_acks_client(&buf[..end], shared);
         shared.client_conn.store(self.id, Ordering::Release);
         self.opened_now(sink, shared);
         Ok(end + self.frames(&mut buf[end..], sink, shared)?)

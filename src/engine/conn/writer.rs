@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 
+use super::acking::is_ack_frame;
 use super::{Chunk, Closing, Conn, End, Phase, BATCH_BYTES, BATCH_FRAMES, IOV};
 use crate::engine::broadcast::LogView;
 use crate::engine::sent_seq::SentSeq;
@@ -32,6 +33,7 @@ impl<S: Transport> Conn<S> {
                 off: 0,
                 payload: None,
                 seq: 0,
+                resend: false,
             },
         );
     }
@@ -46,7 +48,7 @@ impl<S: Transport> Conn<S> {
             .iter_mut()
             .skip(first)
             .take_while(|c| c.payload.is_none())
-            .find(|c| c.off == 0 && c.data.first() == data.first());
+            .find(|c| c.off == 0 && c.data.first() == data.first() && !is_ack_frame(&c.data));
         match same {
             Some(c) => {
                 self.out_bytes = self.out_bytes - c.data.len() + data.len();
@@ -61,6 +63,10 @@ impl<S: Transport> Conn<S> {
     /// them).
     pub(super) fn refill(&mut self) -> bool {
         while self.out.len() < BATCH_FRAMES && self.out_bytes < BATCH_BYTES {
+            if self.window_full() {
+                // Acknowledgements: the window is the backpressure; the queue backs up.
+                return true;
+            }
             let Some(m) = self.stash.take().or_else(|| self.queue.pop()) else {
                 return true;
             };
@@ -74,6 +80,7 @@ impl<S: Transport> Conn<S> {
                 off: 0,
                 payload: Some(m.payload_len),
                 seq: m.seq,
+                resend: false,
             });
         }
         false
@@ -86,6 +93,7 @@ impl<S: Transport> Conn<S> {
     /// Whether every message accepted for this connection is in the batch or written.
     pub(super) fn nothing_waiting(&self, shared: &Shared) -> bool {
         self.queue.is_empty()
+            && !self.has_unacked()
             && self.stash.is_none()
             && !matches!(self.bcast, Some(cur) if cur < shared.bcast.head())
     }
@@ -179,12 +187,13 @@ impl<S: Transport> Conn<S> {
                     // written only once the batch is out.
                     let held = !self.is_server && self.stream.write_pending();
                     if !held {
-                        for c in self.unflushed.drain(..) {
+                        for c in std::mem::take(&mut self.unflushed) {
                             *sent += 1;
                             *bytes += c.payload.unwrap_or(0) as u64;
                             if let Some(t) = track.as_deref_mut() {
                                 t.written(c.seq);
                             }
+                            self.written_data(c, shared);
                         }
                     }
                     while w > 0 {
@@ -203,6 +212,10 @@ impl<S: Transport> Conn<S> {
                                 if let Some(t) = track.as_deref_mut() {
                                     t.written(c.seq);
                                 }
+                                if let Some(c) = self.out.pop_front() {
+                                    self.written_data(c, shared);
+                                }
+                                continue;
                             }
                             self.out.pop_front();
                         } else {
@@ -223,6 +236,7 @@ impl<S: Transport> Conn<S> {
                                 off: p.written,
                                 payload: Some(p.payload),
                                 seq: 0,
+                                resend: false,
                             });
                         }
                     }
@@ -237,6 +251,18 @@ impl<S: Transport> Conn<S> {
         }
     }
 
+    /// A client's data message is written completely: a resend is counted, and with
+    /// acknowledgements it is kept until acknowledged.
+    fn written_data(&mut self, c: Chunk, shared: &Shared) {
+        if self.is_server {
+            return;
+        }
+        if c.resend {
+            shared.stats.messages_resent.fetch_add(1, Ordering::Relaxed);
+        }
+        self.keep_written(c);
+    }
+
     /// Data chunks not yet (fully) written, in order, rewound to their start: what an earlier
     /// connection handed over, what OpenSSL held unflushed, then the batch.
     pub fn take_unsent_data(&mut self) -> Vec<Chunk> {
@@ -248,6 +274,7 @@ impl<S: Transport> Conn<S> {
             off: 0,
             payload: Some(m.payload_len),
             seq: m.seq,
+            resend: false,
         });
         carried
             .chain(batch)

@@ -256,7 +256,10 @@ impl IoLoop {
     pub(super) fn client_has_data(&self) -> bool {
         self.client.carries()
             || !self.shared.client_queue.is_empty()
-            || self.conns.values().any(|c| c.has_unsent_data())
+            || self
+                .conns
+                .values()
+                .any(|c| c.has_unsent_data() || c.has_unacked())
     }
 }
 

@@ -46,6 +46,12 @@ impl IoLoop {
                         self.service(id, sink, scratch);
                     }
                 }
+                Command::Ack(id) => {
+                    if let Some(c) = self.conns.get_mut(&id) {
+                        c.ack_round(std::time::Instant::now(), true);
+                        self.service(id, sink, scratch);
+                    }
+                }
                 Command::Shutdown(deadline) => self.begin_shutdown(deadline, sink, scratch),
             }
         }

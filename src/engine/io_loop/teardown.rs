@@ -51,7 +51,10 @@ impl IoLoop {
             if c.opened {
                 shared.client_conn.store(0, Ordering::Release);
             }
-            self.client.carry_back(c.take_unsent_data());
+            // Written but unacknowledged messages go first, then what was never written.
+            let mut back = c.take_unacked(&shared);
+            back.extend(c.take_unsent_data());
+            self.client.carry_back(back);
             // What its last writes (the closing handshake's) completed, before its on_close.
             sink.sent(id);
         } else if c.opened {
