@@ -192,11 +192,13 @@ _on_writable(gpointer owner, ws_conn_id conn)
   _post_wakeup(self);
 }
 
+/* Client mode: with acknowledgements(yes) a message is acknowledged to syslog-ng once the
+   receiver acknowledged it (on_acked), otherwise once it is written (on_sent). The counting
+   model is the same: the engine numbers the messages, resends unacknowledged ones after a
+   reconnect with their numbers, and reports a growing prefix. */
 static void
-_on_sent(gpointer owner, ws_conn_id conn, uint64_t upto_seq)
+_on_safe(WebsocketDestWorker *self, uint64_t upto_seq)
 {
-  WebsocketDestWorker *self = owner;
-
   g_mutex_lock(&self->state_lock);
   self->written_seq = MAX(self->written_seq, upto_seq);
   g_cond_broadcast(&self->state_cond);
@@ -205,12 +207,28 @@ _on_sent(gpointer owner, ws_conn_id conn, uint64_t upto_seq)
   _post_wakeup(self);
 }
 
+static void
+_on_sent(gpointer owner, ws_conn_id conn, uint64_t upto_seq)
+{
+  WebsocketDestWorker *self = owner;
+
+  if (!self->driver->options.acknowledgements)
+    _on_safe(self, upto_seq);
+}
+
+static void
+_on_acked(gpointer owner, ws_conn_id conn, uint64_t upto_seq)
+{
+  _on_safe(owner, upto_seq);
+}
+
 static const WebsocketHandler websocket_dest_handler =
 {
   .on_connect = _on_connect,
   .on_close = _on_close,
   .on_writable = _on_writable,
   .on_sent = _on_sent,
+  .on_acked = _on_acked,
 };
 
 /* ----------------------------------------------------------------------------------------- */

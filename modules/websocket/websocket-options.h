@@ -68,6 +68,8 @@ typedef struct _WebsocketOptions
   gint64 max_connections;       /* -1: engine default (10000) */
   gint64 max_buffered_bytes;    /* -1: engine default (256 MiB) */
   gint64 message_timeout_ms;    /* -1: engine default (60 s); 0: no limit */
+  gboolean acknowledgements;    /* end-to-end acknowledgements (docs/acks.md); default no */
+  gint64 ack_window;            /* -1: engine default (1024); client destination only */
   GPtrArray *lists[WEBSOCKET_LIST_COUNT];      /* gchar * values, NULL until the first one */
   ws_slow_policy slow_policy;
   gchar *index_html;
@@ -90,6 +92,8 @@ gboolean websocket_options_set_file(gchar **slot, const gchar *path, GError **er
 void websocket_options_set_string(gchar **slot, const gchar *value);
 gboolean websocket_options_set_max_buffered_bytes(WebsocketOptions *self, gint64 bytes, GError **error);
 gboolean websocket_options_set_message_timeout(WebsocketOptions *self, gdouble seconds, GError **error);
+/* ack-window(): 1 .. 2^20 messages (the engine's range), refused otherwise. */
+gboolean websocket_options_set_ack_window(WebsocketOptions *self, gint64 messages, GError **error);
 /* proxy(): checked by the engine's ws_options_set_proxy; the error never quotes the URL (it may
    hold a password). Client mode only (websocket_options_validate). */
 gboolean websocket_options_set_proxy(WebsocketOptions *self, const gchar *url, GError **error);

@@ -45,6 +45,8 @@ static CfgLexerKeyword websocket_keywords[] =
   { "message_timeout", KW_MESSAGE_TIMEOUT },
   { "trusted_proxies", KW_TRUSTED_PROXIES },
   { "proxy", KW_PROXY },
+  { "acknowledgements", KW_ACKNOWLEDGEMENTS },
+  { "ack_window", KW_ACK_WINDOW },
   { NULL }
 };
 

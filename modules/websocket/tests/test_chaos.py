@@ -157,12 +157,16 @@ class Sender(threading.Thread):
 
 
 def config_a(net_port, ws_port, workdir, acks):
+    """A small mem-buf-size(): a reliable disk buffer acknowledges a message to its source once
+    it is on disk only when its memory buffer is full; otherwise only when the destination
+    acknowledges it. With the default (163 MB) A's input would stop while B is paused, and the
+    harness could not bring A's input to its end before killing A."""
     ack = " acknowledgements(yes) ack-window(%d)" % ACK_WINDOW if acks else ""
     return """
 source s_net { network(transport(tcp) ip(127.0.0.1) port(%d) flags(no-parse) max-connections(1) log-iw-size(10000)); };
 destination d_ws { websocket( mode("client") address("127.0.0.1") port(%d) path("/") template("$MSG")
                               reconnect-backoff(0.05 0.2)%s
-                              disk-buffer(reliable(yes) dir("%s") disk-buf-size(104857600)) ); };
+                              disk-buffer(reliable(yes) dir("%s") disk-buf-size(104857600) mem-buf-size(1048576)) ); };
 log { source(s_net); destination(d_ws); flags(flow-control); };
 """ % (net_port, ws_port, ack, workdir)
 

@@ -932,6 +932,19 @@ BAD_CONFIGS = [
      'proxy(), error=proxy URL: the proxy port is not a number in 1..65535'),
     ('source s { websocket(port(8000) proxy("http://127.0.0.1:3128")); };',
      'proxy() is only valid in mode("client")'),
+    ('destination d { websocket(mode("server") port(8000) acknowledgements(yes)); };',
+     'acknowledgements() is only valid on a destination in mode("client") (the sender) and a source in '
+     'mode("server") (the receiver that acknowledges), not on a destination in mode("server")'),
+    ('source s { websocket(mode("client") address("127.0.0.1") port(8000) acknowledgements(yes)); };',
+     'not on a source in mode("client")'),
+    ('destination d { websocket(address("127.0.0.1") port(8000) ack-window(100)); };',
+     'ack-window() is only valid with acknowledgements(yes) on a destination in mode("client")'),
+    ('source s { websocket(port(8000) acknowledgements(yes) ack-window(100)); };',
+     'ack-window() is only valid with acknowledgements(yes) on a destination in mode("client")'),
+    ('destination d { websocket(address("127.0.0.1") port(8000) acknowledgements(yes) ack-window(0)); };',
+     'ack-window(), error=must be between 1 and 1048576 messages, not 0'),
+    ('destination d { websocket(address("127.0.0.1") port(8000) acknowledgements(yes) ack-window(1048577)); };',
+     'ack-window(), error=must be between 1 and 1048576 messages, not 1048577'),
 ]
 
 # Accepted by --syntax-only: the options that also bound what a client receives.
@@ -943,6 +956,9 @@ GOOD_CONFIGS = [
     'source s { websocket(port(8000) allowed-origins("*") auth-token-file("@WORKDIR@/good") auth-token("x.y")); };',
     'destination d { websocket(mode("server") port(8000) trusted-proxies("127.0.0.1" "10.0.0.0/8") trusted-proxies("::1")); };',
     'source s { websocket(port(8000) trusted-proxies("fd00::/8")); };',
+    'destination d { websocket(address("127.0.0.1") port(8000) acknowledgements(yes) ack-window(1048576)); };',
+    'destination d { websocket(address("127.0.0.1") port(8000) acknowledgements(no)); };',
+    'source s { websocket(port(8000) acknowledgements(yes)); };',
 ]
 
 
