@@ -27,6 +27,8 @@ module under test) on loopback, with Python `websockets` peers:
   p  acknowledged when written: with a server that reads nothing, the lines the engine holds stay
      unacknowledged in syslog-ng's queue; with disk-buffer(reliable(yes)), kill -9 and a restart
      lose none of them
+  q  end-to-end acknowledgements on the source: a client offering them is acknowledged only for
+     what syslog-ng acknowledged to the source
 
 The syslog-ng under test is `syslog-ng` on PATH, or WS_SNG_PREFIX + syslog-ng (sngtest.py), so
 the same tests run against syslog-ng 3.38 and 4.8 (scripts/check.d/30-syslog-ng.sh, 31-syslog-ng-4.sh).
@@ -1578,6 +1580,8 @@ class RawAckClient:
         self.head, self.buf = head.split(b"\r\n\r\n", 1)
         check(self.head.startswith(b"HTTP/1.1 101"), "handshake refused: %r" % self.head[:40])
         self.acked = 0
+        self.close_code = None
+        self.ended = False
         self.cond = threading.Condition()
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
@@ -1608,12 +1612,29 @@ class RawAckClient:
                         with self.cond:
                             self.acked = max(self.acked, int(payload[4:]))
                             self.cond.notify_all()
+                    elif opcode == 0x08 and len(payload) >= 2:
+                        with self.cond:
+                            self.close_code = struct.unpack("!H", payload[:2])[0]
+                            self.cond.notify_all()
                 chunk = self.sock.recv(65536)
                 if not chunk:
-                    return
+                    break
                 data += chunk
         except OSError:
-            return
+            pass
+        with self.cond:
+            self.ended = True
+            self.cond.notify_all()
+
+    def wait_closed(self, timeout=30):
+        """Waits until the server closed the connection; answers its close code (None without one)."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while not self.ended:
+                left = deadline - time.monotonic()
+                check(left > 0, "the server did not close the connection within %ss" % timeout)
+                self.cond.wait(left)
+            return self.close_code
 
     def wait_acked(self, n, timeout=30):
         deadline = time.monotonic() + timeout
