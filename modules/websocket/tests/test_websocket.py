@@ -27,8 +27,9 @@ module under test) on loopback, with Python `websockets` peers:
   p  acknowledged when written: with a server that reads nothing, the lines the engine holds stay
      unacknowledged in syslog-ng's queue; with disk-buffer(reliable(yes)), kill -9 and a restart
      lose none of them
-  q  end-to-end acknowledgements on the source: a client offering them is acknowledged only for
-     what syslog-ng acknowledged to the source
+  q  end-to-end acknowledgements: a client offering them is acknowledged only for what
+     syslog-ng acknowledged to the source; between two syslog-ng processes the sender
+     acknowledges its queue only for what the receiver acknowledged
 
 The syslog-ng under test is `syslog-ng` on PATH, or WS_SNG_PREFIX + syslog-ng (sngtest.py), so
 the same tests run against syslog-ng 3.38 and 4.8 (scripts/check.d/30-syslog-ng.sh, 31-syslog-ng-4.sh).
@@ -1707,6 +1708,53 @@ log { source(s_ws); destination(d_net); flags(flow-control); };
     check(sng.stop() == 0, "syslog-ng exited with an error")
 
 
+def test_q_dest_acked_when_receiver_acks(ctx):
+    """acknowledgements(yes) between two syslog-ng processes: the sender's destination
+    acknowledges its queue (`written`) only once the receiving syslog-ng acknowledged the lines
+    back to its source. The receiver's destination (a network() server) is down: the receiver
+    holds all 50 lines, written to it long ago, and the sender's `written` stays 0 (without
+    acknowledgements it would be 50); once the server is up and the receiver wrote them, it
+    reaches 50."""
+    down, ws_port, net = free_tcp_port(), free_tcp_port(), free_tcp_port()
+    b = ctx.sng("receiver", """
+source s_ws { websocket( address("127.0.0.1") port(%d) path("/") flags(no-parse) acknowledgements(yes) ); };
+destination d_net { network("127.0.0.1" port(%d) transport(tcp) template("$MSG\n") time-reopen(1)); };
+log { source(s_ws); destination(d_net); flags(flow-control); };
+""" % (ws_port, down))
+    b.start()
+    a = ctx.sng("sender", net_source(net) + """
+destination d_ws { websocket( address("127.0.0.1") port(%d) template("$MSG") acknowledgements(yes) ack-window(100) ); };
+log { source(s_net); destination(d_ws); flags(flow-control); };
+""" % ws_port)
+    a.start()
+    sent = lines("e2e", 50)
+    tcp_send_lines(net, sent)
+    processed = b.wait_stat("websocket", "processed", len(sent))
+    check(processed == len(sent), "the receiver's source posted %s of %d lines" % (processed, len(sent)))
+    b.wait_for(r"Syslog connection failed", start=b.mark())
+    written = a.stat("websocket", "written")
+    check(written == 0, "the sender acknowledged %s lines that the receiver had not stored" % written)
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", down))
+    srv.listen(1)
+    ctx.cleanup.append(srv.close)
+    conn, _ = srv.accept()
+    ctx.cleanup.append(conn.close)
+    conn.settimeout(30)
+    got = b""
+    while got.count(b"\n") < len(sent):
+        chunk = conn.recv(65536)
+        check(chunk, "the receiver's network() destination closed before writing every line")
+        got += chunk
+    check(got.decode().splitlines() == sent, "the receiver wrote other lines: %r" % got[:200])
+    written = a.wait_stat("websocket", "written", len(sent))
+    check(written == len(sent), "the sender acknowledged %s of %d lines after the receiver stored them"
+          % (written, len(sent)))
+    check(a.stop() == 0, "the sender exited with an error")
+    check(b.stop() == 0, "the receiver exited with an error")
+
+
 TESTS = [test_a_dest_client, test_a_dest_client_full_engine_queue, test_a_dest_client_headers_order,
          test_b_dest_server_two_subscribers,
          test_b_dest_server_no_subscriber_wait,
@@ -1718,7 +1766,7 @@ TESTS = [test_a_dest_client, test_a_dest_client_full_engine_queue, test_a_dest_c
          test_l_dest_server_allowed_origins, test_m_message_limits, test_n_trusted_proxies,
          test_o_dest_client_through_proxy, test_p_dest_client_acked_when_written,
          test_p_dest_client_reload_unacked, test_p_dest_client_kill9_reliable_disk_buffer,
-         test_q_source_acks_when_syslog_ng_acks]
+         test_q_source_acks_when_syslog_ng_acks, test_q_dest_acked_when_receiver_acks]
 
 
 def main():
