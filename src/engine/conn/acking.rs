@@ -37,10 +37,10 @@ pub struct RxConn {
 }
 
 impl RxConn {
-    /// The number of the data message just received.
-    pub(super) fn next_number(&mut self) -> u64 {
+    /// The number of the data message just received, with the numbers it goes to.
+    pub(super) fn next_number(&mut self) -> (&RxAck, u64) {
         self.received += 1;
-        self.received
+        (&self.shared, self.received)
     }
 }
 

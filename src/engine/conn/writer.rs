@@ -110,6 +110,10 @@ impl<S: Transport> Conn<S> {
         let mut track =
             (!self.is_server).then(|| shared.sent_seq.lock().unwrap_or_else(|e| e.into_inner()));
         let r = self.write_inner(shared, log, &mut sent, &mut bytes, track.as_deref_mut());
+        if self.tx_acks.is_some() {
+            // The window grew or an acknowledgement shrank it: its bytes are in the budget.
+            self.account(shared);
+        }
         if sent > 0 {
             let st = &shared.stats;
             if let Some(t) = &track {
