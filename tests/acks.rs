@@ -492,6 +492,29 @@ fn manual_dispatch_acknowledges_once_the_application_ran_on_receive() {
 }
 
 #[test]
+fn a_client_under_manual_dispatch_gets_on_acked_from_dispatch() {
+    let (srv, _srec) = ack_server(AckMode::Auto);
+    let (cli, crec) = ack_client(srv.local_port(), |c| {
+        c.dispatch = ws_api::engine::Dispatch::Manual;
+    });
+    send_numbered(&cli, 10, 0);
+    let deadline = Instant::now() + T;
+    while acked_upto(&crec) < 10 {
+        assert!(Instant::now() < deadline, "{:?}", cli.stats());
+        // Until the event fd is readable (or 100 ms), then whatever waits.
+        let mut p = [libc::pollfd {
+            fd: cli.event_fd().unwrap(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        // SAFETY: one valid pollfd.
+        unsafe { libc::poll(p.as_mut_ptr(), 1, 100) };
+        cli.dispatch(0).unwrap();
+    }
+    assert_eq!(cli.stats().messages_acked_seq, 10);
+}
+
+#[test]
 fn the_kept_bytes_count_in_the_budget_and_destroy_counts_the_unacknowledged_as_unsent() {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let (cli, _crec) = ack_client(l.local_addr().unwrap().port(), |c| c.ack_window = 8);
@@ -508,6 +531,44 @@ fn the_kept_bytes_count_in_the_budget_and_destroy_counts_the_unacknowledged_as_u
     });
     // The drain waits for acknowledgements that never come; the 5 count as unsent.
     assert_eq!(cli.shutdown(Duration::from_millis(300)), 5);
+}
+
+#[test]
+fn the_window_takes_at_most_half_the_budget_and_a_larger_message_still_goes() {
+    let budget = 64 * 1024;
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (cli, crec) = ack_client(l.local_addr().unwrap().port(), |c| {
+        c.max_buffered_bytes = budget;
+    });
+    let (_, mut s) = raw_accept(&l, true);
+    // 10,000-byte messages: the window is full at 32 KiB, after 4 of them.
+    send_numbered(&cli, 6, 10_000 - 8);
+    assert_eq!(read_data(&mut s, 4), vec![1, 2, 3, 4]);
+    s.write_all(&[0x89, 1, b'p']).unwrap();
+    assert_eq!(read_frame(&mut s).0, 0xa, "a pong, no fifth message");
+    pong(&mut s, b"ack 4");
+    assert_eq!(read_data(&mut s, 2), vec![5, 6]);
+    pong(&mut s, b"ack 6");
+    crec.wait("on_acked 6", T, |l| {
+        l.acked.last().filter(|a| a.1 == 6).map(|_| ())
+    });
+    drop(s);
+    // A message above the whole budget goes alone in the window, and the budget (which
+    // guards the input) does not close the connection that must send it.
+    let (srv, srec) = ack_server(AckMode::Auto);
+    let (big, brec) = ack_client(srv.local_port(), |c| c.max_buffered_bytes = budget);
+    let seq = big
+        .send_seq(0, &numbered(1, 200_000), MsgKind::Binary)
+        .unwrap();
+    brec.wait("the big one acknowledged", T, |l| {
+        l.acked.last().filter(|a| a.1 == seq).map(|_| ())
+    });
+    assert_eq!(srec.with(|l| l.messages.len()), 1);
+    assert!(brec.with(|l| l.errors.is_empty()), "no 1008");
+    assert!(
+        crec.with(|l| l.errors.len() <= 1),
+        "only the raw server's EOF"
+    );
 }
 
 #[test]

@@ -100,7 +100,7 @@ impl<S: Transport> Conn<S> {
                     self.consume_inbuf(sink, shared)?;
                 }
             }
-            if self.account(shared) > shared.config.max_buffered_bytes {
+            if self.account(shared) > shared.input_budget() {
                 // Over the budget: the loop closes the largest holder before anyone reads on
                 // (this connection goes on in the next round if it is not the one).
                 break;
