@@ -25,7 +25,7 @@ WS_CFLAGS := $(shell $(PKG_CONFIG) --cflags --static ws_api)
 WS_LIBS := $(shell $(PKG_CONFIG) --libs --static ws_api)
 
 SOURCES := websocket-plugin.c websocket-parser.c websocket-options.c websocket-binding.c websocket-compat.c \
-	websocket-dest.c websocket-source.c
+	websocket-dest.c websocket-source.c websocket-source-acks.c
 OBJECTS := $(addprefix $(O)/,$(SOURCES:.c=.o)) $(O)/websocket-grammar.o
 CFLAGS ?= -O2 -g
 ALL_CFLAGS := $(CFLAGS) -fPIC -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \

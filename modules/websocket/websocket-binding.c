@@ -79,6 +79,8 @@ _cb_connect(ws_context *ctx, ws_conn_id conn, void *user)
   if (ws_peer_address(ctx, conn, ip, sizeof(ip), &port) == WS_OK)
     peer->addr = strchr(ip, ':') ? g_sockaddr_inet6_new(ip, port) : g_sockaddr_inet_new(ip, port);
 
+  if (self->acks)
+    websocket_source_acks_conn_open(self->acks, conn);
   g_mutex_lock(&self->lock);
   g_hash_table_insert(self->peers, g_memdup2(&conn, sizeof(conn)), peer);
   self->error_reported = FALSE;
@@ -142,16 +144,52 @@ _cb_sent(ws_context *ctx, ws_conn_id conn, uint64_t upto_seq, void *user)
   g_mutex_unlock(&self->lock);
 }
 
+/* Client contexts with acknowledgements(yes): logs the messages written again since the last
+   call (a connection ended before the receiver acknowledged them; the receiver may hold them
+   twice). Called when a connection closes (its resends, made when it opened, are counted by
+   then) and when the context goes. syslog-ng's threaded destinations have no counter for
+   this, so the log carries the number. */
+static void
+_log_resent(WebsocketBinding *self)
+{
+  ws_stats st = { .struct_size = sizeof(ws_stats) };
+
+  if (!self->ack_sender || ws_get_stats(self->ctx, &st) != WS_OK || st.messages_resent <= self->resent_logged)
+    return;
+  msg_notice("websocket: messages written again after a connection ended before the receiver acknowledged them "
+             "(the receiver may have them twice)",
+             evt_tag_str("endpoint", self->description),
+             evt_tag_long("resent", (glong) (st.messages_resent - self->resent_logged)),
+             evt_tag_long("resent_total", (glong) st.messages_resent));
+  self->resent_logged = st.messages_resent;
+}
+
+/* Client contexts with acknowledgements(yes): every accepted message up to upto_seq is
+   acknowledged by the receiver. */
+static void
+_cb_acked(ws_context *ctx, ws_conn_id conn, uint64_t upto_seq, void *user)
+{
+  WebsocketBinding *self = user;
+
+  g_mutex_lock(&self->lock);
+  if (self->owner && self->handler->on_acked)
+    self->handler->on_acked(self->owner, conn, upto_seq);
+  g_mutex_unlock(&self->lock);
+}
+
 static void
 _cb_close(ws_context *ctx, ws_conn_id conn, uint16_t code, const char *reason, void *user)
 {
   WebsocketBinding *self = user;
 
+  if (self->acks)
+    websocket_source_acks_conn_close(self->acks, conn);
   g_mutex_lock(&self->lock);
   g_hash_table_remove(self->peers, &conn);
   /* As in _cb_connect: the driver first, then the log. */
   if (self->owner && self->handler->on_close)
     self->handler->on_close(self->owner, conn, code, reason);
+  _log_resent(self);
   msg_verbose("websocket: connection closed", evt_tag_str("endpoint", self->description),
               evt_tag_long("conn", (glong) conn), evt_tag_int("code", code),
               evt_tag_str("reason", reason ? reason : ""));
@@ -295,13 +333,29 @@ websocket_binding_new(const WebsocketOptions *o, ws_dispatch_mode dispatch, gboo
   CHECK_WS(ws_options_set_callbacks(wo, &websocket_callbacks, self), "callbacks");
   if (o->mode == WS_MODE_CLIENT)
     CHECK_WS(ws_options_set_on_sent(wo, _cb_sent, self), "on_sent");
+  /* websocket_options_validate() allowed acknowledgements() only on a client destination (the
+     sender) and a server source (the receiver, which acknowledges when syslog-ng does). */
+  if (o->acknowledgements)
+    {
+      CHECK_WS(ws_options_set_acknowledgements(wo, is_source ? WS_ACK_MANUAL : WS_ACK_AUTO), "acknowledgements()");
+      if (o->ack_window >= 0)
+        CHECK_WS(ws_options_set_ack_window(wo, (size_t) o->ack_window), "ack-window()");
+      if (is_source)
+        self->acks = websocket_source_acks_new();
+      else
+        CHECK_WS(ws_options_set_on_acked(wo, _cb_acked, self), "on_acked");
+      self->ack_sender = !is_source;
+    }
   CHECK_WS(ws_context_create(wo, &self->ctx), o->mode == WS_MODE_SERVER ? "cannot listen" : "cannot start client");
+  if (self->acks)
+    websocket_source_acks_set_context(self->acks, self->ctx);
   ws_options_free(wo);
   return self;
 
 fail:
   if (wo)
     ws_options_free(wo);
+  websocket_source_acks_unref(self->acks);
   g_hash_table_destroy(self->peers);
   g_free(self->fingerprint);
   g_free(self->description);
@@ -341,6 +395,15 @@ websocket_binding_free(WebsocketBinding *self)
   if (!self)
     return;
   websocket_binding_detach(self);
+  /* Messages still in syslog-ng's pipeline keep the acks object; their acknowledgements no
+     longer reach the context (the senders resend what they did not see acknowledged). */
+  if (self->acks)
+    {
+      websocket_source_acks_detach(self->acks);
+      websocket_source_acks_unref(self->acks);
+      self->acks = NULL;
+    }
+  _log_resent(self);
   st = ws_context_destroy(self->ctx, (uint32_t) self->drain_timeout_ms, &unsent);
   /* Nothing is lost silently: what the drain timeout left behind is reported. */
   if ((st != WS_OK || unsent > 0) && self->last_seq > 0)

@@ -7,6 +7,7 @@
 #define WEBSOCKET_BINDING_H_INCLUDED
 
 #include "websocket-options.h"
+#include "websocket-source-acks.h"
 #include "cfg.h"
 
 /* The engine context and the driver currently using it.
@@ -26,6 +27,9 @@ typedef struct _WebsocketHandler
   void (*on_error)(gpointer owner, ws_conn_id conn, ws_status status, const char *message);
   /* client contexts: every accepted message numbered up to upto_seq is written (ws_on_sent_fn) */
   void (*on_sent)(gpointer owner, ws_conn_id conn, uint64_t upto_seq);
+  /* client contexts with acknowledgements(yes): every accepted message numbered up to upto_seq
+     is acknowledged by the receiver (ws_on_acked_fn) */
+  void (*on_acked)(gpointer owner, ws_conn_id conn, uint64_t upto_seq);
 } WebsocketHandler;
 
 typedef struct _WebsocketPeer
@@ -53,6 +57,12 @@ typedef struct _WebsocketBinding
      handed to the context; kept here because it outlives a reload with the context, so that
      the next configuration's worker never counts an earlier worker's messages as its own */
   guint64 last_seq;
+  /* server-mode source with acknowledgements(yes): per-connection acknowledgements back to the
+     senders (websocket-source-acks.h); NULL otherwise */
+  WebsocketSourceAcks *acks;
+  /* client destination with acknowledgements(yes): ws_stats.messages_resent already logged */
+  gboolean ack_sender;
+  guint64 resent_logged;
 } WebsocketBinding;
 
 WebsocketBinding *websocket_binding_new(const WebsocketOptions *options, ws_dispatch_mode dispatch,

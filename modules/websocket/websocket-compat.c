@@ -174,6 +174,12 @@ websocket_compat_source_close_batch(WebsocketSourcePoster *poster)
   log_threaded_source_worker_close_batch(poster);
 }
 
+Bookmark *
+websocket_compat_source_request_bookmark(WebsocketSourcePoster *poster)
+{
+  return ack_tracker_request_bookmark(poster->super.ack_tracker);
+}
+
 #else
 
 static void
@@ -208,4 +214,18 @@ websocket_compat_source_close_batch(WebsocketSourcePoster *poster)
   /* 3.38 posts every message at once. */
 }
 
+Bookmark *
+websocket_compat_source_request_bookmark(WebsocketSourcePoster *poster)
+{
+  return ack_tracker_request_bookmark(poster->worker->super.ack_tracker);
+}
+
 #endif
+
+void
+websocket_compat_source_use_instant_acks(LogThreadedSourceDriver *self)
+{
+  if (self->worker_options.ack_tracker_factory)
+    ack_tracker_factory_unref(self->worker_options.ack_tracker_factory);
+  self->worker_options.ack_tracker_factory = instant_ack_tracker_factory_new();
+}

@@ -29,6 +29,8 @@
 #include "stats/stats-counter.h"
 #include "logthrdest/logthrdestdrv.h"
 #include "logthrsource/logthrsourcedrv.h"
+#include "ack-tracker/ack_tracker.h"
+#include "ack-tracker/ack_tracker_factory.h"
 
 /* Numbers, not VERSION_VALUE_4_6 and the like: an older versioning.h does not define the newer
    names, and an undefined name is 0 in #if. */
@@ -84,5 +86,13 @@ void websocket_compat_source_post(WebsocketSourcePoster *poster, LogMessage *msg
 gboolean websocket_compat_source_free_to_send(WebsocketSourcePoster *poster);
 /* Hands what was posted to the pipeline before the thread sleeps (4.x batches posts). */
 void websocket_compat_source_close_batch(WebsocketSourcePoster *poster);
+
+/* Acknowledgements back to the source (acknowledgements(yes)): makes the source's LogSource
+   use an instant ack tracker, whose bookmarks are saved message by message as syslog-ng
+   acknowledges them (call before log_threaded_source_driver_init_method); and the bookmark
+   the next posted message will carry (worker thread only). The same ack tracker interfaces
+   in 3.38 and 4.x; only where the LogSource lives differs. */
+void websocket_compat_source_use_instant_acks(LogThreadedSourceDriver *self);
+Bookmark *websocket_compat_source_request_bookmark(WebsocketSourcePoster *poster);
 
 #endif

@@ -16,6 +16,11 @@
  * messages acknowledges the oldest ones of the backlog, which are exactly the written ones.
  * Messages carried over a reconnect keep their numbers and are acknowledged once written.
  *
+ * With acknowledgements(yes) the same holds with "acknowledged by the receiver" (on_acked) in
+ * place of "written" (on_sent): the engine keeps written messages until the receiver
+ * acknowledges them and resends the unacknowledged ones first after a reconnect, with their
+ * numbers, so the count stays the same.
+ *
  * Never rewind what the engine holds: syslog-ng answers LTR_NOT_CONNECTED (and LTR_ERROR,
  * LTR_DROP) by rewinding (dropping) the worker's whole unacknowledged batch, which would send
  * the messages the engine holds a second time and break the count. So while the engine holds
@@ -82,7 +87,8 @@ typedef struct _WebsocketDestWorker
   guint64 engine_dropped_seen;
   gboolean no_subscriber_warned;
 
-  /* Acknowledgement (client mode). written_seq: set by on_sent (under state_lock); the rest
+  /* Acknowledgement (client mode). written_seq: set by on_sent, or by on_acked with
+     acknowledgements(yes) (under state_lock); the rest
      belongs to the worker thread. Every message with a number in (acked_seq, last_seq] is in
      syslog-ng's backlog, unacknowledged, in number order; pending_drops holds, oldest first,
      the numbers after which a refused message waits in the backlog (acknowledged as dropped
@@ -194,11 +200,13 @@ _on_writable(gpointer owner, ws_conn_id conn)
   _post_wakeup(self);
 }
 
+/* Client mode: with acknowledgements(yes) a message is acknowledged to syslog-ng once the
+   receiver acknowledged it (on_acked), otherwise once it is written (on_sent). The counting
+   model is the same: the engine numbers the messages, resends unacknowledged ones after a
+   reconnect with their numbers, and reports a growing prefix. */
 static void
-_on_sent(gpointer owner, ws_conn_id conn, uint64_t upto_seq)
+_on_safe(WebsocketDestWorker *self, uint64_t upto_seq)
 {
-  WebsocketDestWorker *self = owner;
-
   g_mutex_lock(&self->state_lock);
   self->written_seq = MAX(self->written_seq, upto_seq);
   g_cond_broadcast(&self->state_cond);
@@ -207,12 +215,28 @@ _on_sent(gpointer owner, ws_conn_id conn, uint64_t upto_seq)
   _post_wakeup(self);
 }
 
+static void
+_on_sent(gpointer owner, ws_conn_id conn, uint64_t upto_seq)
+{
+  WebsocketDestWorker *self = owner;
+
+  if (!self->driver->options.acknowledgements)
+    _on_safe(self, upto_seq);
+}
+
+static void
+_on_acked(gpointer owner, ws_conn_id conn, uint64_t upto_seq)
+{
+  _on_safe(owner, upto_seq);
+}
+
 static const WebsocketHandler websocket_dest_handler =
 {
   .on_connect = _on_connect,
   .on_close = _on_close,
   .on_writable = _on_writable,
   .on_sent = _on_sent,
+  .on_acked = _on_acked,
 };
 
 /* ----------------------------------------------------------------------------------------- */

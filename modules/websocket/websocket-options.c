@@ -59,6 +59,7 @@ websocket_options_defaults(WebsocketOptions *self, ws_mode default_mode)
   self->max_buffered_bytes = -1;
   self->message_timeout_ms = -1;
   self->compression_level = -1;
+  self->ack_window = -1;
   self->slow_policy = WS_SLOW_DISCONNECT;
   self->drain_timeout_ms = WEBSOCKET_DEFAULT_DRAIN_TIMEOUT_MS;
   self->message_type = WS_MSG_TEXT;
@@ -357,6 +358,23 @@ websocket_options_list_length(const WebsocketOptions *self, WebsocketListOption 
   return self->lists[which] ? self->lists[which]->len : 0;
 }
 
+/* The engine's range (ws_options_set_ack_window): checked here so that --syntax-only refuses
+   it with the option's name. */
+#define WEBSOCKET_ACK_WINDOW_MAX (1 << 20)
+
+gboolean
+websocket_options_set_ack_window(WebsocketOptions *self, gint64 messages, GError **error)
+{
+  if (messages < 1 || messages > WEBSOCKET_ACK_WINDOW_MAX)
+    {
+      g_set_error(error, WEBSOCKET_ERROR, 0, "must be between 1 and %d messages, not %" G_GINT64_FORMAT,
+                  WEBSOCKET_ACK_WINDOW_MAX, messages);
+      return FALSE;
+    }
+  self->ack_window = messages;
+  return TRUE;
+}
+
 /* ----------------------------------------------------------------------------------------- */
 
 /* Certificates are checked while parsing, so `syslog-ng --syntax-only` refuses a path that
@@ -373,9 +391,37 @@ websocket_options_set_file(gchar **slot, const gchar *path, GError **error)
   return TRUE;
 }
 
+/* Acknowledgements go from a server-mode source back to a client-mode destination: the
+   receiver acknowledges, the sender keeps and resends (docs/acks.md). */
+static gboolean
+_validate_acknowledgements(WebsocketOptions *self, gboolean is_source, GError **error)
+{
+  gboolean sender = !is_source && self->mode == WS_MODE_CLIENT;
+  gboolean receiver = is_source && self->mode == WS_MODE_SERVER;
+
+  if (self->acknowledgements && !sender && !receiver)
+    {
+      g_set_error(error, WEBSOCKET_ERROR, 0,
+                  "acknowledgements() is only valid on a destination in mode(\"client\") (the sender) and a "
+                  "source in mode(\"server\") (the receiver that acknowledges), not on a %s in mode(\"%s\")",
+                  is_source ? "source" : "destination", self->mode == WS_MODE_CLIENT ? "client" : "server");
+      return FALSE;
+    }
+  if (self->ack_window >= 0 && !(sender && self->acknowledgements))
+    {
+      g_set_error(error, WEBSOCKET_ERROR, 0,
+                  "ack-window() is only valid with acknowledgements(yes) on a destination in mode(\"client\"): "
+                  "the messages the sender keeps until the receiver acknowledges them");
+      return FALSE;
+    }
+  return TRUE;
+}
+
 gboolean
 websocket_options_validate(WebsocketOptions *self, gboolean is_source, GError **error)
 {
+  if (!_validate_acknowledgements(self, is_source, error))
+    return FALSE;
   if (self->mode == WS_MODE_CLIENT)
     {
       if (!self->address)
@@ -585,6 +631,7 @@ websocket_options_fingerprint(const WebsocketOptions *self, ws_dispatch_mode dis
                          self->message_timeout_ms, websocket_options_compression_level(self));
   g_string_append_printf(s, "|replay %" G_GINT64_FORMAT " %" G_GINT64_FORMAT, self->replay_retention,
                          self->replay_retention_bytes);
+  g_string_append_printf(s, "|ack %d %" G_GINT64_FORMAT, self->acknowledgements, self->ack_window);
   /* The proxy URL may hold a password: only its digest enters the fingerprint. */
   if (self->proxy)
     {

@@ -75,6 +75,8 @@ typedef struct _WebsocketOptions
   gint64 replay_retention_bytes;        /* bound on their bytes; 0: engine default (64 MiB) */
   gboolean compression;         /* compression(yes): offer (client) / accept (server) permessage-deflate */
   gint compression_level;       /* compression-level(1..9); -1: not given (WEBSOCKET_DEFAULT_COMPRESSION_LEVEL) */
+  gboolean acknowledgements;    /* end-to-end acknowledgements (docs/acks.md); default no */
+  gint64 ack_window;            /* -1: engine default (1024); client destination only */
   GPtrArray *lists[WEBSOCKET_LIST_COUNT];      /* gchar * values, NULL until the first one */
   ws_slow_policy slow_policy;
   gchar *index_html;
@@ -106,6 +108,8 @@ gboolean websocket_options_set_compression_level(WebsocketOptions *self, gint64 
 /* The level handed to ws_options_set_compression: 0 without compression(yes). */
 gint websocket_options_compression_level(const WebsocketOptions *self);
 
+/* ack-window(): 1 .. 2^20 messages (the engine's range), refused otherwise. */
+gboolean websocket_options_set_ack_window(WebsocketOptions *self, gint64 messages, GError **error);
 /* proxy(): checked by the engine's ws_options_set_proxy; the error never quotes the URL (it may
    hold a password). Client mode only (websocket_options_validate). */
 gboolean websocket_options_set_proxy(WebsocketOptions *self, const gchar *url, GError **error);

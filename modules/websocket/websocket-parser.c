@@ -49,6 +49,8 @@ static CfgLexerKeyword websocket_keywords[] =
   { "replay_retention_bytes", KW_REPLAY_RETENTION_BYTES },
   { "compression", KW_COMPRESSION },
   { "compression_level", KW_COMPRESSION_LEVEL },
+  { "acknowledgements", KW_ACKNOWLEDGEMENTS },
+  { "ack_window", KW_ACK_WINDOW },
   { NULL }
 };
 

@@ -15,6 +15,13 @@
  * room. When a message fills the window, reading from every connection is paused (ws_rx_flow)
  * so the engine's pending events stay bounded and TCP pushes back on the clients; when
  * syslog-ng frees the window (the wakeup callback) reading resumes. Nothing is dropped.
+ *
+ * acknowledgements(yes) (server mode): the engine numbers each connection's messages and
+ * acknowledges to the sender only what this driver says is safe (WS_ACK_MANUAL). Each posted
+ * message carries a bookmark of an instant ack tracker naming its connection and number; when
+ * syslog-ng acknowledges the message (the destination wrote it, under flow control, or a
+ * reliable disk buffer holds it) the bookmark is saved and websocket-source-acks.c advances the
+ * connection's contiguous acknowledged prefix (ws_acknowledge).
  */
 
 #include "websocket-source.h"
@@ -102,6 +109,10 @@ _on_receive(gpointer owner, ws_conn_id conn, const uint8_t *data, size_t len, ws
   msg = msg_format_parse(&self->super.worker_options.parse_options, data, len);
   if (peer && peer->addr)
     log_msg_set_saddr(msg, peer->addr);
+  /* Requested right before the post, which attaches it to this message. */
+  if (self->binding->acks)
+    websocket_source_acks_fill_bookmark(self->binding->acks, websocket_compat_source_request_bookmark(self->poster),
+                                        conn, ws_received_seq(self->binding->ctx, conn));
   websocket_compat_source_post(self->poster, msg);
 
   if (!websocket_compat_source_free_to_send(self->poster))
@@ -237,6 +248,10 @@ _init(LogPipe *s)
   websocket_binding_attach(self->binding, self, &websocket_source_handler);
 
   g_atomic_int_set(&self->exit_requested, FALSE);
+  /* Bookmarks saved message by message as syslog-ng acknowledges them (the default tracker of a
+     threaded source keeps none). */
+  if (self->options.acknowledgements)
+    websocket_compat_source_use_instant_acks(&self->super);
   if (!log_threaded_source_driver_init_method(s))
     {
       websocket_binding_free(self->binding);

@@ -6,9 +6,12 @@
 #  2. the module installed by `make install` (built in the tree against the just-built
 #     libws_api.a) runs the whole end-to-end suite (modules/websocket/tests/test_websocket.py:
 #     client/server destination, workers(), source in server and client mode with flow control,
-#     TLS, server down 5 s, disk buffer, reload/restart, bad configurations, metrics).
-# Ends with one line: `syslog-ng 3.38.1: N passed, M failed` (the whole suite, step 2).
-# About 40 s (most of it the venv and pip).
+#     TLS, server down 5 s, disk buffer, reload/restart, bad configurations, metrics);
+#  3. the chaos test (modules/websocket/tests/test_chaos.py: two syslog-ng processes, kill -9
+#     while 200,000 lines flow; ends with `syslog-ng 3.38.1 chaos: N passed, M failed`).
+# Prints `syslog-ng 3.38.1: N passed, M failed` (the whole suite, step 2), then ends with
+# `syslog-ng 3.38.1 chaos: N passed, M failed` (step 3).
+# About 40 s (most of it the venv and pip), plus about 20 s for the chaos test.
 # apt: syslog-ng-core syslog-ng-dev bison python3-venv openssl tinyproxy
 set -euo pipefail
 # test_o (proxy()) starts tinyproxy (on this machine): here a missing one is a failure.
@@ -42,4 +45,7 @@ WS_SNG_WORKDIR=$WS_API_OUT/installed "$venv/bin/python" "$tests" "$installed" \
 # The whole suite's summary is the last line; say so when it died before printing it.
 grep -qE '^syslog-ng [0-9.]+: ' "$WS_API_OUT/installed.log" ||
   echo "syslog-ng $(syslog-ng --version | sed -n 's/^Installer-Version: *//p'): the suite did not finish"
+echo "== 3. chaos (issue 13): two syslog-ng processes, 200,000 lines, kill -9 of B x3 and A x1"
+WS_SNG_WORKDIR=$WS_API_OUT/chaos "$venv/bin/python" "$WS_API_SRC/modules/websocket/tests/test_chaos.py" \
+  "$installed" || rc=1
 exit $rc
