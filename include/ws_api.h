@@ -915,8 +915,9 @@ enum ws_status ws_options_set_on_sent(struct ws_options *o, ws_on_sent_fn on_sen
  * ws_stats.messages_acked_seq, and after a reconnect resends the unacknowledged ones first,
  * with their sequence numbers (at-least-once: the server may receive a message twice, at most
  * a window's worth per lost connection, counted in ws_stats.messages_resent). A server that
- * does not accept them (no header in its 101) gets a connection that works exactly as without
- * this option.
+ * does not accept them (no header in its 101) gets a connection that works as without this
+ * option, except that a message counts as acknowledged once written (on_acked reports it then,
+ * and a warning is logged): the guarantee on that connection is "written", no more.
  *
  * Server: accepts the offer of clients that make it (other clients are served as before).
  * AUTO acknowledges a message once its on_receive returned; MANUAL leaves it to the

@@ -56,9 +56,9 @@ impl<S: Transport> Conn<S> {
             self.tx_acks = Some(Window::new(c.ack_window, c.max_buffered_bytes / 2));
         } else {
             ws_log!(
-                Level::Info,
+                Level::Warn,
                 "connection {}: the server did not accept acknowledgements ({} header): \
-                 messages count as delivered once written",
+                 messages count as acknowledged once written",
                 self.id,
                 wire::HEADER
             );
@@ -156,8 +156,20 @@ impl<S: Transport> Conn<S> {
     }
 
     /// Client: a data message was written completely; with acknowledgements it is kept until
-    /// the server acknowledges it.
-    pub(super) fn keep_written(&mut self, c: Chunk) {
+    /// the server acknowledges it. On a connection whose server did not accept them (the
+    /// option is on, the 101 said nothing), writing is all the acknowledgement there will be:
+    /// the message counts as acknowledged now, so that an application waiting for `on_acked`
+    /// (the syslog-ng destination does) is not stalled by a server that does not speak them.
+    pub(super) fn keep_written(&mut self, c: Chunk, shared: &Shared) {
+        if self.tx_acks.is_none() && shared.config.acks != AckMode::Off {
+            let mut track = shared.acked_seq.lock().unwrap_or_else(|e| e.into_inner());
+            track.written(c.seq);
+            shared
+                .stats
+                .messages_acked_seq
+                .store(track.upto(), Ordering::Release);
+            return;
+        }
         if let Some(w) = &mut self.tx_acks {
             // Kept as it will be resent: uncompressed (another connection, another compressor).
             let c = c.rewound();

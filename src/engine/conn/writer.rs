@@ -272,7 +272,7 @@ impl<S: Transport> Conn<S> {
         if c.resend {
             shared.stats.messages_resent.fetch_add(1, Ordering::Relaxed);
         }
-        self.keep_written(c);
+        self.keep_written(c, shared);
     }
 
     /// Data chunks not yet (fully) written, in order, rewound to their start: what an earlier
