@@ -25,7 +25,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
                                 "websocket", "tests"))
 import sngtest  # noqa: E402  (found through the path above)
 
-PATHS = ("websocket", "tcp")
+# websocket_acks: the websocket path with end-to-end acknowledgements (docs/acks.md): A's
+# destination keeps each message in syslog-ng's queue until B acknowledges it, and B
+# acknowledges once its file destination wrote it.
+PATHS = ("websocket", "websocket_acks", "tcp")
+# ack-window() of the websocket_acks path's destination (None: the module's default); set by
+# run.py --ack-window for the experiments of docs/bench.md.
+ACK_WINDOW = None
 LOGGEN = os.environ.get("LOGGEN", "loggen")
 # Windows and queues of both paths: large enough that flow control, not a tiny window, sets the
 # pace (syslog-ng's defaults are a 100-message source window shared by 10 connections).
@@ -60,9 +66,21 @@ def missing(module_dir):
     return None
 
 
+def _is_ws(kind):
+    return kind.startswith("websocket")
+
+
+def _acks(kind):
+    """The websocket driver's options of `kind` beyond address and port."""
+    if kind != "websocket_acks":
+        return ""
+    return "acknowledgements(yes)"
+
+
 def _config_b(kind, out, port):
-    if kind == "websocket":
-        src = 'websocket( address("127.0.0.1") port(0) log-iw-size(%d) )' % WINDOW
+    if _is_ws(kind):
+        src = ('websocket( address("127.0.0.1") port(0) log-iw-size(%d) %s )'
+               % (WINDOW, _acks(kind)))
     else:
         src = ('network( ip("127.0.0.1") port(%d) transport("tcp") max-connections(1) '
                'log-iw-size(%d) )' % (port, WINDOW))
@@ -74,8 +92,11 @@ log { source(s_in); destination(d_file); flags(flow-control); };
 
 
 def _config_a(kind, in_port, port):
-    if kind == "websocket":
-        dst = 'websocket( mode("client") address("127.0.0.1") port(%d) )' % port
+    if _is_ws(kind):
+        opts = _acks(kind)
+        if opts and ACK_WINDOW:
+            opts += " ack-window(%d)" % ACK_WINDOW
+        dst = 'websocket( mode("client") address("127.0.0.1") port(%d) %s )' % (port, opts)
     else:
         dst = 'network( "127.0.0.1" port(%d) transport("tcp") )' % port
     return """
@@ -196,13 +217,13 @@ def run_path(kind, n, size, workdir, module_dir, stall_s):
     fails or a message is lost (nothing arrives for stall_s seconds before all have)."""
     d = tempfile.mkdtemp(prefix=kind + "-", dir=workdir)
     out = os.path.join(d, "b.out")
-    port = 0 if kind == "websocket" else sngtest.free_tcp_port()
+    port = 0 if _is_ws(kind) else sngtest.free_tcp_port()
     b = sngtest.SyslogNg(d, "B", _config_b(kind, out, port), module_dir)
     a = loggen = None
     counter = _LineCounter(out)
     try:
         b.start(wait=False)
-        if kind == "websocket":
+        if _is_ws(kind):
             m, _ = b.wait_for(r"websocket: source started;.*port='(\d+)'")
             port = int(m.group(1))
         b.wait_for(r"syslog-ng starting up")
