@@ -23,6 +23,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import resource
 import statistics
 import subprocess
@@ -636,13 +637,17 @@ def syslog_ng_scenario(n):
                  "not measured: the module's compression(yes) (branch deflate-mod) is not merged "
                  "into this branch yet")
     # The cost of acknowledgements round by round (the ratios above are their medians).
-    out = ["\n### syslog-ng path: acknowledgements, per run (msg/s)\n",
-           "| run | websocket() | websocket() acknowledgements(yes) | network(tcp) | acks / plain "
-           "| acks / tcp |", "|---|---:|---:|---:|---:|---:|"]
+    out = ["\n### syslog-ng path: acknowledgements, per run\n",
+           "Messages/s of the three paths of each round, the ratios of the round, and the CPU per "
+           "message of A and B with acknowledgements over without them (the same round).\n",
+           "| run | websocket() msg/s | websocket() acknowledgements(yes) msg/s | network(tcp) msg/s "
+           "| acks / plain | acks / tcp | CPU A acks / plain | CPU B acks / plain |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for k in range(len(t["ours"])):
         w, a, x = (t[c][k]["msgs"] for c in ("ours", "acks", "raw_tcp"))
-        out.append("| %d | %s | %s | %s | %s | %s |" % (k + 1, fmt(w), fmt(a), fmt(x), fmt(a / w),
-                                                        fmt(a / x)))
+        ca, cb = (t["acks"][k][f] / t["ours"][k][f] for f in ("cpu_a", "cpu_b"))
+        out.append("| %d | %s | %s | %s | %s | %s | %s | %s |"
+                   % (k + 1, fmt(w), fmt(a), fmt(x), fmt(a / w), fmt(a / x), fmt(ca), fmt(cb)))
     EXTRA_MD.append("\n".join(out))
     # Where the time goes: CPU per thread name, averaged over the rounds.
     out = ["\n### syslog-ng path: CPU per thread (s per 1M messages, mean of %d run%s)\n"
@@ -747,13 +752,19 @@ def goals_table():
 
 
 def readme_block(m):
+    when, reps, load = datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M"), REPS, m["load"]
+    if PARTIAL:
+        # The full run's own figures, from the header kept in results.md.
+        found = [re.search(rx, PARTIAL[0]) for rx in (r"on (\S+ \S+) UTC", r"ran (\d+) round",
+                                                      r"was (\d+(?:\.\d+)?)\)")]
+        if all(found):
+            when, reps, load = found[0].group(1), int(found[1].group(1)), float(found[2].group(1))
     return "\n".join([
         "Goals of the latest full run (`bench/results.md`, written %s UTC; %d rounds, each "
         "scenario's columns interleaved; load average %.1f at its end). Each ratio is taken "
         "within one round, then the median and the spread (min–max) over the rounds are given; "
         "absolute figures move with the machine and are in `bench/results.md`."
-        % (datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M"), REPS, m["load"])
-        + (" " + PARTIAL[1].strip() if PARTIAL else ""), ""]
+        % (when, reps, load) + (" " + PARTIAL[1].strip() if PARTIAL else ""), ""]
         + goals_table())
 
 

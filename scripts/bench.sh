@@ -15,7 +15,7 @@
 # BENCH_REPS (rounds per scenario, default 5) and BENCH_SCALE (multiplies message counts and
 # durations; e.g. BENCH_REPS=2 BENCH_SCALE=0.05 tests the tooling in a minute or two): a run with
 # any of these writes under BENCH_OUT, never over the committed results, except that
-# BENCH_KEEP_OTHERS=1 with BENCH_ONLY (and neither BENCH_REPS nor BENCH_SCALE) re-measures those
+# BENCH_KEEP_OTHERS=1 with BENCH_ONLY (no BENCH_SCALE, BENCH_REPS at least 5) re-measures those
 # scenarios into the committed results, keeping every other scenario's rows as they are.
 # BENCH_ACK_WINDOW sets ack-window() of scenario 8's acknowledged path (default: the module's).
 # Scenario 8 (syslog-ng -> syslog-ng) needs syslog-ng and loggen (syslog-ng-core) and the module
@@ -73,8 +73,9 @@ echo "syslog-ng module (scenario 8): ${sng_module:-not found}"
 ws_section "Running the benchmarks${quick:+ (quick)}"
 keep=
 if test -n "${BENCH_KEEP_OTHERS:-}"; then
-  test -n "${BENCH_ONLY:-}" && test -z "$quick${BENCH_REPS:-}${BENCH_SCALE:-}${BENCH_ACK_WINDOW:-}" ||
-    ws_die "BENCH_KEEP_OTHERS=1 needs BENCH_ONLY, a full run's rounds and sizes and the default ack-window()"
+  test -n "${BENCH_ONLY:-}" && test -z "$quick${BENCH_SCALE:-}${BENCH_ACK_WINDOW:-}" &&
+    test "${BENCH_REPS:-5}" -ge 5 ||
+    ws_die "BENCH_KEEP_OTHERS=1 needs BENCH_ONLY, at least 5 rounds, full sizes and the default ack-window()"
   keep=--keep-others
 fi
 if test -z "$keep" && { test -n "$quick" || test -n "${BENCH_ONLY:-}${BENCH_REPS:-}${BENCH_SCALE:-}${BENCH_ACK_WINDOW:-}"; }; then
