@@ -604,9 +604,15 @@ def syslog_ng_scenario(n):
         except syslogng.PathError as e:
             raise BenchError(str(e))
 
-    # The three paths in every round, so that each ratio compares runs taken moments apart.
-    t = interleaved([("ours", lambda: one("websocket")), ("acks", lambda: one("websocket_acks")),
-                     ("raw_tcp", lambda: one("tcp"))])
+    # Every path in every round, so that each ratio compares runs taken moments apart; the
+    # compression path only when the module has compression(yes).
+    no_deflate = syslogng.supports_compression(work, ARGS.sng_module)
+    if no_deflate:
+        log("8. compression path: skipped: %s" % no_deflate)
+    paths = [("ours", lambda: one("websocket")), ("acks", lambda: one("websocket_acks"))]
+    if not no_deflate:
+        paths.append(("deflate", lambda: one("websocket_deflate")))
+    t = interleaved(paths + [("raw_tcp", lambda: one("tcp"))])
     note = ("syslog-ng %s; ours: A's websocket() destination to B's websocket() source; raw_tcp: "
             "the same path over syslog-ng's network(transport(tcp)); module %s"
             % (ver, os.path.join(ARGS.sng_module, "libwebsocket.so")))
@@ -633,9 +639,20 @@ def syslog_ng_scenario(n):
         row("8. syslog-ng CPU, %s, acknowledgements(yes)" % who, "CPU s/1M msg",
             pick({"ours": t["acks"], "raw_tcp": t["raw_tcp"]}, key), better="lower",
             note=ack_note, plain=pick(t, key)["ours"])
-    not_measured("8. syslog-ng path, compression", "msg/s",
-                 "not measured: the module's compression(yes) (branch deflate-mod) is not merged "
-                 "into this branch yet")
+    if no_deflate:
+        not_measured("8. syslog-ng path, compression", "msg/s", "not measured: " + no_deflate)
+    else:
+        deflate_note = ("8. compression: compression(yes) (the module's default level) on A's "
+                        "websocket() destination and B's websocket() source; `plain` "
+                        "(results.json) is the websocket() path of the same round, ratio_plain = "
+                        "compressed / plain")
+        r = row("8. syslog-ng path, compression(yes)", "msg/s",
+                pick({"ours": t["deflate"], "raw_tcp": t["raw_tcp"]}, "msgs"), note=deflate_note,
+                plain=plain["ours"])
+        for key, who in (("cpu_a", "A (sender)"), ("cpu_b", "B (receiver)")):
+            row("8. syslog-ng CPU, %s, compression(yes)" % who, "CPU s/1M msg",
+                pick({"ours": t["deflate"], "raw_tcp": t["raw_tcp"]}, key), better="lower",
+                note=deflate_note, plain=pick(t, key)["ours"])
     # The cost of acknowledgements round by round (the ratios above are their medians).
     out = ["\n### syslog-ng path: acknowledgements, per run\n",
            "Messages/s of the three paths of each round, the ratios of the round, and the CPU per "
@@ -654,8 +671,10 @@ def syslog_ng_scenario(n):
            % (len(t["ours"]), "" if len(t["ours"]) == 1 else "s"),
            "Thread names as the kernel shows them (`top -H`); `ws_api-*` is the engine's I/O "
            "thread.\n", "| path | process | thread | CPU s/1M msg |", "|---|---|---|---:|"]
-    paths = (("ours", "websocket()"), ("acks", "websocket() acknowledgements(yes)"),
-             ("raw_tcp", "network(tcp)"))
+    paths = [("ours", "websocket()"), ("acks", "websocket() acknowledgements(yes)")]
+    if not no_deflate:
+        paths.append(("deflate", "websocket() compression(yes)"))
+    paths.append(("raw_tcp", "network(tcp)"))
     for col, path in paths:
         for key, proc in (("threads_a", "A"), ("threads_b", "B")):
             names = sorted({name for run in t[col] for name in run[key]})

@@ -25,10 +25,12 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
                                 "websocket", "tests"))
 import sngtest  # noqa: E402  (found through the path above)
 
-# websocket_acks: the websocket path with end-to-end acknowledgements (docs/acks.md): A's
-# destination keeps each message in syslog-ng's queue until B acknowledges it, and B
-# acknowledges once its file destination wrote it.
-PATHS = ("websocket", "websocket_acks", "tcp")
+# websocket_acks: the websocket path with end-to-end acknowledgements: A's destination keeps
+# each message in syslog-ng's queue until B acknowledges it, and B acknowledges once its file
+# destination wrote it. websocket_deflate: the websocket path with permessage-deflate
+# (compression(yes), the module's default level), when the module has that option
+# (supports_compression()).
+PATHS = ("websocket", "websocket_acks", "websocket_deflate", "tcp")
 # ack-window() of the websocket_acks path's destination (None: the module's default); set by
 # run.py --ack-window for the experiments of docs/bench.md.
 ACK_WINDOW = None
@@ -72,9 +74,25 @@ def _is_ws(kind):
 
 def _acks(kind):
     """The websocket driver's options of `kind` beyond address and port."""
-    if kind != "websocket_acks":
-        return ""
-    return "acknowledgements(yes)"
+    return {"websocket_acks": "acknowledgements(yes)",
+            "websocket_deflate": "compression(yes)"}.get(kind, "")
+
+
+def supports_compression(workdir, module_dir):
+    """Whether the module accepts compression(yes) (syslog-ng --syntax-only on B's and A's
+    configurations of that path): None if it does, else why not."""
+    d = tempfile.mkdtemp(prefix="deflate-check-", dir=workdir)
+    try:
+        for name, cfg in (("B", _config_b("websocket_deflate", os.path.join(d, "out"), 0)),
+                          ("A", _config_a("websocket_deflate", 1, 2))):
+            rc, out = sngtest.SyslogNg(d, name, cfg, module_dir).syntax_only()
+            if rc != 0:
+                lines = [l.strip() for l in out.splitlines() if l.strip()]
+                why = [l for l in lines if "error" in l.lower()] or lines[-1:] or [str(rc)]
+                return "the module refuses compression(yes) (%s)" % why[0]
+        return None
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def _config_b(kind, out, port):
@@ -94,7 +112,7 @@ log { source(s_in); destination(d_file); flags(flow-control); };
 def _config_a(kind, in_port, port):
     if _is_ws(kind):
         opts = _acks(kind)
-        if opts and ACK_WINDOW:
+        if kind == "websocket_acks" and ACK_WINDOW:
             opts += " ack-window(%d)" % ACK_WINDOW
         dst = 'websocket( mode("client") address("127.0.0.1") port(%d) %s )' % (port, opts)
     else:
