@@ -254,7 +254,8 @@ typedef struct ws_stats {
   uint64_t handshakes_refused;
   /**
    * Bytes held now for incomplete incoming messages and read buffers, across connections
-   * (kept within ws_options_set_max_buffered_bytes).
+   * (kept within ws_options_set_max_buffered_bytes), plus, on a client with
+   * acknowledgements, the written messages kept until acknowledged.
    */
   uint64_t buffered_bytes;
   /**

@@ -16,6 +16,11 @@
  * messages acknowledges the oldest ones of the backlog, which are exactly the written ones.
  * Messages carried over a reconnect keep their numbers and are acknowledged once written.
  *
+ * With acknowledgements(yes) the same holds with "acknowledged by the receiver" (on_acked) in
+ * place of "written" (on_sent): the engine keeps written messages until the receiver
+ * acknowledges them and resends the unacknowledged ones first after a reconnect, with their
+ * numbers, so the count stays the same.
+ *
  * Never rewind what the engine holds: syslog-ng answers LTR_NOT_CONNECTED (and LTR_ERROR,
  * LTR_DROP) by rewinding (dropping) the worker's whole unacknowledged batch, which would send
  * the messages the engine holds a second time and break the count. So while the engine holds
@@ -80,7 +85,8 @@ typedef struct _WebsocketDestWorker
   guint64 engine_dropped_seen;
   gboolean no_subscriber_warned;
 
-  /* Acknowledgement (client mode). written_seq: set by on_sent (under state_lock); the rest
+  /* Acknowledgement (client mode). written_seq: set by on_sent, or by on_acked with
+     acknowledgements(yes) (under state_lock); the rest
      belongs to the worker thread. Every message with a number in (acked_seq, last_seq] is in
      syslog-ng's backlog, unacknowledged, in number order; pending_drops holds, oldest first,
      the numbers after which a refused message waits in the backlog (acknowledged as dropped

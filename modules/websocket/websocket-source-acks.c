@@ -28,6 +28,7 @@ typedef struct _WebsocketAckBookmark
   WebsocketSourceAcks *acks;
   ws_conn_id conn;
   guint64 seq;
+  gboolean saved;
 } WebsocketAckBookmark;
 
 G_STATIC_ASSERT(sizeof(WebsocketAckBookmark) <= sizeof(((Bookmark *) 0)->container));
@@ -153,13 +154,36 @@ out:
   g_mutex_unlock(&self->lock);
 }
 
+void
+websocket_source_acks_message_lost(WebsocketSourceAcks *self, ws_conn_id conn, guint64 seq)
+{
+  WebsocketConnAcks *c;
+
+  g_mutex_lock(&self->lock);
+  c = self->ctx ? g_hash_table_lookup(self->conns, &conn) : NULL;
+  if (c && seq > c->safe_upto)
+    {
+      /* Acknowledgements are cumulative: without this message the connection's number could
+         never pass it, and the sender would stop once its window is full. Closing makes the
+         sender send everything unacknowledged again on its next connection. */
+      msg_warning("websocket: syslog-ng did not store a message it received with acknowledgements (it was "
+                  "aborted, e.g. its queue was discarded); closing the connection so that the sender sends it again",
+                  evt_tag_long("conn", (glong) conn), evt_tag_long("seq", (glong) seq));
+      ws_close_connection(self->ctx, conn, 1011, "a message was not stored; send again");
+      g_hash_table_remove(self->conns, &conn);
+    }
+  g_mutex_unlock(&self->lock);
+}
+
 /* Bookmark hooks: save = the message is safe (syslog-ng's instant ack tracker calls it for a
-   message acknowledged as processed, not for an aborted one); destroy = the message is gone. */
+   message acknowledged as processed, not for an aborted one); destroy = the message is gone,
+   lost when it was never saved. */
 static void
 _bookmark_save(Bookmark *bookmark)
 {
   WebsocketAckBookmark *b = (WebsocketAckBookmark *) &bookmark->container;
 
+  b->saved = TRUE;
   if (b->acks)
     websocket_source_acks_message_safe(b->acks, b->conn, b->seq);
 }
@@ -169,6 +193,8 @@ _bookmark_destroy(Bookmark *bookmark)
 {
   WebsocketAckBookmark *b = (WebsocketAckBookmark *) &bookmark->container;
 
+  if (b->acks && !b->saved)
+    websocket_source_acks_message_lost(b->acks, b->conn, b->seq);
   websocket_source_acks_unref(b->acks);
   b->acks = NULL;
 }
@@ -184,6 +210,7 @@ websocket_source_acks_fill_bookmark(WebsocketSourceAcks *self, Bookmark *bookmar
   b->acks = websocket_source_acks_ref(self);
   b->conn = conn;
   b->seq = seq;
+  b->saved = FALSE;
   bookmark->save = _bookmark_save;
   bookmark->destroy = _bookmark_destroy;
 }

@@ -46,5 +46,9 @@ void websocket_source_acks_fill_bookmark(WebsocketSourceAcks *self, Bookmark *bo
 
 /* Message `seq` of `conn` is safe (any thread). */
 void websocket_source_acks_message_safe(WebsocketSourceAcks *self, ws_conn_id conn, guint64 seq);
+/* Message `seq` of `conn` was let go without being safe (syslog-ng aborted it): the connection
+   is closed (1011), so that the sender sends it again instead of waiting for an
+   acknowledgement that cannot come. Any thread. */
+void websocket_source_acks_message_lost(WebsocketSourceAcks *self, ws_conn_id conn, guint64 seq);
 
 #endif

@@ -9,8 +9,9 @@
 #     TLS, server down 5 s, disk buffer, reload/restart, bad configurations, metrics);
 #  3. the chaos test (modules/websocket/tests/test_chaos.py: two syslog-ng processes, kill -9
 #     while 200,000 lines flow; ends with `syslog-ng 3.38.1 chaos: N passed, M failed`).
-# Ends with one line: `syslog-ng 3.38.1: N passed, M failed` (the whole suite, step 2).
-# About 40 s (most of it the venv and pip), plus about 10 s for the chaos test.
+# Prints `syslog-ng 3.38.1: N passed, M failed` (the whole suite, step 2), then ends with
+# `syslog-ng 3.38.1 chaos: N passed, M failed` (step 3).
+# About 40 s (most of it the venv and pip), plus about 20 s for the chaos test.
 # apt: syslog-ng-core syslog-ng-dev bison python3-venv openssl tinyproxy
 set -euo pipefail
 # test_o (proxy()) starts tinyproxy (on this machine): here a missing one is a failure.

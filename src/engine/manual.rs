@@ -123,19 +123,19 @@ impl ManualEvents {
                 closed(id);
             }
             let numbered = match &ev {
-                Event::Receive(id, _, _, seq) if *seq > 0 => Some((*id, *seq)),
+                Event::Receive(id, _, _, seq) if *seq > 0 => acks.get(*id).map(|a| (*id, *seq, a)),
                 _ => None,
             };
-            if let Some((id, seq)) = numbered {
-                acks.delivering(id, seq);
+            if let Some((_, seq, a)) = &numbered {
+                a.delivering(*seq);
             }
             if let Some(h) = guard.as_mut() {
                 if let Some(conn) = ev.deliver(h.as_mut()) {
                     pause(conn);
                 }
             }
-            if let Some((id, seq)) = numbered {
-                if acks.delivered(id, seq) {
+            if let Some((id, seq, a)) = numbered {
+                if a.delivered(seq, acks.mode()) {
                     acked(id);
                 }
             }

@@ -75,6 +75,9 @@ pub struct Shared {
     /// Bytes the connections hold for incoming data (the memory budget's running total; the
     /// I/O thread keeps it exact and publishes it as `stats.buffered_bytes` once checked).
     pub held: AtomicUsize,
+    /// Client with acknowledgements: bytes of written messages kept until acknowledged (the
+    /// window's share of the budget; published in `stats.buffered_bytes` with `held`).
+    pub kept: AtomicUsize,
     flush_lock: Mutex<()>,
     flush_cv: Condvar,
     flush_waiters: AtomicUsize,
@@ -121,6 +124,7 @@ impl Shared {
             accepting: AtomicBool::new(true),
             unsent: AtomicU64::new(0),
             held: AtomicUsize::new(0),
+            kept: AtomicUsize::new(0),
             flush_lock: Mutex::new(()),
             flush_cv: Condvar::new(),
             flush_waiters: AtomicUsize::new(0),
@@ -256,6 +260,15 @@ impl Shared {
             self.acked_reported.store(now, Ordering::Relaxed);
             now
         })
+    }
+
+    /// What input (`held`) may take of `max_buffered_bytes`: all of it less what a client
+    /// keeps for acknowledgements, of which at most half counts (the window stops growing at
+    /// half the budget, so input always keeps the other half, and a message larger than that
+    /// alone in the window never makes the budget close the connection that must send it).
+    pub fn input_budget(&self) -> usize {
+        let max = self.config.max_buffered_bytes;
+        max - self.kept.load(Ordering::Relaxed).min(max / 2)
     }
 
     /// Records that `n` accepted messages will never be written.

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::acks::receiver::RxAck;
 use super::error::Error;
 use super::event::{Event, Handler, MsgKind};
 use super::log::Level;
@@ -37,22 +38,29 @@ impl Sink {
         }
     }
 
-    /// A message arrived (`seq`: its number on a connection with acknowledgements, else 0);
-    /// answers whether the handler asked to pause reading.
-    pub fn receive(&mut self, id: u64, data: &[u8], kind: MsgKind, seq: u64) -> bool {
+    /// A message arrived (`ack`: the connection's acknowledgement numbers and the message's
+    /// number, on a connection with acknowledgements); answers whether the handler asked to
+    /// pause reading.
+    pub fn receive(
+        &mut self,
+        id: u64,
+        data: &[u8],
+        kind: MsgKind,
+        ack: Option<(&RxAck, u64)>,
+    ) -> bool {
         match &mut self.handler {
             Some(h) => {
-                if seq == 0 {
+                let Some((a, seq)) = ack else {
                     return h.on_receive(id, data, kind);
-                }
-                let acks = &self.shared.rx_acks;
-                acks.delivering(id, seq);
+                };
+                a.delivering(seq);
                 let pause = h.on_receive(id, data, kind);
                 // The I/O thread is the caller: it looks at what became safe after the read.
-                acks.delivered(id, seq);
+                a.delivered(seq, self.shared.config.acks);
                 pause
             }
             None => {
+                let seq = ack.map_or(0, |(_, s)| s);
                 self.hold(Event::Receive(id, data.to_vec(), kind, seq));
                 false
             }

@@ -235,7 +235,8 @@ pub struct ws_stats {
     /// max_connections.
     pub handshakes_refused: u64,
     /// Bytes held now for incomplete incoming messages and read buffers, across connections
-    /// (kept within ws_options_set_max_buffered_bytes).
+    /// (kept within ws_options_set_max_buffered_bytes), plus, on a client with
+    /// acknowledgements, the written messages kept until acknowledged.
     pub buffered_bytes: u64,
     /// Client: every message accepted with a sequence number up to this one (see ws_send_seq)
     /// is written completely to the socket (the number on_sent reports, kept up to date whether

@@ -27,6 +27,9 @@ module under test) on loopback, with Python `websockets` peers:
   p  acknowledged when written: with a server that reads nothing, the lines the engine holds stay
      unacknowledged in syslog-ng's queue; with disk-buffer(reliable(yes)), kill -9 and a restart
      lose none of them
+  q  end-to-end acknowledgements: a client offering them is acknowledged only for what
+     syslog-ng acknowledged to the source; between two syslog-ng processes the sender
+     acknowledges its queue only for what the receiver acknowledged
 
 The syslog-ng under test is `syslog-ng` on PATH, or WS_SNG_PREFIX + syslog-ng (sngtest.py), so
 the same tests run against syslog-ng 3.38 and 4.8 (scripts/check.d/30-syslog-ng.sh, 31-syslog-ng-4.sh).
@@ -1559,6 +1562,199 @@ log { source(s_net); destination(d_ws); flags(flow-control); };
           % (written, len(sent), count_duplicates(srv, sent)), flush=True)
 
 
+class RawAckClient:
+    """A hand-made WebSocket client that offers end-to-end acknowledgements (`WS-API-Ack: 1`),
+    sends text messages and collects the server's acknowledgements: unsolicited pongs whose
+    payload is `ack <N>` (docs/acks.md). Raw sockets, so that nothing answers or hides a pong."""
+
+    def __init__(self, port, path="/"):
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.sock.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                           "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nWS-API-Ack: 1\r\n\r\n"
+                           % (path, port, key)).encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = self.sock.recv(4096)
+            check(chunk, "the server closed during the handshake")
+            head += chunk
+        self.head, self.buf = head.split(b"\r\n\r\n", 1)
+        check(self.head.startswith(b"HTTP/1.1 101"), "handshake refused: %r" % self.head[:40])
+        self.acked = 0
+        self.close_code = None
+        self.ended = False
+        self.cond = threading.Condition()
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def accepted_acks(self):
+        return any(l.strip().lower() == b"ws-api-ack: 1" for l in self.head.split(b"\r\n")[1:])
+
+    def send(self, text):
+        data, mask = text.encode(), os.urandom(4)
+        n = len(data)
+        head = bytes([0x81, 0x80 | n]) if n < 126 else bytes([0x81, 0x80 | 126]) + struct.pack("!H", n)
+        self.sock.sendall(head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+
+    def _read(self):
+        data = self.buf
+        try:
+            while True:
+                while len(data) >= 2:
+                    n, off = data[1] & 0x7F, 2
+                    if n == 126:
+                        if len(data) < 4:
+                            break
+                        n, off = struct.unpack("!H", data[2:4])[0], 4
+                    if len(data) < off + n:
+                        break
+                    opcode, payload, data = data[0] & 0x0F, data[off:off + n], data[off + n:]
+                    if opcode == 0x0A and payload.startswith(b"ack "):
+                        with self.cond:
+                            self.acked = max(self.acked, int(payload[4:]))
+                            self.cond.notify_all()
+                    elif opcode == 0x08 and len(payload) >= 2:
+                        with self.cond:
+                            self.close_code = struct.unpack("!H", payload[:2])[0]
+                            self.cond.notify_all()
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except OSError:
+            pass
+        with self.cond:
+            self.ended = True
+            self.cond.notify_all()
+
+    def wait_closed(self, timeout=30):
+        """Waits until the server closed the connection; answers its close code (None without one)."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while not self.ended:
+                left = deadline - time.monotonic()
+                check(left > 0, "the server did not close the connection within %ss" % timeout)
+                self.cond.wait(left)
+            return self.close_code
+
+    def wait_acked(self, n, timeout=30):
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while self.acked < n:
+                left = deadline - time.monotonic()
+                check(left > 0, "acknowledged up to %d, expected %d within %ss" % (self.acked, n, timeout))
+                self.cond.wait(left)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def test_q_source_acks_when_syslog_ng_acks(ctx):
+    """acknowledgements(yes) on a server-mode source: the handshake accepts a client's offer, and
+    a message is acknowledged to the client only once syslog-ng acknowledged it to the source.
+    The source's log path goes (flow-control) to a network() destination whose server is down:
+    the messages wait in its queue, unacknowledged, and the client gets no acknowledgement;
+    once the server is up and syslog-ng wrote them, the client gets `ack 20`. A client that
+    offers nothing is served as before."""
+    down = free_tcp_port()
+    sng = ctx.sng("source-acks", """
+source s_ws { websocket( address("127.0.0.1") port(0) path("/") flags(no-parse) acknowledgements(yes) ); };
+destination d_net { network("127.0.0.1" port(%d) transport(tcp) template("$MSG\n") time-reopen(1)); };
+log { source(s_ws); destination(d_net); flags(flow-control); };
+""" % down)
+    sng.start(wait=False)
+    port = started_port(sng, "source")
+    sng.wait_for(r"syslog-ng starting up")
+    client = RawAckClient(port)
+    ctx.cleanup.append(client.close)
+    check(client.accepted_acks(), "the 101 does not accept acknowledgements: %r" % client.head)
+    sent = lines("ack", 20)
+    for m in sent:
+        client.send(m)
+    # Every message was posted (syslog-ng has them, unwritten: the destination cannot connect).
+    processed = sng.wait_stat("websocket", "processed", len(sent))
+    check(processed == len(sent), "the source posted %s of %d messages" % (processed, len(sent)))
+    # The engine acknowledges within 5 ms of a message being safe; none is, through the next
+    # failed connection attempt of the destination (time-reopen(1)).
+    sng.wait_for(r"Syslog connection failed", start=sng.mark())
+    check(client.acked == 0, "acknowledged up to %d while syslog-ng had written nothing" % client.acked)
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", down))
+    srv.listen(1)
+    ctx.cleanup.append(srv.close)
+    conn, _ = srv.accept()
+    ctx.cleanup.append(conn.close)
+    got = b""
+    conn.settimeout(30)
+    while got.count(b"\n") < len(sent):
+        chunk = conn.recv(65536)
+        check(chunk, "the network() destination closed before writing every message")
+        got += chunk
+    check(got.decode().splitlines() == sent, "the destination wrote other lines: %r" % got[:200])
+    client.wait_acked(len(sent))
+    check(client.acked == len(sent), "acknowledged up to %d of %d" % (client.acked, len(sent)))
+    # A client that does not offer acknowledgements is served as before.
+    with ws_connect("ws://127.0.0.1:%d/" % port, open_timeout=10) as ws:
+        check(ws.response.headers.get("WS-API-Ack") is None, "acknowledgements answered to a client that did not offer them")
+        ws.send("plain")
+        while b"plain" not in got:
+            chunk = conn.recv(65536)
+            check(chunk, "the network() destination closed")
+            got += chunk
+    check(sng.stop() == 0, "syslog-ng exited with an error")
+
+
+def test_q_dest_acked_when_receiver_acks(ctx):
+    """acknowledgements(yes) between two syslog-ng processes: the sender's destination
+    acknowledges its queue (`written`) only once the receiving syslog-ng acknowledged the lines
+    back to its source. The receiver's destination (a network() server) is down: the receiver
+    holds all 50 lines, written to it long ago, and the sender's `written` stays 0 (without
+    acknowledgements it would be 50); once the server is up and the receiver wrote them, it
+    reaches 50."""
+    down, ws_port, net = free_tcp_port(), free_tcp_port(), free_tcp_port()
+    b = ctx.sng("receiver", """
+source s_ws { websocket( address("127.0.0.1") port(%d) path("/") flags(no-parse) acknowledgements(yes) ); };
+destination d_net { network("127.0.0.1" port(%d) transport(tcp) template("$MSG\n") time-reopen(1)); };
+log { source(s_ws); destination(d_net); flags(flow-control); };
+""" % (ws_port, down))
+    b.start()
+    a = ctx.sng("sender", net_source(net) + """
+destination d_ws { websocket( address("127.0.0.1") port(%d) template("$MSG") acknowledgements(yes) ack-window(100) ); };
+log { source(s_net); destination(d_ws); flags(flow-control); };
+""" % ws_port)
+    a.start()
+    sent = lines("e2e", 50)
+    tcp_send_lines(net, sent)
+    processed = b.wait_stat("websocket", "processed", len(sent))
+    check(processed == len(sent), "the receiver's source posted %s of %d lines" % (processed, len(sent)))
+    b.wait_for(r"Syslog connection failed", start=b.mark())
+    written = a.stat("websocket", "written")
+    check(written == 0, "the sender acknowledged %s lines that the receiver had not stored" % written)
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", down))
+    srv.listen(1)
+    ctx.cleanup.append(srv.close)
+    conn, _ = srv.accept()
+    ctx.cleanup.append(conn.close)
+    conn.settimeout(30)
+    got = b""
+    while got.count(b"\n") < len(sent):
+        chunk = conn.recv(65536)
+        check(chunk, "the receiver's network() destination closed before writing every line")
+        got += chunk
+    check(got.decode().splitlines() == sent, "the receiver wrote other lines: %r" % got[:200])
+    written = a.wait_stat("websocket", "written", len(sent))
+    check(written == len(sent), "the sender acknowledged %s of %d lines after the receiver stored them"
+          % (written, len(sent)))
+    check(a.stop() == 0, "the sender exited with an error")
+    check(b.stop() == 0, "the receiver exited with an error")
+
+
 TESTS = [test_a_dest_client, test_a_dest_client_full_engine_queue, test_a_dest_client_headers_order,
          test_b_dest_server_two_subscribers,
          test_b_dest_server_no_subscriber_wait,
@@ -1569,7 +1765,8 @@ TESTS = [test_a_dest_client, test_a_dest_client_full_engine_queue, test_a_dest_c
          test_j_source_client_mode, test_k_metrics, test_l_source_auth_token, test_l_source_auth_token_file_reload,
          test_l_dest_server_allowed_origins, test_m_message_limits, test_n_trusted_proxies,
          test_o_dest_client_through_proxy, test_p_dest_client_acked_when_written,
-         test_p_dest_client_reload_unacked, test_p_dest_client_kill9_reliable_disk_buffer]
+         test_p_dest_client_reload_unacked, test_p_dest_client_kill9_reliable_disk_buffer,
+         test_q_source_acks_when_syslog_ng_acks, test_q_dest_acked_when_receiver_acks]
 
 
 def main():

@@ -31,6 +31,23 @@ impl RxAck {
     pub fn safe(&self) -> u64 {
         self.safe.load(Ordering::Acquire)
     }
+
+    /// Message `seq` is about to be delivered (on the delivering thread).
+    pub fn delivering(&self, seq: u64) {
+        self.delivered.store(seq, Ordering::Release);
+    }
+
+    /// Message `seq` was delivered (its on_receive returned): in `Auto` mode it is safe now.
+    /// Answers whether the I/O thread must be told (only when it is not the caller).
+    pub fn delivered(&self, seq: u64, mode: AckMode) -> bool {
+        mode == AckMode::Auto && raise(self, seq)
+    }
+}
+
+/// Raises `safe` to `seq`; answers whether the I/O thread must be woken for it.
+fn raise(a: &RxAck, seq: u64) -> bool {
+    let before = a.safe.fetch_max(seq, Ordering::AcqRel);
+    seq > before && !a.notified.swap(true, Ordering::AcqRel)
 }
 
 /// The numbers of every connection that negotiated acknowledgements, from its opening until its
@@ -54,10 +71,6 @@ impl RxAckTable {
         self.conns.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn get(&self, conn: u64) -> Option<Arc<RxAck>> {
-        self.lock().get(&conn).cloned()
-    }
-
     /// Connection `conn` opened with acknowledgements.
     pub fn opened(&self, conn: u64) -> Arc<RxAck> {
         let a = Arc::new(RxAck::default());
@@ -72,20 +85,15 @@ impl RxAckTable {
         }
     }
 
-    /// Message `seq` of `conn` is about to be delivered (on the delivering thread).
-    pub fn delivering(&self, conn: u64, seq: u64) {
-        if let Some(a) = self.get(conn) {
-            a.delivered.store(seq, Ordering::Release);
-        }
+    /// The mode of the context.
+    pub fn mode(&self) -> AckMode {
+        self.mode
     }
 
-    /// Message `seq` of `conn` was delivered (its on_receive returned): in `Auto` mode it is
-    /// safe now. Answers whether the I/O thread must be told (only when it is not the caller).
-    pub fn delivered(&self, conn: u64, seq: u64) -> bool {
-        if self.mode != AckMode::Auto {
-            return false;
-        }
-        self.get(conn).is_some_and(|a| Self::raise(&a, seq))
+    /// The numbers of `conn`, if it negotiated acknowledgements and its on_close was not
+    /// called yet (manual dispatch looks them up once per message it delivers).
+    pub fn get(&self, conn: u64) -> Option<Arc<RxAck>> {
+        self.lock().get(&conn).cloned()
     }
 
     /// The number of the message being (or last) delivered on `conn`; 0 before the first, and
@@ -114,13 +122,7 @@ impl RxAckTable {
                 "ws_acknowledge: connection {conn} received messages up to {delivered}, not {seq}"
             )));
         }
-        Ok(Self::raise(&a, seq))
-    }
-
-    /// Raises `safe` to `seq`; answers whether the I/O thread must be woken for it.
-    fn raise(a: &RxAck, seq: u64) -> bool {
-        let before = a.safe.fetch_max(seq, Ordering::AcqRel);
-        seq > before && !a.notified.swap(true, Ordering::AcqRel)
+        Ok(raise(&a, seq))
     }
 }
 
@@ -135,9 +137,12 @@ mod tests {
         assert_eq!(t.received_seq(7), 0);
         assert!(t.acknowledge(7, 1).is_err(), "nothing delivered yet");
         assert_eq!(t.acknowledge(7, 0).ok(), Some(false));
-        t.delivering(7, 1);
-        t.delivering(7, 2);
-        assert!(!t.delivered(7, 2), "manual: delivery acknowledges nothing");
+        a.delivering(1);
+        a.delivering(2);
+        assert!(
+            !a.delivered(2, t.mode()),
+            "manual: delivery acknowledges nothing"
+        );
         assert_eq!(t.received_seq(7), 2);
         assert!(t.acknowledge(7, 3).is_err());
         assert_eq!(t.acknowledge(7, 2).ok(), Some(true));
@@ -154,13 +159,14 @@ mod tests {
     fn auto_acknowledges_on_delivery_and_wakes_once_per_batch() {
         let t = RxAckTable::new(AckMode::Auto);
         let a = t.opened(1);
-        t.delivering(1, 1);
-        assert!(t.delivered(1, 1));
-        t.delivering(1, 2);
-        assert!(!t.delivered(1, 2), "the I/O thread was already told");
+        a.delivering(1);
+        assert!(a.delivered(1, t.mode()));
+        a.delivering(2);
+        assert!(!a.delivered(2, t.mode()), "the I/O thread was already told");
         assert_eq!(a.safe(), 2);
+        assert_eq!(t.received_seq(1), 2);
         a.notified.store(false, Ordering::Release);
-        t.delivering(1, 3);
-        assert!(t.delivered(1, 3));
+        a.delivering(3);
+        assert!(a.delivered(3, t.mode()));
     }
 }

@@ -20,6 +20,8 @@ pub struct Window<T> {
     acked: u64,
     max_messages: usize,
     max_bytes: usize,
+    /// `bytes` as last published (see `published`).
+    published: usize,
 }
 
 impl<T> Window<T> {
@@ -32,6 +34,7 @@ impl<T> Window<T> {
             acked: 0,
             max_messages: max_messages.max(1),
             max_bytes: max_bytes.max(1),
+            published: 0,
         }
     }
 
@@ -80,8 +83,17 @@ impl<T> Window<T> {
     }
 
     /// Bytes kept (counted in the memory budget).
+    #[cfg(test)]
     pub fn bytes(&self) -> usize {
         self.bytes
+    }
+
+    /// The bytes kept as last published and now, marking them published (for a total kept
+    /// across windows).
+    pub fn publish(&mut self) -> (usize, usize) {
+        let before = self.published;
+        self.published = self.bytes;
+        (before, self.bytes)
     }
 
     /// Everything kept, in the order written (the connection ended: they are resent).

@@ -38,10 +38,10 @@ pub struct RxConn {
 }
 
 impl RxConn {
-    /// The number of the data message just received.
-    pub(super) fn next_number(&mut self) -> u64 {
+    /// The number of the data message just received, with the numbers it goes to.
+    pub(super) fn next_number(&mut self) -> (&RxAck, u64) {
         self.received += 1;
-        self.received
+        (&self.shared, self.received)
     }
 }
 
@@ -187,9 +187,18 @@ impl<S: Transport> Conn<S> {
         self.tx_acks.as_ref().is_some_and(|w| !w.is_empty())
     }
 
-    /// Bytes kept for acknowledgement (part of the memory budget).
-    pub(super) fn unacked_bytes(&self) -> usize {
-        self.tx_acks.as_ref().map_or(0, |w| w.bytes())
+    /// Brings the context's total of bytes kept for acknowledgement (`Shared::kept`, part of
+    /// the memory budget and of `buffered_bytes`) up to date with this window.
+    pub(super) fn account_kept(&mut self, shared: &Shared) {
+        let Some(w) = &mut self.tx_acks else {
+            return;
+        };
+        let (before, now) = w.publish();
+        if now >= before {
+            shared.kept.fetch_add(now - before, Ordering::Relaxed);
+        } else {
+            shared.kept.fetch_sub(before - now, Ordering::Relaxed);
+        }
     }
 
     /// Client, as the connection ends: the written but unacknowledged messages, in order,
@@ -207,6 +216,8 @@ impl<S: Transport> Conn<S> {
                 c
             })
             .collect();
+        // Carried over from here on, like the queue: no longer the window's.
+        self.account_kept(shared);
         shared
             .stats
             .messages_queued

@@ -11,10 +11,10 @@ use crate::engine::stream::Transport;
 
 impl<S: Transport> Conn<S> {
     /// Bytes this connection holds for incoming data: its read buffer and the message being
-    /// reassembled (capacities: what the allocator really holds), and a client's written
-    /// messages kept until acknowledged (docs/acks.md).
+    /// reassembled (capacities: what the allocator really holds). A client's messages kept
+    /// until acknowledged are counted apart (`Shared::kept`, see `Shared::input_budget`).
     pub fn held(&self) -> usize {
-        self.inbuf.capacity() + self.parser.buffered() + self.unacked_bytes()
+        self.inbuf.capacity() + self.parser.buffered()
     }
 
     /// Brings this connection's share of the context's budget total up to date; answers the

@@ -66,6 +66,8 @@ impl<S: Transport> Conn<S> {
         };
         let code = *code;
         let payload = frame::close_payload(code, reason);
+        // Acknowledgements owed go ahead of the close, or the client would resend them.
+        self.ack_round(Instant::now(), true);
         self.closing = Closing::AwaitingPeer;
         let mask = self.mask();
         self.push_control(frame::encode(opcode::CLOSE, &payload, mask));
@@ -102,6 +104,7 @@ impl<S: Transport> Conn<S> {
     /// the batch must not follow a close frame: they are withheld (a client sends them on its
     /// next connection, a server counts them as dropped).
     pub(super) fn send_close_now(&mut self, code: u16, payload: &[u8]) {
+        self.ack_round(Instant::now(), true);
         let keep = usize::from(self.out.front().is_some_and(|c| c.off > 0));
         let rest = self.out.split_off(keep.min(self.out.len()));
         for c in rest {

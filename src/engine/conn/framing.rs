@@ -100,7 +100,7 @@ impl<S: Transport> Conn<S> {
                     self.consume_inbuf(sink, shared)?;
                 }
             }
-            if self.account(shared) > shared.config.max_buffered_bytes {
+            if self.account(shared) > shared.input_budget() {
                 // Over the budget: the loop closes the largest holder before anyone reads on
                 // (this connection goes on in the next round if it is not the one).
                 break;
@@ -196,11 +196,8 @@ impl<S: Transport> Conn<S> {
                                 .stats
                                 .bytes_received
                                 .fetch_add(data.len() as u64, Ordering::Relaxed);
-                            let seq = match &mut self.rx_acks {
-                                Some(rx) => rx.next_number(),
-                                None => 0,
-                            };
-                            if sink.receive(self.id, data, kind, seq) {
+                            let ack = self.rx_acks.as_mut().map(|rx| rx.next_number());
+                            if sink.receive(self.id, data, kind, ack) {
                                 Next::Pause
                             } else {
                                 Next::Go

@@ -90,7 +90,9 @@ impl<S: Transport> Conn<S> {
         self.phase == Phase::Open && self.close_sent.is_none() && self.close_received.is_none()
     }
 
-    /// Whether every message accepted for this connection is in the batch or written.
+    /// Whether every message accepted for this connection is in the batch or written (and,
+    /// with acknowledgements, acknowledged: a requested close waits for them too, within its
+    /// deadline, so a drain does not leave them to be resent).
     pub(super) fn nothing_waiting(&self, shared: &Shared) -> bool {
         self.queue.is_empty()
             && !self.has_unacked()
@@ -110,6 +112,8 @@ impl<S: Transport> Conn<S> {
         let mut track =
             (!self.is_server).then(|| shared.sent_seq.lock().unwrap_or_else(|e| e.into_inner()));
         let r = self.write_inner(shared, log, &mut sent, &mut bytes, track.as_deref_mut());
+        // The window grew or an acknowledgement shrank it: its bytes are in the budget.
+        self.account_kept(shared);
         if sent > 0 {
             let st = &shared.stats;
             if let Some(t) = &track {

@@ -28,7 +28,7 @@ impl IoLoop {
     /// After a connection was serviced: enforces the budget if the total is over it, and
     /// publishes the total.
     pub(super) fn keep_budget(&mut self, sink: &mut Sink) {
-        if self.shared.held.load(Ordering::Relaxed) > self.shared.config.max_buffered_bytes {
+        if self.shared.held.load(Ordering::Relaxed) > self.shared.input_budget() {
             self.enforce_budget(sink);
         }
         self.publish_buffered();
@@ -40,7 +40,7 @@ impl IoLoop {
     /// scan over all connections is no cost of normal operation.
     fn enforce_budget(&mut self, sink: &mut Sink) {
         let shared = self.shared.clone();
-        let budget = shared.config.max_buffered_bytes;
+        let budget = shared.input_budget();
         while shared.held.load(Ordering::Relaxed) > budget {
             let holders = self.conns.iter().map(|(&id, c)| (id, c.held()));
             let Some((id, held)) = largest_holder(holders) else {
@@ -72,9 +72,11 @@ impl IoLoop {
         }
     }
 
-    /// Makes the budget total visible in the stats (after the budget was enforced).
+    /// Makes the budget total visible in the stats (after the budget was enforced): what is
+    /// held for input and what a client keeps for acknowledgements.
     pub(super) fn publish_buffered(&self) {
-        let held = self.shared.held.load(Ordering::Relaxed) as u64;
+        let held = (self.shared.held.load(Ordering::Relaxed)
+            + self.shared.kept.load(Ordering::Relaxed)) as u64;
         self.shared
             .stats
             .buffered_bytes

@@ -21,6 +21,7 @@ use crate::engine::shared::Shared;
 use crate::engine::sink::Sink;
 use crate::engine::stream::Transport;
 
+mod acking;
 mod budget;
 mod closing;
 mod keepalive;
