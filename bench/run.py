@@ -23,6 +23,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import resource
 import statistics
 import subprocess
@@ -366,12 +367,14 @@ def spread(vs):
     return {"min": rnd(vs[0]), "median": rnd(statistics.median(vs)), "max": rnd(vs[-1])}
 
 
-def row(scenario, unit, cols, better="higher", note=None):
+def row(scenario, unit, cols, better="higher", note=None, plain=None):
     """Adds a table row. `cols` is {column: [figure of each round]} for the columns measured
     (ours, libwebsockets, raw_tcp); the ratios are taken per round (ours of round k over the
     other column of round k), then summed up as min/median/max like every figure. The row's
     plain fields (today's format) are the medians; `runs` has every round, `spread` the
-    min/median/max of every field."""
+    min/median/max of every field. `plain`, when given, is ours without the feature the row
+    measures (scenario 8: websocket() without acknowledgements), figures of the same rounds:
+    the row then also has `plain` and `ratio_plain` (ours / plain, per round)."""
     n = max(len(v) for v in cols.values())
     runs = []
     for k in range(n):
@@ -379,8 +382,13 @@ def row(scenario, unit, cols, better="higher", note=None):
         for c, f in (("libwebsockets", "ratio_libwebsockets"), ("raw_tcp", "ratio_raw")):
             o, x = r["ours"], r[c]
             r[f] = o / x if o is not None and x else None
+        if plain is not None:
+            r["plain"] = plain[k]
+            r["ratio_plain"] = r["ours"] / plain[k] if r["ours"] is not None and plain[k] else None
         runs.append(r)
     fields = COLUMNS + ("ratio_libwebsockets", "ratio_raw")
+    if plain is not None:
+        fields += ("plain", "ratio_plain")
     sp = {f: spread([r[f] for r in runs]) for f in fields}
     out = {"scenario": scenario, "unit": unit, "better": better}
     for f in fields:
@@ -516,7 +524,13 @@ def main():
     ap.add_argument("--sng-module", help="directory holding the syslog-ng module libwebsocket.so "
                     "(scenario 8)")
     ap.add_argument("--workdir", help="where scenario 8 runs syslog-ng (default: a temp dir)")
+    ap.add_argument("--ack-window", type=int, help="scenario 8: ack-window() of the "
+                    "acknowledged path (default: the module's)")
+    ap.add_argument("--keep-others", action="store_true",
+                    help="with --only: keep the other scenarios' rows of the existing --json and "
+                    "--md, replacing only the scenarios run")
     ARGS = ap.parse_args()
+    syslogng.ACK_WINDOW = ARGS.ack_window
     q = ARGS.quick
     REPS = ARGS.reps or (1 if q else 5)
     only = set(ARGS.only.split(",")) if ARGS.only else None
@@ -649,6 +663,8 @@ def main():
     elapsed = time.monotonic() - t0
     log("all scenarios passed in %.0f s" % elapsed)
     m = machine()
+    if ARGS.keep_others:
+        keep_others(only, m)
     if ARGS.json:
         with open(ARGS.json, "w") as f:
             json.dump(ROWS, f, indent=1, ensure_ascii=False)
@@ -696,53 +712,141 @@ def syslog_ng_scenario(n):
         except syslogng.PathError as e:
             raise BenchError(str(e))
 
-    t = interleaved([("ours", lambda: one("websocket")), ("raw_tcp", lambda: one("tcp")),
-                     ("ours_deflate", lambda: one("websocket-deflate"))])
-    deflate = t.pop("ours_deflate")
+    # Every path in every round, so that each ratio compares runs taken moments apart; the
+    # compression path only when the module has compression(yes).
+    no_deflate = syslogng.supports_compression(work, ARGS.sng_module)
+    if no_deflate:
+        log("8. compression path: skipped: %s" % no_deflate)
+    paths = [("ours", lambda: one("websocket")), ("acks", lambda: one("websocket_acks"))]
+    if not no_deflate:
+        paths.append(("deflate", lambda: one("websocket_deflate")))
+    t = interleaved(paths + [("raw_tcp", lambda: one("tcp"))])
     note = ("syslog-ng %s; ours: A's websocket() destination to B's websocket() source; raw_tcp: "
             "the same path over syslog-ng's network(transport(tcp)); module %s"
             % (ver, os.path.join(ARGS.sng_module, "libwebsocket.so")))
-    r = row(label, "msg/s", pick(t, "msgs"), note=note)
+    plain = pick({"ours": t["ours"], "raw_tcp": t["raw_tcp"]}, "msgs")
+    r = row(label, "msg/s", plain, note=note)
     goal("syslog-ng path: websocket() >= 1.0x network(tcp), plain", r, "ratio_raw", 1.0,
          what="x network(tcp)")
     for key, who in (("cpu_a", "A (sender)"), ("cpu_b", "B (receiver)")):
-        row("8. syslog-ng CPU, %s" % who, "CPU s/1M msg", pick(t, key), better="lower", note=note)
-    r = not_measured("8. syslog-ng path, acknowledgements", "msg/s",
-                     "not measured: feature not built yet (end-to-end acknowledgements)")
+        row("8. syslog-ng CPU, %s" % who, "CPU s/1M msg",
+            pick({"ours": t["ours"], "raw_tcp": t["raw_tcp"]}, key), better="lower", note=note)
+    window = ARGS.ack_window or "the default"
+    ack_note = ("8. acknowledgements: acknowledgements(yes) on A's websocket() destination "
+                "(ack-window(): %s) and on B's websocket() source; `ours` is that path, "
+                "`plain` (results.json) the websocket() path without acknowledgements of the same "
+                "round, ratio_plain = acknowledged / plain" % window)
+    acked = pick({"ours": t["acks"], "raw_tcp": t["raw_tcp"]}, "msgs")
+    r = row("8. syslog-ng path, acknowledgements(yes)", "msg/s", acked, note=ack_note,
+            plain=plain["ours"])
     goal("syslog-ng path: websocket() with acknowledgements >= 0.9x network(tcp)", r, "ratio_raw",
-         0.9)
-    msgs = pick(t, "msgs")
-    row("8. syslog-ng path, compression", "msg/s",
-        {"ours": [r["msgs"] for r in deflate], "raw_tcp": msgs["raw_tcp"]}, note=note)
-    compare_row("8. syslog-ng websocket() path, compression(yes) against plain", "msg/s", msgs["ours"],
-                [r["msgs"] for r in deflate], "higher")
-    COMPARE_NOTES.append("8.: scenario 8's path with compression(yes) (compression-level(1), the default) on "
-                         "A's websocket() destination and B's websocket() source, interleaved with the plain "
-                         "websocket() and network(tcp) paths in every round; the row \"8. syslog-ng path, "
-                         "compression\" of the main table compares it with network(tcp). loggen's "
-                         "messages are a counter and padding, far more compressible than real lines: "
-                         "this row says what compression costs syslog-ng's path, scenario 9 says what "
-                         "it saves on real lines")
+         0.9, what="x network(tcp)")
+    goal("syslog-ng path: acknowledgements(yes) >= 0.9x websocket() without them", r,
+         "ratio_plain", 0.9, what="x without acknowledgements")
+    for key, who in (("cpu_a", "A (sender)"), ("cpu_b", "B (receiver)")):
+        row("8. syslog-ng CPU, %s, acknowledgements(yes)" % who, "CPU s/1M msg",
+            pick({"ours": t["acks"], "raw_tcp": t["raw_tcp"]}, key), better="lower",
+            note=ack_note, plain=pick(t, key)["ours"])
+    if no_deflate:
+        not_measured("8. syslog-ng path, compression", "msg/s", "not measured: " + no_deflate)
+    else:
+        deflate_note = ("8. compression: compression(yes) (the module's default level) on A's "
+                        "websocket() destination and B's websocket() source; `plain` "
+                        "(results.json) is the websocket() path of the same round, ratio_plain = "
+                        "compressed / plain")
+        r = row("8. syslog-ng path, compression(yes)", "msg/s",
+                pick({"ours": t["deflate"], "raw_tcp": t["raw_tcp"]}, "msgs"), note=deflate_note,
+                plain=plain["ours"])
+        for key, who in (("cpu_a", "A (sender)"), ("cpu_b", "B (receiver)")):
+            row("8. syslog-ng CPU, %s, compression(yes)" % who, "CPU s/1M msg",
+                pick({"ours": t["deflate"], "raw_tcp": t["raw_tcp"]}, key), better="lower",
+                note=deflate_note, plain=pick(t, key)["ours"])
+    # The cost of acknowledgements round by round (the ratios above are their medians).
+    out = ["\n### syslog-ng path: acknowledgements, per run\n",
+           "Messages/s of the three paths of each round, the ratios of the round, and the CPU per "
+           "message of A and B with acknowledgements over without them (the same round).\n",
+           "| run | websocket() msg/s | websocket() acknowledgements(yes) msg/s | network(tcp) msg/s "
+           "| acks / plain | acks / tcp | CPU A acks / plain | CPU B acks / plain |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for k in range(len(t["ours"])):
+        w, a, x = (t[c][k]["msgs"] for c in ("ours", "acks", "raw_tcp"))
+        ca, cb = (t["acks"][k][f] / t["ours"][k][f] for f in ("cpu_a", "cpu_b"))
+        out.append("| %d | %s | %s | %s | %s | %s | %s | %s |"
+                   % (k + 1, fmt(w), fmt(a), fmt(x), fmt(a / w), fmt(a / x), fmt(ca), fmt(cb)))
+    EXTRA_MD.append("\n".join(out))
     # Where the time goes: CPU per thread name, averaged over the rounds.
     out = ["\n### syslog-ng path: CPU per thread (s per 1M messages, mean of %d run%s)\n"
            % (len(t["ours"]), "" if len(t["ours"]) == 1 else "s"),
            "Thread names as the kernel shows them (`top -H`); `ws_api-*` is the engine's I/O "
            "thread.\n", "| path | process | thread | CPU s/1M msg |", "|---|---|---|---:|"]
-    for col, path in (("ours", "websocket()"), ("raw_tcp", "network(tcp)")):
+    paths = [("ours", "websocket()"), ("acks", "websocket() acknowledgements(yes)")]
+    if not no_deflate:
+        paths.append(("deflate", "websocket() compression(yes)"))
+    paths.append(("raw_tcp", "network(tcp)"))
+    for col, path in paths:
         for key, proc in (("threads_a", "A"), ("threads_b", "B")):
             names = sorted({name for run in t[col] for name in run[key]})
             for name in names:
                 v = statistics.mean(run[key].get(name, 0.0) for run in t[col]) / n * 1e6
                 out.append("| %s | %s | %s | %s |" % (path, proc, name, fmt(v)))
     EXTRA_MD.append("\n".join(out))
-    # The per-thread figures stay in results.json too (first CPU row's runs).
+    # The per-thread figures stay in results.json too (first row's runs).
     for row_ in ROWS:
         if row_["scenario"] == label:
             for k, run in enumerate(row_["runs"]):
-                run["threads"] = {"ours": {"A": t["ours"][k]["threads_a"],
-                                           "B": t["ours"][k]["threads_b"]},
-                                  "raw_tcp": {"A": t["raw_tcp"][k]["threads_a"],
-                                              "B": t["raw_tcp"][k]["threads_b"]}}
+                run["threads"] = {col: {"A": t[col][k]["threads_a"], "B": t[col][k]["threads_b"]}
+                                  for col, _ in paths}
+
+
+# Extra sections of results.md (### title) and the scenario they belong to, for --keep-others.
+EXTRA_OF = (("Latency", "4"), ("syslog-ng path", "8"))
+PARTIAL = None  # --keep-others: (header of the kept results.md, what this run re-measured)
+
+
+def scenario_of(r):
+    return r["scenario"].split(".", 1)[0]
+
+
+def keep_others(only, m):
+    """--keep-others: puts this run's rows in place of the same scenarios' rows of the existing
+    results.json, keeps every other row (and its goals) and the other scenarios' extra sections
+    of results.md, so that re-measuring one scenario does not discard the others' figures."""
+    global PARTIAL
+    if not only or not ARGS.json or not os.path.exists(ARGS.json):
+        raise BenchError("--keep-others needs --only and an existing --json")
+    with open(ARGS.json) as f:
+        old = json.load(f)
+    merged, placed = [], False
+    for r in old:
+        if scenario_of(r) not in only:
+            merged.append(r)
+        elif not placed:
+            merged.extend(ROWS)
+            placed = True
+    if not placed:
+        merged.extend(ROWS)
+    ROWS[:] = merged
+    GOALS[:] = [g for r in ROWS for g in r.get("goals", [])]
+    header, extras = "", []
+    if ARGS.md and os.path.exists(ARGS.md):
+        with open(ARGS.md) as f:
+            text = f.read()
+        header = text.split("\n", 1)[1].split("\n| scenario", 1)[0].strip()
+        for sec in text.split("\n### ")[1:]:
+            title = sec.split("\n", 1)[0]
+            owner = [k for t, k in EXTRA_OF if title.startswith(t)]
+            if owner and owner[0] in only:
+                continue
+            extras.append("\n### " + sec.rstrip("\n"))
+    what = ", ".join(sorted(only))
+    header = "\n".join(line for line in header.split("\n")
+                       if not line.startswith("Scenario %s re-measured" % what))
+    note = ("Scenario %s re-measured alone on %s UTC (`BENCH_ONLY=%s BENCH_KEEP_OTHERS=1`, %d rounds, "
+            "load average %.1f at its end, the machine busy with other work); every other row is "
+            "from the run above.\n" % (what, datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M"),
+                                        what, REPS, m["load"]))
+    PARTIAL = (header, note)
+    EXTRA_MD[:] = extras + EXTRA_MD
 
 
 def md_body(md):
@@ -775,18 +879,36 @@ def goals_table():
 
 
 def readme_block(m):
+    when, reps, load = datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M"), REPS, m["load"]
+    if PARTIAL:
+        # The full run's own figures, from the header kept in results.md.
+        found = [re.search(rx, PARTIAL[0]) for rx in (r"on (\S+ \S+) UTC", r"ran (\d+) round",
+                                                      r"was (\d+(?:\.\d+)?)\)")]
+        if all(found):
+            when, reps, load = found[0].group(1), int(found[1].group(1)), float(found[2].group(1))
     return "\n".join([
         "Goals of the latest full run (`bench/results.md`, written %s UTC; %d rounds, each "
         "scenario's columns interleaved; load average %.1f at its end). Each ratio is taken "
         "within one round, then the median and the spread (min–max) over the rounds are given; "
         "absolute figures move with the machine and are in `bench/results.md`."
-        % (datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M"), REPS, m["load"]), ""]
+        % (when, reps, load) + (" " + PARTIAL[1].strip() if PARTIAL else ""), ""]
         + goals_table())
 
 
 def write_md(path, m, elapsed, quick):
     out = []
     out.append("# ws_api benchmark results\n")
+    if PARTIAL:
+        out.append(PARTIAL[0] + "\n")
+        out.append(PARTIAL[1])
+    else:
+        write_md_header(out, m, elapsed, quick)
+    write_md_rows(out)
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
+
+
+def write_md_header(out, m, elapsed, quick):
     out.append("Written by `scripts/bench.sh%s` on %s UTC in %.0f s.\n"
                % (" --quick" if quick else "",
                   datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M"), elapsed))
@@ -805,6 +927,11 @@ def write_md(path, m, elapsed, quick):
                "Every round's figures are in `results.json` (`runs`).\n"
                % (m["cpu"], m["cores"], m["kernel"], m["lws"], REPS, "" if REPS == 1 else "s",
                   m["load"]))
+
+
+def write_md_rows(out):
+    out.append("| scenario | unit | better | ours | libwebsockets | raw TCP | ours/lws | ours/raw |")
+    out.append("|---|---|---|---:|---:|---:|---:|---:|")
     notes = []
     if any(not r.get("compare") for r in ROWS):
         out.append("| scenario | unit | better | ours | libwebsockets | raw TCP | ours/lws | ours/raw |")
@@ -839,8 +966,6 @@ def write_md(path, m, elapsed, quick):
         out.append("\n## Goals\n")
         out.extend(goals_table())
     out.extend(EXTRA_MD)
-    with open(path, "w") as f:
-        f.write("\n".join(out) + "\n")
 
 
 if __name__ == "__main__":

@@ -25,8 +25,15 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
                                 "websocket", "tests"))
 import sngtest  # noqa: E402  (found through the path above)
 
-# websocket-deflate: the websocket path with compression(yes) on both drivers (level 1).
-PATHS = ("websocket", "websocket-deflate", "tcp")
+# websocket_acks: the websocket path with end-to-end acknowledgements: A's destination keeps
+# each message in syslog-ng's queue until B acknowledges it, and B acknowledges once its file
+# destination wrote it. websocket_deflate: the websocket path with permessage-deflate
+# (compression(yes), the module's default level), when the module has that option
+# (supports_compression()).
+PATHS = ("websocket", "websocket_acks", "websocket_deflate", "tcp")
+# ack-window() of the websocket_acks path's destination (None: the module's default); set by
+# run.py --ack-window for the experiments of docs/bench.md.
+ACK_WINDOW = None
 LOGGEN = os.environ.get("LOGGEN", "loggen")
 # Windows and queues of both paths: large enough that flow control, not a tiny window, sets the
 # pace (syslog-ng's defaults are a 100-message source window shared by 10 connections).
@@ -61,13 +68,37 @@ def missing(module_dir):
     return None
 
 
-def _deflate(kind):
-    return " compression(yes)" if kind == "websocket-deflate" else ""
+def _is_ws(kind):
+    return kind.startswith("websocket")
+
+
+def _acks(kind):
+    """The websocket driver's options of `kind` beyond address and port."""
+    return {"websocket_acks": "acknowledgements(yes)",
+            "websocket_deflate": "compression(yes)"}.get(kind, "")
+
+
+def supports_compression(workdir, module_dir):
+    """Whether the module accepts compression(yes) (syslog-ng --syntax-only on B's and A's
+    configurations of that path): None if it does, else why not."""
+    d = tempfile.mkdtemp(prefix="deflate-check-", dir=workdir)
+    try:
+        for name, cfg in (("B", _config_b("websocket_deflate", os.path.join(d, "out"), 0)),
+                          ("A", _config_a("websocket_deflate", 1, 2))):
+            rc, out = sngtest.SyslogNg(d, name, cfg, module_dir).syntax_only()
+            if rc != 0:
+                lines = [l.strip() for l in out.splitlines() if l.strip()]
+                why = [l for l in lines if "error" in l.lower()] or lines[-1:] or [str(rc)]
+                return "the module refuses compression(yes) (%s)" % why[0]
+        return None
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def _config_b(kind, out, port):
-    if kind.startswith("websocket"):
-        src = 'websocket( address("127.0.0.1") port(0) log-iw-size(%d)%s )' % (WINDOW, _deflate(kind))
+    if _is_ws(kind):
+        src = ('websocket( address("127.0.0.1") port(0) log-iw-size(%d) %s )'
+               % (WINDOW, _acks(kind)))
     else:
         src = ('network( ip("127.0.0.1") port(%d) transport("tcp") max-connections(1) '
                'log-iw-size(%d) )' % (port, WINDOW))
@@ -79,8 +110,11 @@ log { source(s_in); destination(d_file); flags(flow-control); };
 
 
 def _config_a(kind, in_port, port):
-    if kind.startswith("websocket"):
-        dst = 'websocket( mode("client") address("127.0.0.1") port(%d)%s )' % (port, _deflate(kind))
+    if _is_ws(kind):
+        opts = _acks(kind)
+        if kind == "websocket_acks" and ACK_WINDOW:
+            opts += " ack-window(%d)" % ACK_WINDOW
+        dst = 'websocket( mode("client") address("127.0.0.1") port(%d) %s )' % (port, opts)
     else:
         dst = 'network( "127.0.0.1" port(%d) transport("tcp") )' % port
     return """
@@ -201,13 +235,13 @@ def run_path(kind, n, size, workdir, module_dir, stall_s):
     fails or a message is lost (nothing arrives for stall_s seconds before all have)."""
     d = tempfile.mkdtemp(prefix=kind + "-", dir=workdir)
     out = os.path.join(d, "b.out")
-    port = 0 if kind.startswith("websocket") else sngtest.free_tcp_port()
+    port = 0 if _is_ws(kind) else sngtest.free_tcp_port()
     b = sngtest.SyslogNg(d, "B", _config_b(kind, out, port), module_dir)
     a = loggen = None
     counter = _LineCounter(out)
     try:
         b.start(wait=False)
-        if kind.startswith("websocket"):
+        if _is_ws(kind):
             m, _ = b.wait_for(r"websocket: source started;.*port='(\d+)'")
             port = int(m.group(1))
         b.wait_for(r"syslog-ng starting up")

@@ -14,7 +14,10 @@
 # results go; default _build/bench), BENCH_ONLY (comma-separated scenario numbers),
 # BENCH_REPS (rounds per scenario, default 5) and BENCH_SCALE (multiplies message counts and
 # durations; e.g. BENCH_REPS=2 BENCH_SCALE=0.05 tests the tooling in a minute or two): a run with
-# any of these writes under BENCH_OUT, never over the committed results.
+# any of these writes under BENCH_OUT, never over the committed results, except that
+# BENCH_KEEP_OTHERS=1 with BENCH_ONLY (no BENCH_SCALE, BENCH_REPS at least 5) re-measures those
+# scenarios into the committed results, keeping every other scenario's rows as they are.
+# BENCH_ACK_WINDOW sets ack-window() of scenario 8's acknowledged path (default: the module's).
 # Scenario 8 (syslog-ng -> syslog-ng) needs syslog-ng and loggen (syslog-ng-core) and the module
 # libwebsocket.so, taken from BENCH_SNG_MODULE_DIR, else from the ws_api prefix pkg-config
 # names, else from _build/stage (the autotools build's `make install`), else from syslog-ng's own
@@ -68,7 +71,14 @@ fi
 echo "syslog-ng module (scenario 8): ${sng_module:-not found}"
 
 ws_section "Running the benchmarks${quick:+ (quick)}"
-if test -n "$quick" || test -n "${BENCH_ONLY:-}${BENCH_REPS:-}${BENCH_SCALE:-}"; then
+keep=
+if test -n "${BENCH_KEEP_OTHERS:-}"; then
+  test -n "${BENCH_ONLY:-}" && test -z "$quick${BENCH_SCALE:-}${BENCH_ACK_WINDOW:-}" &&
+    test "${BENCH_REPS:-5}" -ge 5 ||
+    ws_die "BENCH_KEEP_OTHERS=1 needs BENCH_ONLY, at least 5 rounds, full sizes and the default ack-window()"
+  keep=--keep-others
+fi
+if test -z "$keep" && { test -n "$quick" || test -n "${BENCH_ONLY:-}${BENCH_REPS:-}${BENCH_SCALE:-}${BENCH_ACK_WINDOW:-}"; }; then
   # A quick or partial run never overwrites the committed results.
   md=$out/results.md json=$out/results.json
 else
@@ -79,6 +89,8 @@ opts=()
 test -z "${BENCH_ONLY:-}" || opts+=(--only "$BENCH_ONLY")
 test -z "${BENCH_REPS:-}" || opts+=(--reps "$BENCH_REPS")
 test -z "${BENCH_SCALE:-}" || opts+=(--scale "$BENCH_SCALE")
+test -z "${BENCH_ACK_WINDOW:-}" || opts+=(--ack-window "$BENCH_ACK_WINDOW")
+test -z "$keep" || opts+=("$keep")
 test -z "$sng_module" || opts+=(--sng-module "$sng_module")
 rm -rf "$out/sng-work"
 # No __pycache__ in the source tree (bench/ and the module's tests/, which run.py imports).

@@ -37,5 +37,6 @@ pub const MAX_ACK_WINDOW: usize = 1 << 20;
 /// The receiver acknowledges at once when this many safe messages wait for an acknowledgement.
 pub const ACK_EVERY: u64 = 256;
 /// Otherwise at most this long after the last acknowledgement (or at once when the connection
-/// has nothing more to read, so a sender whose window is full never waits for the timer).
+/// has nothing more to read and every message it received is safe, so a sender whose window is
+/// full never waits for the timer).
 pub const ACK_DELAY: Duration = Duration::from_millis(5);

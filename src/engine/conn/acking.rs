@@ -2,7 +2,8 @@
 //! what it wrote in its window until an `ack <N>` pong releases it, and refuses an impossible
 //! one with 1002; the server numbers what it delivers and sends `ack <N>` pongs, batched (every
 //! `ACK_EVERY` safe messages, `ACK_DELAY` after the last, or at once when it has nothing more
-//! to read, so a sender whose window is full never waits on a timer).
+//! to read and every message received is safe, so a sender whose window is full never waits on
+//! a timer).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -98,7 +99,15 @@ impl<S: Transport> Conn<S> {
             rx.due = None;
             return;
         }
-        if idle || safe - rx.sent >= ACK_EVERY || now >= rx.sent_at + ACK_DELAY {
+        // At once when idle only if every message received is safe: the sender may then be
+        // waiting for exactly this. While some are still held (the application acknowledges
+        // them one by one, e.g. syslog-ng as its destination writes), an acknowledgement per
+        // call would cost a pong and a wake-up on both sides every few messages (docs/bench.md,
+        // "Acknowledgements on the syslog-ng path"); those wait for the batch or the delay.
+        if (idle && safe == rx.received)
+            || safe - rx.sent >= ACK_EVERY
+            || now >= rx.sent_at + ACK_DELAY
+        {
             rx.sent = safe;
             rx.sent_at = now;
             rx.due = None;

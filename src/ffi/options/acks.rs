@@ -26,8 +26,8 @@ use crate::ffi::types::{ws_ack_mode, ws_on_acked_fn, ws_options, ws_status, RawA
 /// Server: accepts the offer of clients that make it (other clients are served as before).
 /// AUTO acknowledges a message once its on_receive returned; MANUAL leaves it to the
 /// application (ws_acknowledge, with ws_received_seq). Acknowledgements are sent batched: at
-/// once when 256 messages wait for one or the connection has nothing more to read, else within
-/// 5 ms. An application that never acknowledges holds nothing on the server (no copy of a
+/// once when 256 messages wait for one, or when the connection has nothing more to read and
+/// every message it received is acknowledged; else within 5 ms. An application that never acknowledges holds nothing on the server (no copy of a
 /// message is kept): the client stops writing once its window is full, its queue fills and
 /// ws_send answers WS_ERR_QUEUE_FULL; the connection stays open (keepalive still runs) until
 /// the application acknowledges, closes it, or the context is destroyed.

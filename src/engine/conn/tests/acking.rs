@@ -64,6 +64,8 @@ fn the_server_acknowledges_a_read_of_several_messages_with_one_pong() {
 
 #[test]
 fn manual_mode_acknowledges_what_the_application_said_and_no_more() {
+    // Taken before the connection exists: a round "at" t0 never finds the delay elapsed.
+    let t0 = Instant::now();
     let mut r = ack_server(AckMode::Manual);
     for m in [&b"a"[..], b"b", b"c"] {
         r.feed_frame(opcode::BINARY, m);
@@ -73,11 +75,28 @@ fn manual_mode_acknowledges_what_the_application_said_and_no_more() {
     assert!(r.conn.stream.take_wire().is_empty(), "nothing safe yet");
     assert!(r.shared.rx_acks.acknowledge(1, 4).is_err());
     assert!(r.shared.rx_acks.acknowledge(1, 2).unwrap());
-    r.conn.ack_round(Instant::now(), true);
+    // Part of what was received is safe: more may follow at once (an application that
+    // acknowledges message by message), so it waits for the batch or the delay...
+    r.conn.ack_round(t0, true);
+    r.write().unwrap();
+    assert!(
+        r.conn.stream.take_wire().is_empty(),
+        "a partial acknowledgement waits"
+    );
+    // ...and goes out when the delay is over.
+    r.conn.ack_round(Instant::now() + ACK_DELAY, false);
     r.write().unwrap();
     assert_eq!(
         frames(&r.conn.stream.take_wire()),
         [(opcode::PONG, b"ack 2".to_vec())]
+    );
+    // Everything received is safe: at once (the sender may be waiting for exactly this).
+    assert!(r.shared.rx_acks.acknowledge(1, 3).unwrap());
+    r.conn.ack_round(Instant::now(), true);
+    r.write().unwrap();
+    assert_eq!(
+        frames(&r.conn.stream.take_wire()),
+        [(opcode::PONG, b"ack 3".to_vec())]
     );
 }
 
