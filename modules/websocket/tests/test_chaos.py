@@ -81,6 +81,7 @@ class Tally:
         self.rest = b""
         self.distinct = 0
         self.lines = 0
+        self.highest = -1  # the highest number seen: lines above it are still in flight
         self.torn = 0  # lines that are not "chaos NNNNNN" (a write cut by a kill)
 
     def update(self):
@@ -100,6 +101,7 @@ class Tally:
                 self.torn += 1
                 continue
             self.lines += 1
+            self.highest = max(self.highest, n)
             if self.counts[n] == 0:
                 self.distinct += 1
             if self.counts[n] < 255:
@@ -117,12 +119,13 @@ class Tally:
         return [i for i, c in enumerate(self.counts) if c == 0][:k]
 
 
-def file_progress(path):
-    """Lines in B's file (cheap: the size over the fixed line length)."""
-    try:
-        return os.path.getsize(path) // LINE_LEN
-    except FileNotFoundError:
-        return 0
+def file_progress(tally):
+    """How far B's file got: one more than the highest number in it. Not its line count,
+    which duplicates inflate (with acknowledgements the file can hold more lines than were
+    sent, and nothing would ever seem in flight), nor its distinct numbers, which losses keep
+    below what was sent (without acknowledgements something would always seem in flight)."""
+    tally.update()
+    return tally.highest + 1
 
 
 class Sender(threading.Thread):
@@ -220,6 +223,7 @@ def run_chaos(ctx, acks):
           flush=True)
     net_port, ws_port = free_tcp_port(), free_tcp_port()
     out = os.path.join(ctx.workdir, "b.out")
+    seen = Tally(out, LINES)  # B's progress while lines flow (file_progress)
     dbuf = os.path.join(ctx.workdir, "disk-buffer")
     os.makedirs(dbuf, exist_ok=True)
     b = ctx.sng("B", config_b(ws_port, out, acks))
@@ -245,7 +249,7 @@ def run_chaos(ctx, acks):
             if not sender.first_done.wait(120):
                 raise Failure("the sender did not finish its first connection")
             a.wait_for(r"Syslog connection closed", timeout=60)
-            progress = file_progress(out)
+            progress = file_progress(seen)
             in_flight = first - progress
             check(in_flight > 0, "killing A: nothing in flight (B has %d lines of %d sent); "
                   "the harness needs another moment" % (progress, first))
@@ -260,8 +264,8 @@ def run_chaos(ctx, acks):
         else:
             # B may have caught up with the sender for an instant: the next chunk is due
             # within milliseconds.
-            wait_until(lambda: sender.sent > file_progress(out), "lines in flight to kill B with", 10, poll=0.001)
-            sent, progress = sender.sent, file_progress(out)
+            wait_until(lambda: sender.sent > file_progress(seen), "lines in flight to kill B with", 10, poll=0.001)
+            sent, progress = sender.sent, file_progress(seen)
             in_flight = sent - progress
             b.kill()
             print("    %5.1fs kill -9 B: sent %d, B's file %d, in flight %d" % (
