@@ -263,12 +263,7 @@ impl<S: Transport> Conn<S> {
                 return Ok(());
             }
             match self.stream.write_vectored(&iov[..n]) {
-                Ok(0) => {
-                    return Err(End::Io(io::Error::new(
-                        io::ErrorKind::WriteZero,
-                        "socket accepted no bytes",
-                    )))
-                }
+                Ok(0) => return Err(End::write_zero()),
                 Ok(mut w) => {
                     while w > 0 {
                         let Some(c) = self.out.front_mut() else { break };
