@@ -179,6 +179,9 @@ impl<S: Transport> Conn<S> {
                             Next::Close(code, reason.to_string())
                         }
                         Some(Incoming::Message(kind, data)) => {
+                            // The message timeout bounds one message: a complete one restarts
+                            // it (`track_message` sets it again if the read ends mid-message).
+                            self.message_deadline = None;
                             shared
                                 .stats
                                 .messages_received
