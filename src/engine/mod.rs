@@ -34,6 +34,7 @@ mod stream;
 #[allow(unsafe_code)]
 mod sys;
 mod tls;
+mod utf8;
 
 pub use config::{
     Config, Dispatch, Mode, SlowPolicy, DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_MESSAGE_SIZE,
