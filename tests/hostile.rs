@@ -763,3 +763,45 @@ fn reconnects_to_a_failing_server_back_off() {
     assert!(opened >= 2, "the handshakes succeeded: {opened}");
     cli.shutdown(Duration::from_millis(200));
 }
+
+/// The message timeout bounds one message, not a stream of them: a peer whose every write ends
+/// in the middle of a frame (each write finishes the last frame and starts the next) completes
+/// a message with every write, so it is never closed, however long it goes on.
+#[test]
+fn a_steady_stream_split_mid_frame_outlives_message_timeout() {
+    let _serial = one_at_a_time();
+    const TIMEOUT: Duration = Duration::from_millis(300);
+    const WRITES: usize = 200;
+    let srv = Srv::start(|c| c.message_timeout = TIMEOUT);
+    let mut p = Peer::open(srv.port());
+    let f = frame(true, OP_BINARY, b"one small message", Some([9, 8, 7, 6]));
+    let stream: Vec<u8> = (0..WRITES).flat_map(|_| f.iter().copied()).collect();
+    let half = f.len() / 2;
+    let t0 = Instant::now();
+    // Write i ends half-way through frame i. The pace (5 ms) is the shape of the stream, not a
+    // wait for anything: 200 writes span about 3x the message timeout.
+    let mut from = 0;
+    for i in 0..WRITES {
+        let to = (i * f.len() + half).min(stream.len());
+        if to > from {
+            p.send(&stream[from..to]).unwrap();
+        }
+        from = to;
+        thread::sleep(Duration::from_millis(5));
+    }
+    p.send(&stream[from..]).unwrap();
+    assert!(
+        t0.elapsed() > TIMEOUT * 2,
+        "the stream was shorter than intended"
+    );
+    for n in 0..WRITES {
+        let e = p
+            .frame(Instant::now() + T)
+            .unwrap_or_else(|| panic!("echo {n} of {WRITES} missing (closed?)"));
+        assert_eq!(e.op, OP_BINARY, "echo {n}: {:?}", e.close_code());
+        assert_eq!(e.payload, b"one small message");
+    }
+    srv.rec
+        .with(|l| assert!(l.closes.is_empty(), "closed: {:?}", l.closes));
+    srv.finish(Duration::from_millis(500));
+}

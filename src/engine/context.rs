@@ -175,7 +175,7 @@ impl Context {
         }
         match kind {
             MsgKind::Text => {
-                if std::str::from_utf8(data).is_err() {
+                if !super::utf8::is_valid(data) {
                     return Err(Error::invalid("text message is not valid UTF-8"));
                 }
                 Ok(opcode::TEXT)

@@ -39,6 +39,7 @@ mod stream;
 #[allow(unsafe_code)]
 mod sys;
 mod tls;
+mod utf8;
 
 pub use acks::{AckMode, DEFAULT_ACK_WINDOW, MAX_ACK_WINDOW};
 pub use config::{

@@ -6,6 +6,7 @@ use super::deflate::codec::{InflateError, INFLATER_BYTES};
 use super::deflate::Inflater;
 use super::event::MsgKind;
 use super::frame::{apply_mask, opcode, valid_close_code};
+use super::utf8;
 
 /// What one parsed frame means to the connection.
 #[derive(Debug)]
@@ -64,16 +65,6 @@ struct Inflate {
 /// data grows by a few bytes per 16 KiB block when deflated.
 fn compressed_limit(max: usize) -> u64 {
     max as u64 + max as u64 / 8 + 1024
-}
-
-/// Whether `data` can still become valid UTF-8 (it may end inside a character). Returns the
-/// length of the valid prefix, or None for a definite error.
-fn utf8_prefix(data: &[u8]) -> Option<usize> {
-    match std::str::from_utf8(data) {
-        Ok(_) => Some(data.len()),
-        Err(e) if e.error_len().is_none() => Some(e.valid_up_to()),
-        Err(_) => None,
-    }
 }
 
 /// Largest growth of a reassembly or read buffer beyond what it needs: doubling stops here, so
@@ -319,7 +310,7 @@ impl Parser {
             } else {
                 MsgKind::Binary
             };
-            if kind == MsgKind::Text && std::str::from_utf8(payload).is_err() {
+            if kind == MsgKind::Text && !utf8::is_valid(payload) {
                 return Err(violation(1007, "text message is not valid UTF-8"));
             }
             return Ok(Some(Incoming::Message(kind, payload)));
@@ -362,7 +353,7 @@ impl Parser {
             buf.extend_from_slice(payload);
         }
         if *kind == MsgKind::Text {
-            match utf8_prefix(&buf[self.utf8_valid..]) {
+            match utf8::valid_prefix(&buf[self.utf8_valid..]) {
                 Some(n) => self.utf8_valid += n,
                 None => return Err(violation(1007, "text message is not valid UTF-8")),
             }

@@ -55,8 +55,6 @@ pub struct Shared {
     pub client_queue: Arc<OutQueue>,
     /// Client: id of the open connection, 0 when none.
     pub client_conn: AtomicU64,
-    /// Client: messages accepted so far, the last sequence number given.
-    pub accepted_seq: AtomicU64,
     /// Client: which numbered messages are written (only the I/O thread locks it, once per
     /// write round).
     pub sent_seq: Mutex<SentSeq>,
@@ -121,7 +119,6 @@ impl Shared {
             deflate,
             client_queue: Arc::new(OutQueue::new(cap)),
             client_conn: AtomicU64::new(0),
-            accepted_seq: AtomicU64::new(0),
             sent_seq: Mutex::new(SentSeq::default()),
             sent_reported: AtomicU64::new(0),
             acked_seq: Mutex::new(SentSeq::default()),
@@ -242,10 +239,11 @@ impl Shared {
             .copied()
     }
 
-    /// Client: the count that numbers accepted messages; None for a server, whose messages are
-    /// not numbered.
-    pub fn numbering(&self) -> Option<&AtomicU64> {
-        (self.config.mode == Mode::Client).then_some(&self.accepted_seq)
+    /// Whether accepted messages are numbered: a client's are (by its queue, which lives as
+    /// long as the context, so the numbers count every message the context accepted); a
+    /// server's are not.
+    pub fn numbering(&self) -> bool {
+        self.config.mode == Mode::Client
     }
 
     /// Client: the written prefix of the sequence numbers (`messages_sent_seq`, which the

@@ -188,6 +188,9 @@ impl<S: Transport> Conn<S> {
                             Next::Close(code, reason.to_string())
                         }
                         Some(Incoming::Message(kind, data)) => {
+                            // The message timeout bounds one message: a complete one restarts
+                            // it (`track_message` sets it again if the read ends mid-message).
+                            self.message_deadline = None;
                             shared
                                 .stats
                                 .messages_received
@@ -279,12 +282,7 @@ impl<S: Transport> Conn<S> {
                 return Ok(());
             }
             match self.stream.write_vectored(&iov[..n]) {
-                Ok(0) => {
-                    return Err(End::Io(io::Error::new(
-                        io::ErrorKind::WriteZero,
-                        "socket accepted no bytes",
-                    )))
-                }
+                Ok(0) => return Err(End::write_zero()),
                 Ok(mut w) => {
                     while w > 0 {
                         let Some(c) = self.out.front_mut() else { break };

@@ -85,6 +85,18 @@ pub enum End {
     Done,
 }
 
+impl End {
+    /// A write that took no bytes although the socket was writable: the connection cannot go on.
+    /// `write_vectored` answering 0 for a non-empty batch means the peer is gone for good, and
+    /// retrying would spin.
+    pub(super) fn write_zero() -> End {
+        End::Io(io::Error::new(
+            io::ErrorKind::WriteZero,
+            "socket accepted no bytes",
+        ))
+    }
+}
+
 /// A frame in the write batch.
 #[derive(Debug)]
 pub struct Chunk {

@@ -185,12 +185,7 @@ impl<S: Transport> Conn<S> {
                 return Ok(());
             }
             match self.stream.write_vectored(&iov[..n]) {
-                Ok(0) => {
-                    return Err(End::Io(io::Error::new(
-                        io::ErrorKind::WriteZero,
-                        "socket accepted no bytes",
-                    )))
-                }
+                Ok(0) => return Err(End::write_zero()),
                 Ok(mut w) => {
                     // Client over TLS: bytes OpenSSL still holds (its batch is not all in the
                     // kernel) would be lost with the connection, so the messages among them

@@ -142,7 +142,7 @@ fn broadcasts_and_own_messages_keep_their_order_through_byte_sized_writes() {
         .stats
         .messages_queued
         .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    r.conn.queue.push(own, None).unwrap();
+    r.conn.queue.push(own, false).unwrap();
     bcast(&r, b"c");
     r.shared.bcast.sync(&mut r.log, r.conn.bcast.unwrap());
     let mut expected = server_frame(opcode::TEXT, b"a");
