@@ -60,10 +60,6 @@ impl<S: Transport> Conn<S> {
         self.opened = true;
         self.opened_at = Some(Instant::now());
         self.just_opened = true;
-        for c in self.carry.drain(..) {
-            self.out_bytes += c.data.len();
-            self.out.push_back(c);
-        }
         if !shared.config.ping_interval.is_zero() {
             self.next_ping = Some(Instant::now() + shared.config.ping_interval);
         }
