@@ -18,4 +18,8 @@ cd "$WS_API_SRC"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$WS_API_OUT/target}
 PYTHON=$venv/bin/python cargo test --test acks -- --ignored --exact \
   python_example_server_from_the_docs \
+  python_example_server_from_the_docs_with_compression \
   python_servers_with_and_without_acks_against_clients_with_and_without
+# The features together (tests/combined.rs): a deflate replay subscriber in Python.
+PYTHON=$venv/bin/python cargo test --test combined -- --ignored --exact \
+  python_deflate_subscriber_replays_next_to_a_plain_one_during_fast_broadcasts
