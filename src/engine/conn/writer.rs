@@ -59,8 +59,7 @@ impl<S: Transport> Conn<S> {
         }
     }
 
-    /// Moves what an earlier connection handed over, then queued messages, into the batch
-    /// (within its limits and the acknowledgement window); answers whether nothing more of the queue may go
+    /// Moves queued messages into the batch; answers whether nothing more of the queue may go
     /// before the broadcasts still to write (the queue is empty, or its next message waits for
     /// them).
     pub(super) fn refill(&mut self, shared: &Shared) -> bool {
@@ -68,14 +67,6 @@ impl<S: Transport> Conn<S> {
             if self.window_full() {
                 // Acknowledgements: the window is the backpressure; the queue backs up.
                 return true;
-            }
-            if let Some(c) = self.carry.pop_front() {
-                // What an earlier connection handed over goes first, in order, taken as the
-                // batch has room (with permessage-deflate compressed here, as it is written).
-                let c = self.deflate_carried(c, shared);
-                self.out_bytes += c.data.len();
-                self.out.push_back(c);
-                continue;
             }
             let Some(m) = self.stash.take().or_else(|| self.queue.pop()) else {
                 return true;
@@ -111,7 +102,6 @@ impl<S: Transport> Conn<S> {
     /// deadline, so a drain does not leave them to be resent).
     pub(super) fn nothing_waiting(&self, shared: &Shared) -> bool {
         self.queue.is_empty()
-            && self.carry.is_empty()
             && !self.has_unacked()
             && self.stash.is_none()
             && !matches!(self.bcast, Some(cur) if cur < shared.bcast.head())
