@@ -4,8 +4,11 @@
 # stands (so the documentation cannot rot), is killed with SIGKILL mid-stream and restarted
 # while our client streams 3000 messages (every message must arrive at least once); and the
 # mismatches (our ack client against a plain websockets server, our plain client against the
-# ack server). The Rust side is the two #[ignore]d `python_*` tests of tests/acks.rs. About
-# 20 s with the venv already made by 45-tls-interop.sh.
+# ack server); the kill again with our client compressing (permessage-deflate: the resends are
+# compressed again by the new connection, websockets inflates them strictly); and a Python
+# deflate subscriber replaying (tests/combined.rs). The Rust side is the #[ignore]d `python_*`
+# tests of tests/acks.rs and tests/combined.rs. About 25 s with the venv already made by
+# 45-tls-interop.sh.
 # apt: python3-venv
 set -euo pipefail
 : "${WS_API_SRC:?}" "${WS_API_OUT:?}"
