@@ -254,9 +254,10 @@ typedef struct ws_stats {
   uint64_t handshakes_refused;
   /**
    * Bytes held now for incomplete incoming messages and read buffers, across connections
-   * (kept within ws_options_set_max_buffered_bytes), plus a server's broadcasts retained for
-   * replay and, on a client with acknowledgements, the written messages kept until
-   * acknowledged.
+   * (kept within ws_options_set_max_buffered_bytes; with permessage-deflate also each
+   * connection's inflater and a client's compressor), plus a server's broadcasts retained for
+   * replay (with deflate subscribers, their compressed copies too) and, on a client with
+   * acknowledgements, the written messages kept until acknowledged (uncompressed).
    */
   uint64_t buffered_bytes;
   /**
@@ -866,13 +867,15 @@ enum ws_status ws_options_set_proxy_from_env(struct ws_options *o, int enable);
  * inflater) once its client sent a compressed message, plus one compressor of about 330 KiB
  * per server context; a client holds its compressor (about 320 KiB) and inflater. Both count
  * in ws_options_set_max_buffered_bytes (a client offers compression only when that budget is
- * at least twice what it needs, about 740 KiB; the default is 256 MiB). `ws_stats.connections_compressed` counts the open
- * connections that negotiated it. Off by default: it costs CPU on every message and memory
+ * at least twice what it needs, about 740 KiB; the default is 256 MiB).
+ * `ws_stats.connections_compressed` counts the open connections that negotiated it. With
+ * acknowledgements, a client keeps and resends its messages uncompressed (compressed again by
+ * the next connection); with replay, history broadcast before the first deflate subscriber
+ * came is sent to it uncompressed. Off by default: it costs CPU on every message and memory
  * per connection, and pays where bandwidth is scarce (see docs/compression.md).
  * WS_ERR_INVALID_ARGUMENT for a level outside 0..9.
  */
-enum ws_status ws_options_set_compression(struct ws_options *o,
-                                          int level);
+enum ws_status ws_options_set_compression(struct ws_options *o, int level);
 
 /**
  * Where callbacks run: WS_DISPATCH_THREAD (default) or WS_DISPATCH_MANUAL.

@@ -730,7 +730,22 @@ fn send_text(cli: &Context, from: u64, to: u64) {
 #[test]
 #[ignore = "needs python3 with websockets; run by scripts/check.d/46-acks-interop.sh"]
 fn python_example_server_from_the_docs() {
-    let dir = scratch_dir("docs");
+    docs_server_killed_mid_stream("docs", 0);
+}
+
+/// The same with permessage-deflate (which websockets accepts by default, context takeover
+/// both ways, and inflates strictly): what is resent after the kill is compressed again by
+/// the new connection's fresh compressor.
+#[test]
+#[ignore = "needs python3 with websockets; run by scripts/check.d/46-acks-interop.sh"]
+fn python_example_server_from_the_docs_with_compression() {
+    docs_server_killed_mid_stream("docs-deflate", 1);
+}
+
+/// The Python server of docs/acks.md, killed (SIGKILL) mid-stream and started again while our
+/// client (at compression `level`, 0 = off) streams: every message arrives at least once.
+fn docs_server_killed_mid_stream(name: &str, level: u32) {
+    let dir = scratch_dir(name);
     let script = docs_example(&dir);
     let port = free_port();
     let py = PyServer::start(&script, port);
@@ -739,6 +754,7 @@ fn python_example_server_from_the_docs() {
     let (cli, crec) = ack_client(port, |c| {
         c.queue_capacity = n as usize;
         c.ack_window = window;
+        c.compression = level;
     });
     send_text(&cli, 1, n);
     py.lines.wait("part of the stream stored", T, |v| {
@@ -767,6 +783,7 @@ fn python_example_server_from_the_docs() {
     let st = cli.stats();
     assert!(st.messages_resent <= window as u64, "{st:?}");
     assert_eq!(st.messages_acked_seq, n);
+    assert_eq!(st.connections_compressed, u64::from(level > 0), "{st:?}");
     assert!(crec.with(|l| l
         .errors
         .iter()

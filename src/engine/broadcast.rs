@@ -81,6 +81,11 @@ impl Segment {
     fn offset(&self, seq: u64) -> usize {
         self.mark_before(seq).end
     }
+
+    /// Bytes it holds: its frames and those of its compressed lane, if any.
+    fn held(&self) -> usize {
+        self.data.len() + self.z.as_ref().map_or(0, |z| z.data.len())
+    }
 }
 
 struct Inner {
@@ -137,7 +142,8 @@ pub struct BroadcastLog {
     /// is trimmed to its byte bound in steps of an eighth of it.
     segment_bytes: usize,
     retention: Retention,
-    /// Bytes of history (segments every subscriber wrote) as of the last sync.
+    /// Bytes of history (segments every subscriber wrote, with their compressed lanes) as of
+    /// the last sync.
     history: AtomicUsize,
 }
 
@@ -202,6 +208,9 @@ impl BroadcastLog {
             g.sealed.clear();
             g.open.clear();
             g.open_marks.clear();
+            // The compressed lane goes with them: a lane left with frames the plain side
+            // forgot would be out of step with the next deflate subscriber's segment.
+            g.zlane.forget();
             g.head += 1;
             self.head.store(g.head, Ordering::Release);
             return 0;
@@ -236,7 +245,8 @@ impl BroadcastLog {
         self.retention.on()
     }
 
-    /// Bytes of history kept for replay as of the last sync.
+    /// Bytes of history kept for replay as of the last sync: the frames of both lanes, what
+    /// the log really holds (the retention's byte bound and the budget count the same).
     pub fn history_bytes(&self) -> usize {
         self.history.load(Ordering::Relaxed)
     }
@@ -311,19 +321,14 @@ impl BroadcastLog {
         };
         let written = |s: &&Segment| s.end() <= min_cursor;
         let mut history: usize = match bound.on() {
-            true => g
-                .sealed
-                .iter()
-                .take_while(written)
-                .map(|s| s.data.len())
-                .sum(),
+            true => g.sealed.iter().take_while(written).map(Segment::held).sum(),
             false => 0,
         };
         while let Some(s) = g.sealed.front().filter(written) {
             if !bound.drops(s.end(), g.head, history) {
                 break;
             }
-            history -= s.data.len().min(history);
+            history -= s.held().min(history);
             g.sealed.pop_front();
         }
         self.history.store(history, Ordering::Relaxed);

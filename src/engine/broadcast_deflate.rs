@@ -23,7 +23,8 @@ use super::frame;
 /// the first deflate subscriber came, which RFC 7692 allows). Its marks count the uncompressed
 /// payload, so the byte counters mean the same on both lanes. Memory: the log holds each
 /// message twice while a deflate subscriber exists (the compressed copy is usually several
-/// times smaller), and retention is unchanged (`queue_capacity` messages).
+/// times smaller), and retention is unchanged (`queue_capacity` messages; replay history
+/// counts the bytes of both lanes against its byte bound and the budget).
 #[derive(Default)]
 pub struct ZLane {
     subscribers: u64,
@@ -47,6 +48,12 @@ impl ZLane {
     /// A deflate subscriber left.
     pub fn unsubscribe(&mut self) {
         self.subscribers = self.subscribers.saturating_sub(1);
+    }
+
+    /// Nobody is subscribed and the open segment's frames are forgotten: its lane goes too
+    /// (the next deflate subscriber starts a fresh one).
+    pub fn forget(&mut self) {
+        self.open = None;
     }
 
     /// Starts the lane of a new segment.
@@ -198,6 +205,70 @@ mod tests {
         let mut view = LogView::default();
         log.sync(&mut view, z);
         assert_eq!(frames(&view, z, true), vec![(0x82, b"raced".to_vec())]);
+    }
+
+    #[test]
+    fn a_lane_forgotten_with_nobody_subscribed_does_not_replay_old_frames() {
+        let log = BroadcastLog::new(64);
+        let d = ServerDeflater::new(1);
+        let queued = AtomicU64::new(0);
+        let z = log.subscribe_lane(true);
+        for m in [&b"old 1"[..], b"old 2"] {
+            log.append_with(
+                frame::opcode::TEXT,
+                m,
+                Some(&d.frame(frame::opcode::TEXT, m)),
+                &queued,
+            );
+        }
+        // It leaves before the I/O thread looked; the next broadcast has nobody to go to.
+        log.unsubscribe_lane(z, true);
+        log.append_with(frame::opcode::TEXT, b"nobody", None, &queued);
+        let z = log.subscribe_lane(true);
+        let m = b"fresh";
+        log.append_with(
+            frame::opcode::TEXT,
+            m,
+            Some(&d.frame(frame::opcode::TEXT, m)),
+            &queued,
+        );
+        let mut view = LogView::default();
+        log.sync(&mut view, z);
+        let got = frames(&view, z, true);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].0, 0x80 | frame::RSV1 | frame::opcode::TEXT);
+        assert_eq!(inflate(&got[0].1), m);
+    }
+
+    #[test]
+    fn history_counts_the_bytes_of_both_lanes() {
+        use crate::engine::retention::Retention;
+        let r = Retention {
+            messages: 1000,
+            bytes: 1 << 20,
+        };
+        let log = BroadcastLog::with_retention(64, r);
+        let d = ServerDeflater::new(1);
+        let queued = AtomicU64::new(0);
+        let mut view = LogView::default();
+        let msg = [b'a'; 100];
+        for _ in 0..10 {
+            log.append_with(frame::opcode::TEXT, &msg, None, &queued);
+        }
+        log.sync(&mut view, u64::MAX);
+        assert_eq!(log.history_bytes(), 10 * 102);
+        let z = log.subscribe_lane(true);
+        let zf = d.frame(frame::opcode::TEXT, &msg);
+        for _ in 0..10 {
+            log.append_with(frame::opcode::TEXT, &msg, Some(&zf), &queued);
+        }
+        log.unsubscribe_lane(z, true);
+        log.sync(&mut view, u64::MAX);
+        assert_eq!(log.history_bytes(), 20 * 102 + 10 * zf.len());
+        // The byte bound counts the same: history over it is trimmed, oldest segments first.
+        let mut small = LogView::default();
+        log.sync_within(&mut small, u64::MAX, 10 * 102 + 10 * zf.len());
+        assert!(log.history_bytes() <= 10 * 102 + 10 * zf.len());
     }
 
     #[test]

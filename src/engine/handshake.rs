@@ -129,7 +129,6 @@ pub enum ServerReply {
     Refuse(Vec<u8>, String),
 }
 
-/// A complete HTTP response with a small text body, closing the connection.
 /// Adds `name: value` to a complete response head (before the blank line that ends it): the
 /// 101's extension, acknowledgement and sequence headers are decided after it is built.
 pub fn add_response_header(resp: &mut Vec<u8>, name: &str, value: &str) {
@@ -138,6 +137,7 @@ pub fn add_response_header(resp: &mut Vec<u8>, name: &str, value: &str) {
     resp.splice(at..at, format!("{name}: {value}\r\n").into_bytes());
 }
 
+/// A complete HTTP response with a small text body, closing the connection.
 pub fn http_response(status: &str, extra: &str, body: &str) -> Vec<u8> {
     format!("HTTP/1.1 {status}\r\n{extra}Content-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).into_bytes()
 }

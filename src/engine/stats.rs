@@ -70,8 +70,9 @@ pub struct Snapshot {
     /// Server: handshakes answered with an HTTP refusal (4xx or 5xx) instead of 101.
     pub handshakes_refused: u64,
     /// Bytes held now for incomplete incoming messages and read buffers, across connections
-    /// (bounded by `max_buffered_bytes`), plus a server's broadcasts retained for replay and a
-    /// client's written messages kept until acknowledged (docs/acks.md).
+    /// (bounded by `max_buffered_bytes`; with permessage-deflate also the connections' codecs),
+    /// plus a server's broadcasts retained for replay (both lanes) and a client's written
+    /// messages kept until acknowledged (docs/acks.md; uncompressed).
     pub buffered_bytes: u64,
     /// Client: every message accepted with a sequence number up to this one (see
     /// `Context::send_seq`) is written completely to the socket; 0 before the first.

@@ -609,8 +609,11 @@ pub extern "C" fn ws_options_set_proxy_from_env(o: *mut ws_options, enable: c_in
 /// inflater) once its client sent a compressed message, plus one compressor of about 330 KiB
 /// per server context; a client holds its compressor (about 320 KiB) and inflater. Both count
 /// in ws_options_set_max_buffered_bytes (a client offers compression only when that budget is
-/// at least twice what it needs, about 740 KiB; the default is 256 MiB). `ws_stats.connections_compressed` counts the open
-/// connections that negotiated it. Off by default: it costs CPU on every message and memory
+/// at least twice what it needs, about 740 KiB; the default is 256 MiB).
+/// `ws_stats.connections_compressed` counts the open connections that negotiated it. With
+/// acknowledgements, a client keeps and resends its messages uncompressed (compressed again by
+/// the next connection); with replay, history broadcast before the first deflate subscriber
+/// came is sent to it uncompressed. Off by default: it costs CPU on every message and memory
 /// per connection, and pays where bandwidth is scarce (see docs/compression.md).
 /// WS_ERR_INVALID_ARGUMENT for a level outside 0..9.
 #[no_mangle]

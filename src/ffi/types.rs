@@ -235,9 +235,10 @@ pub struct ws_stats {
     /// max_connections, malformed replay `since`.
     pub handshakes_refused: u64,
     /// Bytes held now for incomplete incoming messages and read buffers, across connections
-    /// (kept within ws_options_set_max_buffered_bytes), plus a server's broadcasts retained for
-    /// replay and, on a client with acknowledgements, the written messages kept until
-    /// acknowledged.
+    /// (kept within ws_options_set_max_buffered_bytes; with permessage-deflate also each
+    /// connection's inflater and a client's compressor), plus a server's broadcasts retained for
+    /// replay (with deflate subscribers, their compressed copies too) and, on a client with
+    /// acknowledgements, the written messages kept until acknowledged (uncompressed).
     pub buffered_bytes: u64,
     /// Client: every message accepted with a sequence number up to this one (see ws_send_seq)
     /// is written completely to the socket (the number on_sent reports, kept up to date whether

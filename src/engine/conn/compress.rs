@@ -3,15 +3,16 @@
 //!
 //! A server compresses with the context's shared compressor (`broadcast_deflate.rs`), a client
 //! with its own (context takeover unless the server asked for none, so a stream of similar log
-//! lines compresses well). Frames an earlier connection did not write are sent uncompressed on
-//! the next (their compressed form only inflates in the old connection's context; RFC 7692
-//! lets any message go uncompressed).
+//! lines compresses well). Frames an earlier connection did not write, or wrote without their
+//! acknowledgement, come back uncompressed (`Chunk::rewound`: their compressed form only
+//! inflates in the old connection's context) and are compressed again by the next connection's
+//! compressor, ahead of its own messages.
 
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 
-use super::Conn;
+use super::{Chunk, Conn};
 use crate::engine::config::Config;
 use crate::engine::deflate::codec::INFLATER_BYTES;
 use crate::engine::deflate::{Agreed, Deflater};
@@ -86,6 +87,16 @@ impl<S: Transport> Conn<S> {
             Some(Outgoing::Own(_, bits)) => deflater_bytes(*bits),
             _ => 0,
         }
+    }
+
+    /// A data chunk an earlier connection handed over (rewound, uncompressed), as this one
+    /// writes it: compressed when it compresses its messages.
+    pub(super) fn deflate_carried(&mut self, c: Chunk, shared: &Shared) -> Chunk {
+        if !self.compressed() || c.payload.is_none() || c.off != 0 || c.plain.is_some() {
+            return c;
+        }
+        let (data, plain) = self.deflate_frame(c.data, shared);
+        Chunk { data, plain, ..c }
     }
 
     /// The frame to write for a data message framed by the sender (`frame`), and the frame to

@@ -60,7 +60,10 @@ impl<S: Transport> Conn<S> {
         self.opened = true;
         self.opened_at = Some(Instant::now());
         self.just_opened = true;
-        for c in self.carry.drain(..) {
+        // What an earlier connection handed over goes first, in order (with permessage-deflate
+        // compressed by this connection's compressor before anything else it sends).
+        for c in std::mem::take(&mut self.carry) {
+            let c = self.deflate_carried(c, shared);
             self.out_bytes += c.data.len();
             self.out.push_back(c);
         }
