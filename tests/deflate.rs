@@ -1,7 +1,7 @@
 //! permessage-deflate (RFC 7692) over real sockets on 127.0.0.1: our client against our server,
 //! a raw peer that speaks the extension by hand (negotiation, RSV1, a decompression bomb), and
 //! Python's `websockets` in both directions (the #[ignore]d `interop_*` tests, which need
-//! python3 with websockets in $PYTHON).
+//! python3 with websockets in $PYTHON: scripts/check.d/46-deflate-interop.sh runs them).
 
 mod common;
 
