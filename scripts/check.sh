@@ -96,17 +96,26 @@ run_make () {
   make -C "$build" -j"$jobs" "$@"
 }
 
+# A check.d script may raise its own limit with a "# timeout: SECONDS" line (the Autobahn
+# deflate cases need more than the default).
+script_timeout () {
+  local t
+  t=$(sed -n 's/^#[[:space:]]*timeout:[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$1" | head -n 1)
+  echo "${t:-$checkd_timeout}"
+}
+
 run_checkd () {
-  local script=$1 name out
+  local script=$1 name out limit
   name=$(basename "$script" .sh)
+  limit=$(script_timeout "$script")
   out=$build/test-output/$name
   rm -rf "$out"
   mkdir -p "$out"
-  echo "WS_API_OUT=$out (timeout ${checkd_timeout}s)"
+  echo "WS_API_OUT=$out (timeout ${limit}s)"
   env WS_API_SRC="$WS_ROOT" WS_API_PREFIX="$stage" \
       PKG_CONFIG_PATH="$stage/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}" \
       WS_API_OUT="$out" \
-      timeout --kill-after=30 "$checkd_timeout" "$script"
+      timeout --kill-after=30 "$limit" "$script"
 }
 
 # All of cargo's output (clippy included) goes to the one target directory configure also uses.

@@ -6,8 +6,9 @@
 # answer) with messages up to 16 KiB (cases *.*.1-7) and fragmented compressed messages
 # (*.*.11: 8 KiB in 256-byte frames): 96 of the 216 cases per direction. The other 120 (1000
 # messages of 32-128 KiB each, about 900 MB per subgroup through the suite's Python zlib) cost
-# about 9 min of one core per direction, beyond the 600 s a check.d script may take; the full set
-# is `scripts/autobahn.sh` (no arguments) and its result is in docs/reliability.md.
+# about 9 min of one core per direction: 42-autobahn-deflate-large.sh runs them (through this
+# script, with AUTOBAHN_CASES) under a longer limit. The full set in one go is
+# `scripts/autobahn.sh` (no arguments); results in docs/reliability.md.
 # The two directions run at once (one wstest process each, about a core each: the suite's Python
 # side is what takes the time, our peers use a few percent of a core). Each wstest run is
 # bounded by AUTOBAHN_TIMEOUT (1800 s). Set AUTOBAHN_CASES to run other cases (`*`: all).
