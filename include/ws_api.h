@@ -552,7 +552,7 @@ const char *ws_strerror(ws_status s);
 const char *ws_last_error(void);
 
 /**
- * The library version, e.g. "1.1.0" (a static string).
+ * The library version, e.g. "1.2.0" (a static string).
  */
 const char *ws_version(void);
 

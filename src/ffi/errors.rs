@@ -108,7 +108,7 @@ pub extern "C" fn ws_last_error() -> *const c_char {
     guard_value(c"".as_ptr(), || LAST_ERROR.with(|e| e.borrow().as_ptr()))
 }
 
-/// The library version, e.g. "1.1.0" (a static string).
+/// The library version, e.g. "1.2.0" (a static string).
 #[no_mangle]
 pub extern "C" fn ws_version() -> *const c_char {
     static VERSION: &CStr =
