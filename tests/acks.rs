@@ -187,34 +187,13 @@ fn raw_accept(l: &TcpListener, ack: bool) -> (String, TcpStream) {
     (text, s)
 }
 
+/// Reads the client's frames until `n` data messages came; answers their numbers.
 /// Reads one frame sent by the client (masked): (opcode, payload).
 fn read_frame(s: &mut TcpStream) -> (u8, Vec<u8>) {
-    let mut h = [0u8; 2];
-    s.read_exact(&mut h).unwrap();
-    let len = match h[1] & 0x7f {
-        126 => {
-            let mut e = [0u8; 2];
-            s.read_exact(&mut e).unwrap();
-            u16::from_be_bytes(e) as usize
-        }
-        127 => {
-            let mut e = [0u8; 8];
-            s.read_exact(&mut e).unwrap();
-            u64::from_be_bytes(e) as usize
-        }
-        l => l as usize,
-    };
-    let mut mask = [0u8; 4];
-    s.read_exact(&mut mask).unwrap();
-    let mut p = vec![0u8; len];
-    s.read_exact(&mut p).unwrap();
-    for (k, b) in p.iter_mut().enumerate() {
-        *b ^= mask[k % 4];
-    }
-    (h[0] & 0x0f, p)
+    let (b0, p) = common::raw_frame::read_client_frame(s);
+    (b0 & 0x0f, p)
 }
 
-/// Reads the client's frames until `n` data messages came; answers their numbers.
 fn read_data(s: &mut TcpStream, n: usize) -> Vec<u64> {
     let mut out = Vec::new();
     while out.len() < n {

@@ -126,39 +126,12 @@ fn raw_accept(l: &TcpListener) -> TcpStream {
     s
 }
 
-/// Reads one frame sent by the client (masked): (first byte, payload).
-fn read_frame(s: &mut TcpStream) -> (u8, Vec<u8>) {
-    let mut h = [0u8; 2];
-    s.read_exact(&mut h).unwrap();
-    let len = match h[1] & 0x7f {
-        126 => {
-            let mut e = [0u8; 2];
-            s.read_exact(&mut e).unwrap();
-            u16::from_be_bytes(e) as usize
-        }
-        127 => {
-            let mut e = [0u8; 8];
-            s.read_exact(&mut e).unwrap();
-            u64::from_be_bytes(e) as usize
-        }
-        l => l as usize,
-    };
-    let mut mask = [0u8; 4];
-    s.read_exact(&mut mask).unwrap();
-    let mut p = vec![0u8; len];
-    s.read_exact(&mut p).unwrap();
-    for (k, b) in p.iter_mut().enumerate() {
-        *b ^= mask[k % 4];
-    }
-    (h[0], p)
-}
-
 /// Reads the client's next `n` data messages, each of which must be compressed (RSV1) and
 /// inflate with this connection's inflater; answers them.
 fn read_compressed(s: &mut TcpStream, z: &mut Inflate, n: usize) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     while out.len() < n {
-        let (b0, p) = read_frame(s);
+        let (b0, p) = common::raw_frame::read_client_frame(s);
         if b0 & 0x0f == 0x1 {
             assert_eq!(b0, 0x80 | RSV1 | 0x1, "a final, compressed text frame");
             out.push(z.message(&p));

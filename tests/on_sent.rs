@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::io::Read;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
@@ -42,29 +41,8 @@ fn reports_grow(rec: &Recorder) -> u64 {
 fn read_frames(s: &mut std::net::TcpStream, n: usize) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     while out.len() < n {
-        let mut h = [0u8; 2];
-        s.read_exact(&mut h).unwrap();
-        let len = match h[1] & 0x7f {
-            126 => {
-                let mut e = [0u8; 2];
-                s.read_exact(&mut e).unwrap();
-                u16::from_be_bytes(e) as usize
-            }
-            127 => {
-                let mut e = [0u8; 8];
-                s.read_exact(&mut e).unwrap();
-                u64::from_be_bytes(e) as usize
-            }
-            l => l as usize,
-        };
-        let mut mask = [0u8; 4];
-        s.read_exact(&mut mask).unwrap();
-        let mut p = vec![0u8; len];
-        s.read_exact(&mut p).unwrap();
-        for (k, b) in p.iter_mut().enumerate() {
-            *b ^= mask[k % 4];
-        }
-        if h[0] & 0x0f == 0x2 {
+        let (b0, p) = common::raw_frame::read_client_frame(s);
+        if b0 & 0x0f == 0x2 {
             out.push(p);
         }
     }

@@ -4,6 +4,7 @@
 
 pub mod certs;
 pub mod peer_process;
+pub mod raw_frame;
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};

@@ -9,6 +9,7 @@ port a server bound) instead of sleeping.
 
 import os
 import re
+import shutil
 import shlex
 import signal
 import socket
@@ -16,6 +17,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import traceback
 
 # The syslog-ng under test: SYSLOG_NG / SYSLOG_NG_CTL name the programs, WS_SNG_PREFIX is put in
 # front of both (e.g. "chroot /var/cache/ws_api/trixie-root" runs Debian 13's syslog-ng; every
@@ -257,3 +259,35 @@ def wait_file_lines(path, count, timeout=60, proc=None):
         if proc is not None and proc.proc is not None and proc.proc.poll() is not None:
             raise Failure("%s exited while waiting for %s" % (proc.name, path))
         time.sleep(0.05)
+
+
+def run_tests(tests, wanted, root, make_ctx):
+    """Runs each test function of `tests` whose name contains one of `wanted` (all without),
+    each in a fresh work directory under `root` with a context from `make_ctx(workdir)` that is
+    closed afterwards; prints one line per test and answers (passed, failed, skipped) counts."""
+    results = {}
+    for t in tests:
+        name = t.__name__
+        if wanted and not any(w in name for w in wanted):
+            continue
+        workdir = os.path.join(root, name)
+        shutil.rmtree(workdir, ignore_errors=True)
+        os.makedirs(workdir)
+        ctx = make_ctx(workdir)
+        t0 = time.monotonic()
+        try:
+            t(ctx)
+            results[name] = "PASS"
+        except Skip as e:
+            results[name] = "SKIP (%s)" % e
+        except Exception as e:
+            results[name] = "FAIL"
+            print("---- %s failed: %s" % (name, e))
+            traceback.print_exc()
+        finally:
+            ctx.close()
+        print("%-40s %s (%.1fs)" % (name, results[name], time.monotonic() - t0), flush=True)
+    print("output: %s" % root)
+    failed = sum(r == "FAIL" for r in results.values())
+    passed = sum(r == "PASS" for r in results.values())
+    return passed, failed, len(results) - passed - failed

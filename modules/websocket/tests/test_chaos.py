@@ -36,18 +36,16 @@ Exit status: 0 all passed, 1 a failure.
 import os
 import random
 import re
-import shutil
 import signal
 import socket
 import sys
 import tempfile
 import threading
 import time
-import traceback
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sngtest import Failure, Skip, SyslogNg, check, free_tcp_port, version_info  # noqa: E402
+from sngtest import Failure, Skip, SyslogNg, check, free_tcp_port, run_tests, version_info  # noqa: E402
 
 LINES = int(os.environ.get("WS_CHAOS_LINES", "200000"))
 # Every line has the same length, so B's progress is the size of its file divided by it.
@@ -351,33 +349,8 @@ def main():
     print("chaos: syslog-ng %s, module %s" % (sng_version, module_dir), flush=True)
     check(os.path.exists(os.path.join(module_dir, "libwebsocket.so")), "no libwebsocket.so in %s" % module_dir)
     root = os.environ.get("WS_SNG_WORKDIR") or tempfile.mkdtemp(prefix="ws-chaos-")
-    results = {}
-    for t in TESTS:
-        name = t.__name__
-        if wanted and not any(w in name for w in wanted):
-            continue
-        workdir = os.path.join(root, name)
-        shutil.rmtree(workdir, ignore_errors=True)
-        os.makedirs(workdir)
-        ctx = Ctx(workdir, module_dir)
-        t0 = time.monotonic()
-        try:
-            t(ctx)
-            results[name] = "PASS"
-        except Skip as e:
-            results[name] = "SKIP (%s)" % e
-        except Exception as e:
-            results[name] = "FAIL"
-            print("---- %s failed: %s" % (name, e))
-            traceback.print_exc()
-        finally:
-            ctx.close()
-        print("%-40s %s (%.1fs)" % (name, results[name], time.monotonic() - t0), flush=True)
-    print("output: %s" % root)
-    failed = [n for n, r in results.items() if r == "FAIL"]
-    passed = [n for n, r in results.items() if r == "PASS"]
-    skipped = len(results) - len(passed) - len(failed)
-    print("syslog-ng %s chaos: %d passed, %d failed%s" % (sng_version, len(passed), len(failed),
+    passed, failed, skipped = run_tests(TESTS, wanted, root, lambda d: Ctx(d, module_dir))
+    print("syslog-ng %s chaos: %d passed, %d failed%s" % (sng_version, passed, failed,
                                                           ", %d skipped" % skipped if skipped else ""), flush=True)
     return 1 if failed else 0
 

@@ -56,7 +56,6 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 import warnings
 
 # No __pycache__ next to the sources (a read-only source tree, and `make dist` takes every
@@ -64,7 +63,7 @@ import warnings
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sngtest import (SYSLOG_NG, Failure, Skip, SyslogNg, check, free_tcp_port, read_lines,  # noqa: E402
-                     tcp_send_lines, version, version_info, wait_file_lines)
+                     run_tests, tcp_send_lines, version, version_info, wait_file_lines)
 
 try:
     from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -1966,35 +1965,10 @@ def main():
           "no libwebsocket.so in %s" % module_dir)
     root = os.environ.get("WS_SNG_WORKDIR") or tempfile.mkdtemp(prefix="ws-sng-")
     os.makedirs(root, exist_ok=True)
-    results = {}
-    for t in TESTS:
-        name = t.__name__
-        if wanted and not any(w in name for w in wanted):
-            continue
-        workdir = os.path.join(root, name)
-        shutil.rmtree(workdir, ignore_errors=True)
-        os.makedirs(workdir)
-        ctx = Ctx(workdir, module_dir)
-        t0 = time.monotonic()
-        try:
-            t(ctx)
-            results[name] = "PASS"
-        except Skip as e:
-            results[name] = "SKIP (%s)" % e
-        except Exception as e:
-            results[name] = "FAIL"
-            print("---- %s failed: %s" % (name, e))
-            traceback.print_exc()
-        finally:
-            ctx.close()
-        print("%-40s %s (%.1fs)" % (name, results[name], time.monotonic() - t0), flush=True)
-    print("output: %s" % root)
-    failed = [n for n, r in results.items() if r == "FAIL"]
-    passed = [n for n, r in results.items() if r == "PASS"]
-    skipped = len(results) - len(passed) - len(failed)
+    passed, failed, skipped = run_tests(TESTS, wanted, root, lambda d: Ctx(d, module_dir))
     # One summary line, named after the syslog-ng under test unless WS_SNG_LABEL says otherwise.
     label = os.environ.get("WS_SNG_LABEL") or "syslog-ng %s" % sng_version
-    print("%s: %d passed, %d failed%s" % (label, len(passed), len(failed),
+    print("%s: %d passed, %d failed%s" % (label, passed, failed,
                                           ", %d skipped" % skipped if skipped else ""), flush=True)
     return 1 if failed else 0
 
