@@ -36,16 +36,6 @@ fn send_numbered(cli: &Context, n: u64, pad: usize) -> u64 {
     last
 }
 
-/// Polls `f` until it holds, failing the test after `T` (for counters, which no callback
-/// announces).
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + T;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
 fn acked_upto(rec: &Recorder) -> u64 {
     rec.with(|l| {
         for w in l.acked.windows(2) {
@@ -339,7 +329,7 @@ fn a_reconnect_resends_the_unacknowledged_with_their_numbers() {
     // 5..10 are resends; 11 and 12 too if the first connection wrote them before it saw the
     // server go. Counted by the write that sent them, which may finish just after the bytes
     // arrived: every write is counted once, resends included.
-    eventually("the resends counted", || {
+    wait_until("the resends counted", T, || {
         let st = cli.stats();
         st.messages_sent == 12 + st.messages_resent && st.messages_resent >= 6
     });
@@ -508,11 +498,11 @@ fn the_kept_bytes_count_in_the_budget_and_destroy_counts_the_unacknowledged_as_u
     let (_, mut s) = raw_accept(&l, true);
     send_numbered(&cli, 8, 1000);
     assert_eq!(read_data(&mut s, 8), (1..=8).collect::<Vec<_>>());
-    eventually("the window in buffered_bytes", || {
+    wait_until("the window in buffered_bytes", T, || {
         cli.stats().buffered_bytes >= 8 * 1008
     });
     pong(&mut s, b"ack 3");
-    eventually("the acknowledged ones released", || {
+    wait_until("the acknowledged ones released", T, || {
         let b = cli.stats().buffered_bytes;
         (5 * 1008..6 * 1008 + 4096).contains(&b)
     });
@@ -569,7 +559,7 @@ fn the_drain_waits_for_the_acknowledgements() {
         let drain = sc.spawn(|| cli.shutdown(Duration::from_secs(10)));
         // The drain began once calls are refused (rx_flow, which changes nothing here); only
         // then does the server acknowledge.
-        eventually("the drain to begin", || cli.rx_flow(0, true).is_err());
+        wait_until("the drain to begin", T, || cli.rx_flow(0, true).is_err());
         srv.acknowledge(conn, 20).unwrap();
         assert_eq!(drain.join().unwrap(), 0, "nothing left unacknowledged");
     });

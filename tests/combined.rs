@@ -52,16 +52,6 @@ fn send_lines(cli: &Context, from: u64, to: u64) {
     }
 }
 
-/// Polls `f` until it holds, failing the test after `T` (for counters, which no callback
-/// announces).
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + T;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        thread::sleep(Duration::from_millis(1));
-    }
-}
-
 /// An inflater for one direction of one connection (context takeover: the window carries over
 /// from message to message until the connection ends).
 struct Inflate(Decompress);
@@ -201,7 +191,7 @@ fn unacknowledged_messages_are_resent_compressed_by_the_next_connections_fresh_c
     }
     // 5..10 are resends on each connection after the first (the second wrote at least the
     // three read); 11 and 12 too if a connection wrote them before it saw the server go.
-    eventually("the resends counted", || {
+    wait_until("the resends counted", T, || {
         let st = cli.stats();
         st.messages_sent == 12 + st.messages_resent && st.messages_resent >= 6 + 3
     });
@@ -239,7 +229,7 @@ fn the_window_of_a_compressing_client_counts_the_uncompressed_frames() {
     // A masked client frame of 100000 bytes: 2 + 8 (length) + 4 (mask) + 100000.
     let frame = 100_014u64;
     let mut before = 0;
-    eventually("the window in buffered_bytes", || {
+    wait_until("the window in buffered_bytes", T, || {
         before = cli.stats().buffered_bytes;
         before >= 8 * frame
     });
@@ -247,7 +237,7 @@ fn the_window_of_a_compressing_client_counts_the_uncompressed_frames() {
     acked(&crec, 3);
     let mut after = 0;
     let slack = 64 * 1024;
-    eventually("three released", || {
+    wait_until("three released", T, || {
         after = cli.stats().buffered_bytes;
         after + 3 * frame <= before + slack
     });

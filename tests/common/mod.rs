@@ -148,3 +148,13 @@ pub fn mute_server(l: &std::net::TcpListener) -> std::net::TcpStream {
     std::io::Write::write_fmt(&mut s, format_args!( "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n")).unwrap();
     s
 }
+
+/// Waits until `f` holds, polling, for at most `within` (for state that no callback announces,
+/// such as the stats); fails the test with `what` after that.
+pub fn wait_until(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
