@@ -255,12 +255,40 @@ _unacked(WebsocketDestWorker *self)
   return self->last_seq - self->acked_seq + _pending_drops(self);
 }
 
+/* syslog-ng's worker counts each message handed to insert() in batch_size until it is
+   acknowledged, dropped or rewound, and while batch_size > 0 with an empty queue its loop
+   flushes and runs again at once instead of sleeping until the next message (3.38 and 4.x
+   alike, made for drivers that batch: "nothing in the queue, but there are pending elements in
+   the buffer"). The messages the engine holds until on_sent/on_acked would keep it > 0 all the
+   time, and the worker thread would spin on an empty queue, a loop turn (a poll syscall, a
+   flush, the queue's lock) every few microseconds, taking CPU from the threads doing the work
+   (docs/bench.md, "Acknowledgements on the syslog-ng path").
+   So a message the engine holds is taken out of batch_size when insert() hands it over
+   (_held_by_engine) and put back just before it is acknowledged or dropped (_release_held):
+   batch_size stays the count of syslog-ng's own current insert, as for a driver that
+   answers LTR_SUCCESS. The worker sleeps; the engine's callbacks wake it (_post_wakeup). */
+static void
+_held_by_engine(WebsocketDestWorker *self)
+{
+  self->super.batch_size--;
+}
+
+static void
+_release_held(WebsocketDestWorker *self, gint n)
+{
+  self->super.batch_size += n;
+}
+
 static void
 _ack_upto(WebsocketDestWorker *self, guint64 seq)
 {
+  gint n;
+
   if (seq <= self->acked_seq)
     return;
-  log_threaded_dest_worker_ack_messages(&self->super, (gint) (seq - self->acked_seq));
+  n = (gint) (seq - self->acked_seq);
+  _release_held(self, n);
+  log_threaded_dest_worker_ack_messages(&self->super, n);
   self->acked_seq = seq;
 }
 
@@ -287,6 +315,7 @@ _ack_written(WebsocketDestWorker *self)
       if (after > written)
         break;
       _ack_upto(self, after);
+      _release_held(self, 1);
       log_threaded_dest_worker_drop_messages(&self->super, 1);
       self->pending_drops_head++;
     }
@@ -306,6 +335,7 @@ _drop_in_turn(WebsocketDestWorker *self)
   if (self->driver->options.mode != WS_MODE_CLIENT)
     return LTR_DROP;
   g_array_append_val(self->pending_drops, self->last_seq);
+  _held_by_engine(self);
   _ack_written(self);
   return LTR_EXPLICIT_ACK_MGMT;
 }
@@ -536,7 +566,10 @@ _insert(LogThreadedDestWorker *s, LogMessage *msg)
     {
     case WS_OK:
       /* client: acknowledged when written (_ack_written) */
-      return driver->options.mode == WS_MODE_CLIENT ? LTR_EXPLICIT_ACK_MGMT : LTR_SUCCESS;
+      if (driver->options.mode != WS_MODE_CLIENT)
+        return LTR_SUCCESS;
+      _held_by_engine(self);
+      return LTR_EXPLICIT_ACK_MGMT;
     case WS_ERR_NOT_CONNECTED:
     case WS_ERR_CLOSED:
       /* The engine saw the connection go before on_close reached us: wait for it (bounded), so
