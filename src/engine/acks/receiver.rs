@@ -22,7 +22,9 @@ pub struct RxAck {
     delivered: AtomicU64,
     /// Every message up to this one is safe: the acknowledgement owed to the sender.
     safe: AtomicU64,
-    /// Set when `safe` grew and the I/O thread has not looked yet (one wake-up per batch).
+    /// Set when `safe` grew and the I/O thread has not looked yet (one wake-up per batch), and
+    /// held set in manual mode while an acknowledgement waits for its batch timer (the timer
+    /// looks anyway: `Conn::ack_round`).
     pub notified: AtomicBool,
 }
 
@@ -122,7 +124,12 @@ impl RxAckTable {
                 "ws_acknowledge: connection {conn} received messages up to {delivered}, not {seq}"
             )));
         }
-        Ok(raise(&a, seq))
+        // Once per batch, and whenever everything delivered is safe: the sender may be waiting
+        // for exactly that, while `notified` may be held by a deferred acknowledgement whose
+        // timer is up to ACK_DELAY away.
+        let before = a.safe.fetch_max(seq, Ordering::AcqRel);
+        let first = seq > before && !a.notified.swap(true, Ordering::AcqRel);
+        Ok(first || (seq > before && seq == delivered))
     }
 }
 

@@ -35,6 +35,10 @@ pub struct RxConn {
     sent_at: Instant,
     /// When the next acknowledgement is due, if one waits for the batch.
     pub(super) due: Option<Instant>,
+    /// Manual mode: the application's acknowledgements do not wake the I/O thread while one
+    /// waits for the batch timer (`RxAck::notified` held), except when everything delivered is
+    /// safe (`RxAckTable::acknowledge`).
+    hold_notified: bool,
 }
 
 impl RxConn {
@@ -84,6 +88,7 @@ impl<S: Transport> Conn<S> {
             sent: 0,
             sent_at: Instant::now(),
             due: None,
+            hold_notified: shared.config.acks == AckMode::Manual,
         });
     }
 
@@ -113,8 +118,17 @@ impl<S: Transport> Conn<S> {
             rx.due = None;
             let mask = self.mask();
             self.push_ack(frame::encode(opcode::PONG, &wire::encode(safe), mask));
-        } else if rx.due.is_none() {
-            rx.due = Some(rx.sent_at + ACK_DELAY);
+        } else {
+            if rx.due.is_none() {
+                rx.due = Some(rx.sent_at + ACK_DELAY);
+            }
+            // The timer looks within ACK_DELAY: an application acknowledging message by
+            // message (syslog-ng, as its destination writes) need not wake this thread for each
+            // call meanwhile (docs/bench.md, "Acknowledgements on the syslog-ng path"). Set
+            // after the load of `safe` above: what grew in between is seen by the timer.
+            if rx.hold_notified {
+                rx.shared.notified.store(true, Ordering::Release);
+            }
         }
     }
 

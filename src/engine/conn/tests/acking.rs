@@ -101,6 +101,40 @@ fn manual_mode_acknowledges_what_the_application_said_and_no_more() {
 }
 
 #[test]
+fn manual_mode_wakes_the_io_thread_once_per_deferred_batch_and_when_everything_delivered_is_safe() {
+    let t0 = Instant::now();
+    let mut r = ack_server(AckMode::Manual);
+    for m in [&b"a"[..], b"b", b"c", b"d"] {
+        r.feed_frame(opcode::BINARY, m);
+    }
+    r.read().unwrap();
+    assert!(
+        r.shared.rx_acks.acknowledge(1, 1).unwrap(),
+        "the first of a batch wakes"
+    );
+    // The I/O thread looks and leaves the partial acknowledgement to the batch timer...
+    r.conn.ack_round(t0, true);
+    assert!(r.conn.rx_acks.as_ref().unwrap().due.is_some());
+    // ...which looks anyway: the next ones do not wake it (syslog-ng acknowledges message by
+    // message as its destination writes)...
+    assert!(!r.shared.rx_acks.acknowledge(1, 2).unwrap());
+    assert!(!r.shared.rx_acks.acknowledge(1, 3).unwrap());
+    // ...except the one that makes everything delivered safe: the sender may be waiting for it.
+    assert!(r.shared.rx_acks.acknowledge(1, 4).unwrap());
+    r.conn.ack_round(Instant::now(), true);
+    r.write().unwrap();
+    assert_eq!(
+        frames(&r.conn.stream.take_wire()),
+        [(opcode::PONG, b"ack 4".to_vec())]
+    );
+    // Nothing waits for the timer any more: the first of the next batch wakes again.
+    r.feed_frame(opcode::BINARY, b"e");
+    r.feed_frame(opcode::BINARY, b"f");
+    r.read().unwrap();
+    assert!(r.shared.rx_acks.acknowledge(1, 5).unwrap());
+}
+
+#[test]
 fn an_acknowledgement_never_replaces_the_answer_to_a_ping() {
     let mut r = ack_server(AckMode::Auto);
     r.conn.stream.room = 0;
