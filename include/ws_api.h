@@ -926,13 +926,15 @@ enum ws_status ws_options_set_on_sent(struct ws_options *o, ws_on_sent_fn on_sen
  * AUTO acknowledges a message once its on_receive returned; MANUAL leaves it to the
  * application (ws_acknowledge, with ws_received_seq). Acknowledgements are sent batched: at
  * once when 256 messages wait for one, or when the connection has nothing more to read and
- * every message it received is acknowledged; else within 5 ms. An application that never acknowledges holds nothing on the server (no copy of a
+ * every message it received is acknowledged; else within 5 ms. (MANUAL: while one waits for
+ * the 5 ms, ws_acknowledge wakes the I/O thread only for the call that makes everything
+ * delivered safe, so the 256 rule applies at its next read from the connection.)
+ * An application that never acknowledges holds nothing on the server (no copy of a
  * message is kept): the client stops writing once its window is full, its queue fills and
  * ws_send answers WS_ERR_QUEUE_FULL; the connection stays open (keepalive still runs) until
  * the application acknowledges, closes it, or the context is destroyed.
  */
-enum ws_status ws_options_set_acknowledgements(struct ws_options *o,
-                                               ws_ack_mode mode);
+enum ws_status ws_options_set_acknowledgements(struct ws_options *o, ws_ack_mode mode);
 
 /**
  * Client only: messages written and not yet acknowledged, at most (default 1024; 1 .. 2^20).
