@@ -116,6 +116,18 @@ websocket_compat_source_init_stats(LogThreadedSourceDriver *self)
 /* ----------------------------------------------------------------------------------------- */
 /* The source's thread */
 
+/* The same LogSource window in 3.38 and 4.x: a counter that each post decrements and each
+   acknowledgement increments, with a suspended flag; log_source_free_to_send() is its
+   "not suspended". */
+static gsize
+_window_room(LogSource *source)
+{
+  gboolean suspended = FALSE;
+  gsize room = window_size_counter_get(&source->window_size, &suspended);
+
+  return (suspended || !log_source_free_to_send(source)) ? 0 : room;
+}
+
 #if WEBSOCKET_SNG_4X
 
 static void
@@ -168,6 +180,12 @@ websocket_compat_source_free_to_send(WebsocketSourcePoster *poster)
   return log_threaded_source_worker_free_to_send(poster);
 }
 
+gsize
+websocket_compat_source_window_room(WebsocketSourcePoster *poster)
+{
+  return _window_room(&poster->super);
+}
+
 void
 websocket_compat_source_close_batch(WebsocketSourcePoster *poster)
 {
@@ -206,6 +224,12 @@ gboolean
 websocket_compat_source_free_to_send(WebsocketSourcePoster *poster)
 {
   return log_threaded_source_free_to_send(poster);
+}
+
+gsize
+websocket_compat_source_window_room(WebsocketSourcePoster *poster)
+{
+  return _window_room(&poster->worker->super);
 }
 
 void

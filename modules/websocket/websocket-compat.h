@@ -84,6 +84,10 @@ void websocket_compat_source_init_thread(LogThreadedSourceDriver *self);
 /* Non-blocking post (worker thread only) and the window check. */
 void websocket_compat_source_post(WebsocketSourcePoster *poster, LogMessage *msg);
 gboolean websocket_compat_source_free_to_send(WebsocketSourcePoster *poster);
+/* How many messages can be posted before the window closes (0 while it is closed). Only the
+   worker thread posts, and acknowledgements only widen the window, so the answer stays a
+   lower bound until the worker posts again (worker thread only). */
+gsize websocket_compat_source_window_room(WebsocketSourcePoster *poster);
 /* Hands what was posted to the pipeline before the thread sleeps (4.x batches posts). */
 void websocket_compat_source_close_batch(WebsocketSourcePoster *poster);
 

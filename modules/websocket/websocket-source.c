@@ -11,8 +11,9 @@
  * source thread. Each WebSocket message becomes one log message (newlines inside it are kept;
  * trailing CR/LF characters are removed), with the peer's address as SOURCEIP / HOST_FROM.
  *
- * Flow control: callbacks are dispatched one at a time and only while the source's window has
- * room. When a message fills the window, reading from every connection is paused (ws_rx_flow)
+ * Flow control: callbacks are dispatched in batches no larger than the room left in the
+ * source's window (up to 64), so a message is only ever posted while the window has room. When
+ * a message fills the window, reading from every connection is paused (ws_rx_flow)
  * so the engine's pending events stay bounded and TCP pushes back on the clients; when
  * syslog-ng frees the window (the wakeup callback) reading resumes. Nothing is dropped.
  *
@@ -147,6 +148,12 @@ static const WebsocketHandler websocket_source_handler =
 /* ----------------------------------------------------------------------------------------- */
 /* The worker thread */
 
+/* Events dispatched per ws_dispatch call at most (fewer when the window has less room). Each
+   call reads the engine's event fd and, while more events wait, writes it again, and the loop
+   polls it: batching spreads these three system calls over many messages instead of paying
+   them per message. Small enough that an exit request waits only for a few dozen callbacks. */
+#define WEBSOCKET_SOURCE_DISPATCH_BATCH 64
+
 static gboolean
 _event_pending(int fd)
 {
@@ -164,23 +171,26 @@ websocket_sd_run(LogThreadedSourceDriver *s, WebsocketSourcePoster *poster)
   self->poster = poster;
   while (!g_atomic_int_get(&self->exit_requested))
     {
-      gboolean free_to_send = websocket_compat_source_free_to_send(poster);
+      gsize room = websocket_compat_source_window_room(poster);
       struct pollfd fds[2] = { { .fd = self->wake_fd, .events = POLLIN }, { .fd = event_fd, .events = POLLIN } };
       uint64_t counter;
 
-      if (free_to_send && self->reading_paused)
+      if (room > 0 && self->reading_paused)
         {
           g_mutex_lock(&self->binding->lock);
           _set_reading_locked(self, TRUE);
           g_mutex_unlock(&self->binding->lock);
         }
 
-      /* One event at a time, re-checking the window before each: a receive callback is only
-         ever dispatched when its message can be posted. */
-      while (free_to_send && !g_atomic_int_get(&self->exit_requested) && _event_pending(event_fd))
+      /* Batches of at most `room` events: each event posts at most one message (on_receive
+         one, the others none), only this thread posts and acknowledgements only widen the
+         window, so a receive callback is only ever dispatched when its message can be posted,
+         and the message that closes the window is the batch's last. The window is re-read
+         before each batch. */
+      while (room > 0 && !g_atomic_int_get(&self->exit_requested) && _event_pending(event_fd))
         {
-          ws_dispatch(self->binding->ctx, 1);
-          free_to_send = websocket_compat_source_free_to_send(poster);
+          ws_dispatch(self->binding->ctx, (uint32_t) MIN(room, WEBSOCKET_SOURCE_DISPATCH_BATCH));
+          room = websocket_compat_source_window_room(poster);
         }
       websocket_compat_source_close_batch(poster);
       if (g_atomic_int_get(&self->exit_requested))
@@ -188,7 +198,7 @@ websocket_sd_run(LogThreadedSourceDriver *s, WebsocketSourcePoster *poster)
 
       /* Sleep until the engine has events (only watched while the window has room) or the
          wakeup (window freed, or exit requested) arrives. */
-      if (poll(fds, free_to_send ? 2 : 1, -1) < 0 && errno != EINTR)
+      if (poll(fds, room > 0 ? 2 : 1, -1) < 0 && errno != EINTR)
         {
           msg_error("websocket: poll() failed in the source thread", evt_tag_error("error"));
           break;

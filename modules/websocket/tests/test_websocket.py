@@ -1884,6 +1884,58 @@ log { source(s_ws); destination(d_net); flags(flow-control); };
     check(sng.stop() == 0, "syslog-ng exited with an error")
 
 
+def test_q_source_window_bounds_batches(ctx):
+    """The source dispatches the engine's events in batches (up to 64 per ws_dispatch call) but
+    never posts more than its window has room for: with log-iw-size(10) and a network()
+    destination whose server is down (flow-control), exactly 10 of 200 messages are posted and
+    the count stays at 10 across the destination's next failed connection attempt (the source
+    suspends; 3.38 would abort on a post into a closed window). None is acknowledged to the
+    client meanwhile. Once the server is up, all 200 arrive in order, the client gets `ack 200`
+    (the bookmarks of batched messages), and nothing is posted twice."""
+    down = free_tcp_port()
+    sng = ctx.sng("source-window", """
+source s_ws { websocket( address("127.0.0.1") port(0) path("/") flags(no-parse) acknowledgements(yes)
+                         log-iw-size(10) ); };
+destination d_net { network("127.0.0.1" port(%d) transport(tcp) template("$MSG\n") time-reopen(1)); };
+log { source(s_ws); destination(d_net); flags(flow-control); };
+""" % down)
+    sng.start(wait=False)
+    port = started_port(sng, "source")
+    sng.wait_for(r"syslog-ng starting up")
+    client = RawAckClient(port)
+    ctx.cleanup.append(client.close)
+    sent = lines("window", 200)
+    for m in sent:
+        client.send(m)
+    processed = sng.wait_stat("websocket", "processed", 10)
+    check(processed == 10, "the source posted %s messages through a window of 10" % processed)
+    # The engine holds the other 190 (or TCP does); through two more failed connection attempts
+    # of the destination the window stays closed and nothing more is posted.
+    for _ in range(2):
+        sng.wait_for(r"Syslog connection failed", start=sng.mark())
+    processed = sng.stat("websocket", "processed")
+    check(processed == 10, "the source posted %s messages into a closed window of 10" % processed)
+    check(client.acked == 0, "acknowledged up to %d while syslog-ng had written nothing" % client.acked)
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", down))
+    srv.listen(1)
+    ctx.cleanup.append(srv.close)
+    conn, _ = srv.accept()
+    ctx.cleanup.append(conn.close)
+    got = b""
+    conn.settimeout(60)
+    while got.count(b"\n") < len(sent):
+        chunk = conn.recv(65536)
+        check(chunk, "the network() destination closed before writing every message")
+        got += chunk
+    check(got.decode().splitlines() == sent, "the destination wrote other lines or another order")
+    client.wait_acked(len(sent))
+    check(client.acked == len(sent), "acknowledged up to %d of %d" % (client.acked, len(sent)))
+    check(sng.wait_stat("websocket", "processed", len(sent)) == len(sent), "processed != messages sent")
+    check(sng.stop() == 0, "syslog-ng exited with an error")
+
+
 def test_q_dest_acked_when_receiver_acks(ctx):
     """acknowledgements(yes) between two syslog-ng processes: the sender's destination
     acknowledges its queue (`written`) only once the receiving syslog-ng acknowledged the lines
@@ -1944,7 +1996,8 @@ TESTS = [test_a_dest_client, test_a_dest_client_full_engine_queue, test_a_dest_c
          test_p_dest_client_reload_unacked, test_p_dest_client_kill9_reliable_disk_buffer,
          test_q_dest_server_replay_after_a_drop,
          test_q_compression,
-         test_q_source_acks_when_syslog_ng_acks, test_q_dest_acked_when_receiver_acks]
+         test_q_source_acks_when_syslog_ng_acks, test_q_source_window_bounds_batches,
+         test_q_dest_acked_when_receiver_acks]
 
 
 def main():
