@@ -145,6 +145,9 @@ pub struct BroadcastLog {
     /// Bytes of history (segments every subscriber wrote, with their compressed lanes) as of
     /// the last sync.
     history: AtomicUsize,
+    /// Deflate subscribers, mirrored out of the lock (changed under it): `wants_compressed`
+    /// is asked before every broadcast and must not take the lock a second time.
+    z_subscribers: AtomicU64,
 }
 
 impl BroadcastLog {
@@ -177,6 +180,7 @@ impl BroadcastLog {
             },
             retention,
             history: AtomicUsize::new(0),
+            z_subscribers: AtomicU64::new(0),
         }
     }
 
@@ -283,6 +287,8 @@ impl BroadcastLog {
             g.seal();
             g.zlane.open();
         }
+        self.z_subscribers
+            .store(g.zlane.subscribers(), Ordering::Relaxed);
         let (base, head) = (g.base(), g.head);
         let cursor = start(base, head).clamp(base, head);
         Start { cursor, base, head }
@@ -295,13 +301,17 @@ impl BroadcastLog {
         g.subscribers -= 1;
         if z {
             g.zlane.unsubscribe();
+            self.z_subscribers
+                .store(g.zlane.subscribers(), Ordering::Relaxed);
         }
         g.head - cursor
     }
 
-    /// Whether a broadcast should be compressed now: a deflate subscriber exists.
+    /// Whether a broadcast should be compressed now: a deflate subscriber exists. Read without
+    /// the lock: a subscriber joining between this answer and the append gets that one
+    /// broadcast plain (RFC 7692 allows it); one leaving makes a compression wasted, no more.
     pub fn wants_compressed(&self) -> bool {
-        self.lock().zlane.subscribers() > 0
+        self.z_subscribers.load(Ordering::Relaxed) > 0
     }
 
     /// Brings `view` up to date, first forgetting what every subscriber has written (all are

@@ -192,6 +192,8 @@ mod tests {
         let b = view.advance_lane(z1, usize::MAX / 2, false);
         assert_eq!((a.messages, a.payload_bytes), (b.messages, b.payload_bytes));
         assert_eq!(log.unsubscribe_lane(z1, true), 10);
+        // One deflate subscriber is left: still compressed.
+        assert!(log.wants_compressed());
         assert_eq!(log.unsubscribe_lane(z2, true), 10);
         assert!(!log.wants_compressed());
     }
