@@ -334,6 +334,16 @@ impl Parser {
             return Ok((0, Some(Incoming::Message(kind, self.done.as_slice()))));
         }
         debug_assert!(self.direct.is_none(), "a direct frame's bytes go to it");
+        if let Some((pos, end, kind, key)) = self.whole_small(buf) {
+            let payload = &mut buf[pos..end];
+            if let Some(k) = key {
+                apply_mask(payload, k, 0);
+            }
+            if kind == MsgKind::Text && !utf8::is_valid(payload) {
+                return Err(violation(1007, "text message is not valid UTF-8"));
+            }
+            return Ok((end, Some(Incoming::Message(kind, payload))));
+        }
         if buf.len() < 2 {
             return Ok((0, None));
         }
@@ -450,6 +460,41 @@ impl Parser {
             _ => self.data(op, fin, rsv1, payload)?,
         };
         Ok((end, event))
+    }
+
+    /// The common case, decoded inline: a complete final text or binary frame of less than
+    /// 64 KiB, no reserved bit, masked as expected, within max_message_size, outside a fragmented
+    /// message. Answers where its payload starts and ends, its kind and its mask key; None for
+    /// anything else, which the general path decodes (and refuses where it must).
+    #[inline]
+    fn whole_small(&self, buf: &[u8]) -> Option<(usize, usize, MsgKind, Option<[u8; 4]>)> {
+        let kind = match *buf.first()? {
+            0x81 => MsgKind::Text,
+            0x82 => MsgKind::Binary,
+            _ => return None,
+        };
+        let b1 = *buf.get(1)?;
+        if (b1 & 0x80 != 0) != self.expect_masked || self.fragments.is_some() {
+            return None;
+        }
+        let (len, mut pos) = match b1 & 0x7f {
+            127 => return None,
+            126 => (u16::from_be_bytes([*buf.get(2)?, *buf.get(3)?]) as usize, 4),
+            l => (l as usize, 2),
+        };
+        if len > self.max_message {
+            return None;
+        }
+        let key = if self.expect_masked {
+            let k = buf.get(pos..pos + 4)?;
+            let k = [k[0], k[1], k[2], k[3]];
+            pos += 4;
+            Some(k)
+        } else {
+            None
+        };
+        let end = pos + len;
+        (buf.len() >= end).then_some((pos, end, kind, key))
     }
 
     /// Whether the data frame with `op` and `rsv1` carries compressed bytes.
@@ -576,6 +621,48 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn whole_small_frames_of_every_header_form_are_decoded_inline() {
+        for masked in [true, false] {
+            for len in [0usize, 1, 125, 126, 1000, 65535] {
+                for op in [opcode::TEXT, opcode::BINARY] {
+                    let data: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+                    let mut p = Parser::new(masked, 70_000);
+                    let mut f = frame(true, op, &data, masked);
+                    let n = f.len();
+                    // One byte short: waits, whatever form the header has (a large frame would
+                    // go direct instead).
+                    if len < DIRECT_MIN {
+                        assert!(matches!(p.next(&mut f[..n - 1]).unwrap(), (0, None)));
+                    }
+                    // Two frames back to back: the first is taken alone.
+                    f.extend(frame(true, op, b"x", masked));
+                    let kind = if op == opcode::TEXT {
+                        MsgKind::Text
+                    } else {
+                        MsgKind::Binary
+                    };
+                    match p.next(&mut f).unwrap() {
+                        (used, Some(Incoming::Message(k, d))) => {
+                            assert_eq!((used, k), (n, kind), "len {len}");
+                            assert_eq!(d, &data[..]);
+                        }
+                        other => panic!("{other:?}"),
+                    }
+                }
+            }
+        }
+        // Inside a fragmented message a new one is refused, as by the general path.
+        let mut p = Parser::new(true, 100);
+        assert!(p.next(&mut frame(false, opcode::TEXT, b"a", true)).is_ok());
+        assert_eq!(
+            p.next(&mut frame(true, opcode::BINARY, b"b", true))
+                .unwrap_err()
+                .code,
+            1002
+        );
     }
 
     #[test]
