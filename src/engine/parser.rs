@@ -172,6 +172,20 @@ impl Parser {
         buf
     }
 
+    /// Bytes of the direct frame that were read into the read buffer (with the end of a frame
+    /// header): appends what belongs to the frame. Answers how many bytes it took and whether a
+    /// message is complete, as `direct_received`.
+    pub fn direct_extend(&mut self, bytes: &[u8]) -> Result<(usize, bool), Violation> {
+        let n = bytes.len().min(self.direct_wanted());
+        let (_, buf) = self
+            .fragments
+            .as_mut()
+            .expect("a direct frame reads into its message");
+        reserve_stepped(buf, n);
+        buf.extend_from_slice(&bytes[..n]);
+        self.direct_received(n).map(|done| (n, done))
+    }
+
     /// `n` bytes were appended to the direct frame's buffer: unmasks them, checks UTF-8 so far,
     /// and answers whether a message is complete (then `next` hands it out first). A violation
     /// ends the direct frame (the connection is being closed).

@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::{Conn, End, Phase, IDLE_INBUF, READ_BUDGET, READ_BYTES_BUDGET};
 use crate::engine::acks::wire;
 use crate::engine::frame::{self, opcode};
-use crate::engine::parser::{self, reserve_stepped, Incoming};
+use crate::engine::parser::{self, reserve_stepped, Incoming, Violation};
 use crate::engine::shared::Shared;
 use crate::engine::sink::Sink;
 use crate::engine::stream::Transport;
@@ -93,13 +93,8 @@ impl<S: Transport> Conn<S> {
             };
             read_bytes += n;
             if direct > 0 {
-                match self.parser.direct_received(n) {
-                    Err(v) => self.fail(v),
-                    Ok(true) => {
-                        self.frames(&mut [], sink, shared)?;
-                    }
-                    Ok(false) => {}
-                }
+                let r = self.parser.direct_received(n);
+                self.direct_result(r, sink, shared)?;
                 if self.account(shared) > shared.input_budget() {
                     break;
                 }
@@ -121,6 +116,11 @@ impl<S: Transport> Conn<S> {
                     self.consume_inbuf(sink, shared)?;
                 }
             }
+            if start < n && self.parser.direct_wanted() > 0 {
+                // The header just completed began a large frame: the rest of its payload in
+                // this read goes to its message buffer.
+                start += self.direct_extend(&scratch[start..n], sink, shared)?;
+            }
             if start < n {
                 if self.inbuf.is_empty() {
                     let used = start + self.consume(&mut scratch[start..n], sink, shared)?;
@@ -141,6 +141,37 @@ impl<S: Transport> Conn<S> {
             }
         }
         self.more_to_read = self.read_hint && !self.rx_paused;
+        Ok(())
+    }
+
+    /// Appends the bytes of a large frame that were read into the read buffer to its message
+    /// buffer; answers how many belonged to it.
+    fn direct_extend(
+        &mut self,
+        bytes: &[u8],
+        sink: &mut Sink,
+        shared: &Shared,
+    ) -> Result<usize, End> {
+        let r = self.parser.direct_extend(bytes);
+        let used = r.as_ref().map_or(bytes.len(), |&(n, _)| n);
+        self.direct_result(r.map(|(_, done)| done), sink, shared)?;
+        Ok(used)
+    }
+
+    /// After bytes of a large frame arrived: closes on a violation, delivers a complete message.
+    fn direct_result(
+        &mut self,
+        r: Result<bool, Violation>,
+        sink: &mut Sink,
+        shared: &Shared,
+    ) -> Result<(), End> {
+        match r {
+            Err(v) => self.fail(v),
+            Ok(true) => {
+                self.frames(&mut [], sink, shared)?;
+            }
+            Ok(false) => {}
+        }
         Ok(())
     }
 

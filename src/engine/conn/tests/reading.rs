@@ -184,3 +184,38 @@ fn a_frame_announcing_more_than_half_the_budget_holds_only_what_arrived() {
     assert_eq!(received(&r), vec![(payload, MsgKind::Binary)]);
     assert_eq!(r.conn.parser.buffered(), 0);
 }
+
+#[test]
+fn a_large_frame_whose_header_was_split_takes_the_rest_of_the_read() {
+    for split in [1, 2, 3, 5, 7] {
+        let mut r = server(|_| {});
+        let payload = text(DIRECT_MIN + 4321);
+        let mut wire = client_frame(true, opcode::TEXT, &payload);
+        wire.extend(client_frame(true, opcode::BINARY, b"next"));
+        // The header in two reads; the second holds the header's end, part of the payload.
+        feed_in_pieces(&mut r, &wire[..split], split);
+        let part = wire.len() - 5000;
+        r.feed(&wire[split..part]);
+        r.read().unwrap();
+        assert!(r.conn.parser.direct_wanted() > 0, "split {split}");
+        // The last read holds the end of the large frame and the whole next frame.
+        r.feed(&wire[part..]);
+        r.read().unwrap();
+        assert_eq!(
+            received(&r),
+            vec![
+                (payload.clone(), MsgKind::Text),
+                (b"next".to_vec(), MsgKind::Binary)
+            ],
+            "split {split}"
+        );
+        assert!(r.conn.violation.is_none());
+        // And all of it in one read after a split header.
+        let mut r = server(|_| {});
+        feed_in_pieces(&mut r, &wire[..split], split);
+        r.feed(&wire[split..]);
+        r.read().unwrap();
+        assert_eq!(received(&r).len(), 2, "split {split}");
+        assert!(r.conn.violation.is_none());
+    }
+}
