@@ -154,6 +154,11 @@ fn peer_that_stops_reading_bounded_memory_then_writable() {
     // And it flows again.
     srv.send(id, &seq_msg(got, 8), MsgKind::Binary).unwrap();
     assert_eq!(seq_of(&raw.read_frame().unwrap().payload), got);
+    // The I/O thread counts a message sent once its write returned: the peer may have read it
+    // a moment before.
+    wait_until("the last message to be counted sent", T, || {
+        srv.stats().messages_sent == accepted + 1
+    });
     let st = srv.stats();
     assert_eq!(st.messages_sent, accepted + 1);
     assert_eq!(st.messages_dropped, 0);

@@ -49,6 +49,31 @@ pub struct Parser {
     inflate: Option<Inflate>,
     /// The message being received is compressed (RSV1 on its first frame).
     compressed: bool,
+    /// A large data frame whose payload is being read straight into `fragments` (see `direct`).
+    direct: Option<Direct>,
+    /// The direct frame completed a message: `next` hands it out first.
+    direct_done: bool,
+    /// Bytes a direct frame may take at once for its whole payload (the connection sets it from
+    /// the memory budget's free room); beyond it the buffer grows as bytes arrive.
+    eager_room: usize,
+}
+
+/// Data frames at least this long whose payload is not all in the read buffer are read straight
+/// into their message buffer instead of being collected in the read buffer and copied out.
+pub const DIRECT_MIN: usize = 16 * 1024;
+
+/// Room a direct frame's buffer gets at least when it must grow (see `Parser::direct_buffer`).
+const DIRECT_ROOM: usize = 4 * 1024;
+
+/// A data frame being read straight into the message buffer (`Parser::fragments`).
+#[derive(Debug)]
+struct Direct {
+    key: Option<[u8; 4]>,
+    fin: bool,
+    /// Payload bytes of this frame received so far (the mask's offset).
+    got: usize,
+    /// Payload bytes of this frame still to come.
+    left: usize,
 }
 
 /// The inflating side of permessage-deflate.
@@ -105,7 +130,160 @@ impl Parser {
             done: Vec::new(),
             inflate: None,
             compressed: false,
+            direct: None,
+            direct_done: false,
+            eager_room: 0,
         }
+    }
+
+    /// How many bytes a frame read straight into its message may allocate at once for its whole
+    /// payload (the free room the memory budget leaves; see `Conn::read`). A frame announcing
+    /// more than this gets its buffer grown as its bytes arrive, as the read buffer would.
+    pub fn set_eager_room(&mut self, room: usize) {
+        self.eager_room = room;
+    }
+
+    /// Whether a message read straight into its buffer is complete and waits to be handed out
+    /// (by `next`, whatever buffer it is given).
+    pub fn direct_done(&self) -> bool {
+        self.direct_done
+    }
+
+    /// Payload bytes still to come for a frame being read straight into its message (0: none):
+    /// the connection reads them with `direct_buffer` and `direct_received`.
+    pub fn direct_wanted(&self) -> usize {
+        self.direct.as_ref().map_or(0, |d| d.left)
+    }
+
+    /// The message buffer of the direct frame, with room for at least one more byte and at most
+    /// `max.min(wanted)` more: the connection appends what it reads to it (as much as its spare
+    /// capacity takes), then calls `direct_received`. A buffer not allocated at its final size
+    /// at most doubles what arrived (plus `DIRECT_ROOM`), so a peer that trickles holds about
+    /// what it sent, as in the read buffer.
+    pub fn direct_buffer(&mut self, max: usize) -> &mut Vec<u8> {
+        let want = max.min(self.direct_wanted());
+        let (_, buf) = self
+            .fragments
+            .as_mut()
+            .expect("a direct frame reads into its message");
+        if buf.capacity() == buf.len() {
+            reserve_stepped(buf, want.min(buf.len().max(DIRECT_ROOM)));
+        }
+        buf
+    }
+
+    /// Bytes of the direct frame that were read into the read buffer (with the end of a frame
+    /// header): appends what belongs to the frame. Answers how many bytes it took and whether a
+    /// message is complete, as `direct_received`.
+    pub fn direct_extend(&mut self, bytes: &[u8]) -> Result<(usize, bool), Violation> {
+        let n = bytes.len().min(self.direct_wanted());
+        let (_, buf) = self
+            .fragments
+            .as_mut()
+            .expect("a direct frame reads into its message");
+        reserve_stepped(buf, n);
+        buf.extend_from_slice(&bytes[..n]);
+        self.direct_received(n).map(|done| (n, done))
+    }
+
+    /// `n` bytes were appended to the direct frame's buffer: unmasks them, checks UTF-8 so far,
+    /// and answers whether a message is complete (then `next` hands it out first). A violation
+    /// ends the direct frame (the connection is being closed).
+    pub fn direct_received(&mut self, n: usize) -> Result<bool, Violation> {
+        let d = self.direct.as_mut().expect("a direct frame is being read");
+        let (kind, buf) = self
+            .fragments
+            .as_mut()
+            .expect("a direct frame reads into its message");
+        let start = buf.len() - n;
+        if let Some(k) = d.key {
+            apply_mask(&mut buf[start..], k, d.got);
+        }
+        d.got += n;
+        d.left -= n;
+        let (done, fin) = (d.left == 0, d.fin);
+        let text = *kind == MsgKind::Text;
+        if done {
+            self.direct = None;
+        }
+        if text {
+            if let Err(v) = self.check_text(done && fin) {
+                self.discard();
+                return Err(v);
+            }
+        }
+        self.direct_done = done && fin;
+        Ok(self.direct_done)
+    }
+
+    /// Checks the text message in `fragments` from where the last check stopped; `last`: it is
+    /// complete, so it must not end inside a character.
+    fn check_text(&mut self, last: bool) -> Result<(), Violation> {
+        let (_, buf) = self
+            .fragments
+            .as_ref()
+            .expect("a message is being reassembled");
+        match utf8::valid_prefix(&buf[self.utf8_valid..]) {
+            Some(n) => self.utf8_valid += n,
+            None => return Err(violation(1007, "text message is not valid UTF-8")),
+        }
+        if last && self.utf8_valid != buf.len() {
+            return Err(violation(
+                1007,
+                "text message ends inside a UTF-8 character",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Starts reading the data frame whose header `buf` holds (payload from `pos`, `len` bytes,
+    /// more than `buf` has) straight into its message buffer, beginning with the payload bytes
+    /// `buf` already has. The frame's header is valid and it is not compressed.
+    fn begin_direct(
+        &mut self,
+        op: u8,
+        fin: bool,
+        key: Option<[u8; 4]>,
+        buf: &[u8],
+        pos: usize,
+        len: usize,
+    ) -> Result<(), Violation> {
+        let have = &buf[pos..];
+        // The whole payload at once when the budget has room for it (one allocation, no growth);
+        // otherwise what is here, growing as bytes arrive (`direct_buffer`).
+        let cap = if len <= self.eager_room {
+            self.eager_room -= len;
+            len
+        } else {
+            have.len()
+        };
+        if op == opcode::CONTINUATION {
+            let (_, b) = self.fragments.as_mut().expect("checked by the caller");
+            if cap == len {
+                b.reserve_exact(len);
+            } else {
+                reserve_stepped(b, cap);
+            }
+        } else {
+            let kind = if op == opcode::TEXT {
+                MsgKind::Text
+            } else {
+                MsgKind::Binary
+            };
+            self.compressed = false;
+            self.fragments = Some((kind, Vec::with_capacity(cap)));
+            self.utf8_valid = 0;
+        }
+        let (_, b) = self.fragments.as_mut().expect("set above");
+        b.extend_from_slice(have);
+        let n = have.len();
+        self.direct = Some(Direct {
+            key,
+            fin,
+            got: 0,
+            left: len,
+        });
+        self.direct_received(n).map(|_| ())
     }
 
     /// permessage-deflate was agreed: frames with RSV1 carry compressed messages; `takeover`
@@ -128,7 +306,8 @@ impl Parser {
         self.fragments.as_ref().map_or(0, |(_, v)| v.capacity()) + self.done.capacity() + inflater
     }
 
-    /// Whether a fragmented message is incomplete.
+    /// Whether a message is incomplete: a fragmented one, or a frame being read straight into
+    /// its message buffer.
     pub fn in_message(&self) -> bool {
         self.fragments.is_some()
     }
@@ -144,6 +323,8 @@ impl Parser {
     /// Frees everything held (the connection is being closed and reads no more messages).
     pub fn discard(&mut self) {
         self.fragments = None;
+        self.direct = None;
+        self.direct_done = false;
         self.done = Vec::new();
         if let Some(i) = self.inflate.as_mut() {
             i.inflater = None;
@@ -158,6 +339,24 @@ impl Parser {
     ) -> Result<(usize, Option<Incoming<'a>>), Violation> {
         if !self.done.is_empty() {
             self.done = Vec::new();
+        }
+        if self.direct_done {
+            // A message read straight into its buffer is complete (`direct_received`).
+            self.direct_done = false;
+            let (kind, body) = self.fragments.take().expect("a direct message is complete");
+            self.done = body;
+            return Ok((0, Some(Incoming::Message(kind, self.done.as_slice()))));
+        }
+        debug_assert!(self.direct.is_none(), "a direct frame's bytes go to it");
+        if let Some((pos, end, kind, key)) = self.whole_small(buf) {
+            let payload = &mut buf[pos..end];
+            if let Some(k) = key {
+                apply_mask(payload, k, 0);
+            }
+            if kind == MsgKind::Text && !utf8::is_valid(payload) {
+                return Err(violation(1007, "text message is not valid UTF-8"));
+            }
+            return Ok((end, Some(Incoming::Message(kind, payload))));
         }
         if buf.len() < 2 {
             return Ok((0, None));
@@ -234,11 +433,7 @@ impl Parser {
             if rsv1 && op == opcode::CONTINUATION {
                 return Err(violation(1002, "RSV1 set on a continuation frame"));
             }
-            let compressed = if op == opcode::CONTINUATION {
-                self.compressed
-            } else {
-                rsv1
-            };
+            let compressed = self.compressed_frame(op, rsv1);
             let so_far = self.fragments.as_ref().map_or(0, |(_, v)| v.len()) as u64;
             if compressed {
                 // The inflated size is checked as it is inflated; this bounds the frame's bytes.
@@ -261,6 +456,10 @@ impl Parser {
         };
         let end = pos + len as usize;
         if buf.len() < end {
+            if !control && !self.compressed_frame(op, rsv1) && len as usize >= DIRECT_MIN {
+                self.begin_direct(op, fin, key, buf, pos, len as usize)?;
+                return Ok((buf.len(), None));
+            }
             return Ok((0, None));
         }
         let payload = &mut buf[pos..end];
@@ -275,6 +474,50 @@ impl Parser {
             _ => self.data(op, fin, rsv1, payload)?,
         };
         Ok((end, event))
+    }
+
+    /// The common case, decoded inline: a complete final text or binary frame of less than
+    /// 64 KiB, no reserved bit, masked as expected, within max_message_size, outside a fragmented
+    /// message. Answers where its payload starts and ends, its kind and its mask key; None for
+    /// anything else, which the general path decodes (and refuses where it must).
+    #[inline]
+    fn whole_small(&self, buf: &[u8]) -> Option<(usize, usize, MsgKind, Option<[u8; 4]>)> {
+        let kind = match *buf.first()? {
+            0x81 => MsgKind::Text,
+            0x82 => MsgKind::Binary,
+            _ => return None,
+        };
+        let b1 = *buf.get(1)?;
+        if (b1 & 0x80 != 0) != self.expect_masked || self.fragments.is_some() {
+            return None;
+        }
+        let (len, mut pos) = match b1 & 0x7f {
+            127 => return None,
+            126 => (u16::from_be_bytes([*buf.get(2)?, *buf.get(3)?]) as usize, 4),
+            l => (l as usize, 2),
+        };
+        if len > self.max_message {
+            return None;
+        }
+        let key = if self.expect_masked {
+            let k = buf.get(pos..pos + 4)?;
+            let k = [k[0], k[1], k[2], k[3]];
+            pos += 4;
+            Some(k)
+        } else {
+            None
+        };
+        let end = pos + len;
+        (buf.len() >= end).then_some((pos, end, kind, key))
+    }
+
+    /// Whether the data frame with `op` and `rsv1` carries compressed bytes.
+    fn compressed_frame(&self, op: u8, rsv1: bool) -> bool {
+        if op == opcode::CONTINUATION {
+            self.compressed
+        } else {
+            rsv1
+        }
     }
 
     fn close(payload: &[u8]) -> Result<Incoming<'_>, Violation> {
@@ -353,16 +596,7 @@ impl Parser {
             buf.extend_from_slice(payload);
         }
         if *kind == MsgKind::Text {
-            match utf8::valid_prefix(&buf[self.utf8_valid..]) {
-                Some(n) => self.utf8_valid += n,
-                None => return Err(violation(1007, "text message is not valid UTF-8")),
-            }
-            if fin && self.utf8_valid != buf.len() {
-                return Err(violation(
-                    1007,
-                    "text message ends inside a UTF-8 character",
-                ));
-            }
+            self.check_text(fin)?;
         }
         if !fin {
             return Ok(None);
@@ -401,6 +635,48 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn whole_small_frames_of_every_header_form_are_decoded_inline() {
+        for masked in [true, false] {
+            for len in [0usize, 1, 125, 126, 1000, 65535] {
+                for op in [opcode::TEXT, opcode::BINARY] {
+                    let data: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+                    let mut p = Parser::new(masked, 70_000);
+                    let mut f = frame(true, op, &data, masked);
+                    let n = f.len();
+                    // One byte short: waits, whatever form the header has (a large frame would
+                    // go direct instead).
+                    if len < DIRECT_MIN {
+                        assert!(matches!(p.next(&mut f[..n - 1]).unwrap(), (0, None)));
+                    }
+                    // Two frames back to back: the first is taken alone.
+                    f.extend(frame(true, op, b"x", masked));
+                    let kind = if op == opcode::TEXT {
+                        MsgKind::Text
+                    } else {
+                        MsgKind::Binary
+                    };
+                    match p.next(&mut f).unwrap() {
+                        (used, Some(Incoming::Message(k, d))) => {
+                            assert_eq!((used, k), (n, kind), "len {len}");
+                            assert_eq!(d, &data[..]);
+                        }
+                        other => panic!("{other:?}"),
+                    }
+                }
+            }
+        }
+        // Inside a fragmented message a new one is refused, as by the general path.
+        let mut p = Parser::new(true, 100);
+        assert!(p.next(&mut frame(false, opcode::TEXT, b"a", true)).is_ok());
+        assert_eq!(
+            p.next(&mut frame(true, opcode::BINARY, b"b", true))
+                .unwrap_err()
+                .code,
+            1002
+        );
     }
 
     #[test]

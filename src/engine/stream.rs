@@ -30,6 +30,16 @@ const TLS_WRITE_BATCH: usize = 64 * 1024;
 pub trait Transport {
     /// Reads what is available: `Ok(0)` is the end of the stream, `WouldBlock` means nothing now.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+    /// Reads what is available, at most `max` bytes and what the spare capacity of `buf` holds,
+    /// appending it to `buf` (the same answers as `read`). For a large message read straight
+    /// into its own buffer; the default zeroes the room first and reads into it.
+    fn read_append(&mut self, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+        let old = buf.len();
+        buf.resize(old + max.min(buf.capacity() - old), 0);
+        let r = self.read(&mut buf[old..]);
+        buf.truncate(old + *r.as_ref().unwrap_or(&0));
+        r
+    }
     /// Writes a prefix of `bufs` (in order), or answers `WouldBlock` when nothing fits now.
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
     /// Whether an earlier write must be resumed before other bytes may go (a TLS batch that
@@ -42,6 +52,10 @@ pub trait Transport {
 impl Transport for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         Stream::read(self, buf)
+    }
+
+    fn read_append(&mut self, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+        Stream::read_append(self, buf, max)
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
@@ -100,6 +114,16 @@ impl Stream {
         match self {
             Stream::Plain(s) => s.read(buf),
             Stream::Tls(t) => t.read(buf),
+        }
+    }
+
+    /// Reads what is available, at most `max` bytes and what the spare capacity of `buf` holds,
+    /// straight into that spare capacity (no zeroing, no copy), appending it: the same answers
+    /// as `read`.
+    pub fn read_append(&mut self, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => super::sys::recv_append(s, buf, max),
+            Stream::Tls(t) => t.read_append(buf, max),
         }
     }
 
@@ -194,7 +218,19 @@ impl TlsStream {
 
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.handshake()?;
-        match self.ssl.ssl_read(buf) {
+        let r = self.ssl.ssl_read(buf);
+        self.read_result(r)
+    }
+
+    fn read_append(&mut self, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+        self.handshake()?;
+        let r = super::sys::ssl_read_append(&mut self.ssl, buf, max);
+        self.read_result(r)
+    }
+
+    /// What an SSL_read's answer means to the connection.
+    fn read_result(&self, r: Result<usize, openssl::ssl::Error>) -> io::Result<usize> {
+        match r {
             Ok(n) => Ok(n),
             Err(e) => match e.code() {
                 ErrorCode::ZERO_RETURN => Ok(0),

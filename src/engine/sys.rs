@@ -1,10 +1,11 @@
-//! The engine's only `unsafe` code: the two system calls std does not offer, each wrapped in a
-//! safe function. `engine/mod.rs` denies `unsafe` everywhere else in the engine, so an audit of
-//! the engine's memory safety is an audit of this file (the C boundary, `src/ffi/`, is the other
-//! place with `unsafe`).
+//! The engine's only `unsafe` code: the system calls std does not offer, each wrapped in a
+//! safe function, and reads into a buffer's uninitialised spare capacity. `engine/mod.rs`
+//! denies `unsafe` everywhere else in the engine, so an audit of the engine's memory safety is
+//! an audit of this file (the C boundary, `src/ffi/`, is the other place with `unsafe`).
 
 use std::fs::File;
 use std::io::{self, IoSlice, Read, Write};
+use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// `writev` without SIGPIPE. std's `write` passes MSG_NOSIGNAL but its `write_vectored` is a plain
@@ -25,6 +26,60 @@ pub fn writev_nosignal(s: &impl AsRawFd, bufs: &[IoSlice<'_>]) -> io::Result<usi
     } else {
         Ok(n as usize)
     }
+}
+
+/// Appends what `read` puts into the first bytes of `buf`'s spare capacity (at most `max`) to
+/// `buf`. Private: `read` must answer how many bytes it initialised, which the two callers below
+/// (the kernel's `recv`, OpenSSL's `read_uninit`) guarantee.
+fn append_uninit<E>(
+    buf: &mut Vec<u8>,
+    max: usize,
+    read: impl FnOnce(&mut [MaybeUninit<u8>]) -> Result<usize, E>,
+) -> Result<usize, E> {
+    let spare = buf.spare_capacity_mut();
+    let room = spare.len().min(max);
+    let n = read(&mut spare[..room])?;
+    assert!(
+        n <= room,
+        "a read reported more bytes than it was given room for"
+    );
+    // SAFETY: the first `n` bytes of the spare capacity were initialised by `read` (see above),
+    // and `n` is within the capacity.
+    unsafe { buf.set_len(buf.len() + n) };
+    Ok(n)
+}
+
+/// Reads from the socket straight into the spare capacity of `buf` (at most `max` bytes) and
+/// appends them: a large message is read into its own buffer without zeroing it first or
+/// copying it from a read buffer. Answers the bytes read (0: end of stream).
+pub fn recv_append(s: &impl AsRawFd, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+    append_uninit(buf, max, |spare| {
+        // SAFETY: `s` is an open socket; `spare` is writable memory of `spare.len()` bytes, of
+        // which recv initialises exactly the number it answers.
+        let n = unsafe {
+            libc::recv(
+                s.as_raw_fd(),
+                spare.as_mut_ptr().cast::<libc::c_void>(),
+                spare.len(),
+                0,
+            )
+        };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
+    })
+}
+
+/// The same for a TLS session: OpenSSL decrypts straight into the spare capacity of `buf`.
+pub fn ssl_read_append<S: io::Read + io::Write>(
+    ssl: &mut openssl::ssl::SslStream<S>,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> Result<usize, openssl::ssl::Error> {
+    // `ssl_read_uninit` answers how many bytes it initialised.
+    append_uninit(buf, max, |spare| ssl.ssl_read_uninit(spare))
 }
 
 /// A non-blocking eventfd: readable while its counter is non-zero. Closed when dropped.

@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::{Conn, End, Phase, IDLE_INBUF, READ_BUDGET, READ_BYTES_BUDGET};
 use crate::engine::acks::wire;
 use crate::engine::frame::{self, opcode};
-use crate::engine::parser::{self, reserve_stepped, Incoming};
+use crate::engine::parser::{self, reserve_stepped, Incoming, Violation};
 use crate::engine::shared::Shared;
 use crate::engine::sink::Sink;
 use crate::engine::stream::Transport;
@@ -38,6 +38,13 @@ impl<S: Transport> Conn<S> {
     ) -> Result<(), End> {
         self.more_to_read = false;
         self.held_back = false;
+        // What a large frame may allocate at once for its payload: what keeps everything held
+        // within half the budget, so frames that announce much and send little never hold more
+        // than that between them (beyond it a buffer grows only with bytes that arrived, as the
+        // read buffer does, and the budget's enforcement sees the rest).
+        let held = shared.held.load(Ordering::Relaxed);
+        self.parser
+            .set_eager_room((shared.input_budget() / 2).saturating_sub(held));
         let mut read_bytes = 0;
         for _ in 0..READ_BUDGET {
             if read_bytes >= READ_BYTES_BUDGET {
@@ -59,8 +66,22 @@ impl<S: Transport> Conn<S> {
                 // the other.
                 return Ok(());
             }
-            let room = (READ_BYTES_BUDGET - read_bytes).min(scratch.len());
-            let n = match self.stream.read(&mut scratch[..room]) {
+            // A large frame in progress: its payload is read straight into its message buffer.
+            let direct = match self.parser.direct_wanted() {
+                0 => 0,
+                want if self.violation.is_none() && self.close_received.is_none() => {
+                    want.min(READ_BYTES_BUDGET - read_bytes)
+                }
+                _ => 0,
+            };
+            let r = if direct > 0 {
+                let buf = self.parser.direct_buffer(direct);
+                self.stream.read_append(buf, direct)
+            } else {
+                let room = (READ_BYTES_BUDGET - read_bytes).min(scratch.len());
+                self.stream.read(&mut scratch[..room])
+            };
+            let n = match r {
                 Ok(0) => return Err(End::Eof),
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -71,6 +92,14 @@ impl<S: Transport> Conn<S> {
                 Err(e) => return Err(End::Io(e)),
             };
             read_bytes += n;
+            if direct > 0 {
+                let r = self.parser.direct_received(n);
+                self.direct_result(r, sink, shared)?;
+                if self.account(shared) > shared.input_budget() {
+                    break;
+                }
+                continue;
+            }
             let mut start = 0;
             if !self.inbuf.is_empty() && self.phase == Phase::Open {
                 // Complete the frame held back from the last read with just the bytes it lacks,
@@ -86,6 +115,11 @@ impl<S: Transport> Conn<S> {
                     start += take;
                     self.consume_inbuf(sink, shared)?;
                 }
+            }
+            if start < n && self.parser.direct_wanted() > 0 {
+                // The header just completed began a large frame: the rest of its payload in
+                // this read goes to its message buffer.
+                start += self.direct_extend(&scratch[start..n], sink, shared)?;
             }
             if start < n {
                 if self.inbuf.is_empty() {
@@ -107,6 +141,37 @@ impl<S: Transport> Conn<S> {
             }
         }
         self.more_to_read = self.read_hint && !self.rx_paused;
+        Ok(())
+    }
+
+    /// Appends the bytes of a large frame that were read into the read buffer to its message
+    /// buffer; answers how many belonged to it.
+    fn direct_extend(
+        &mut self,
+        bytes: &[u8],
+        sink: &mut Sink,
+        shared: &Shared,
+    ) -> Result<usize, End> {
+        let r = self.parser.direct_extend(bytes);
+        let used = r.as_ref().map_or(bytes.len(), |&(n, _)| n);
+        self.direct_result(r.map(|(_, done)| done), sink, shared)?;
+        Ok(used)
+    }
+
+    /// After bytes of a large frame arrived: closes on a violation, delivers a complete message.
+    fn direct_result(
+        &mut self,
+        r: Result<bool, Violation>,
+        sink: &mut Sink,
+        shared: &Shared,
+    ) -> Result<(), End> {
+        match r {
+            Err(v) => self.fail(v),
+            Ok(true) => {
+                self.frames(&mut [], sink, shared)?;
+            }
+            Ok(false) => {}
+        }
         Ok(())
     }
 
@@ -151,7 +216,8 @@ impl<S: Transport> Conn<S> {
         shared: &Shared,
     ) -> Result<usize, End> {
         let mut pos = 0;
-        while pos < buf.len() && !self.rx_paused {
+        // A message read straight into its buffer is handed out by `next` with nothing in `buf`.
+        while (pos < buf.len() || self.parser.direct_done()) && !self.rx_paused {
             if self.close_received.is_some()
                 || self.violation.is_some()
                 || self.phase != Phase::Open
@@ -170,7 +236,7 @@ impl<S: Transport> Conn<S> {
                     self.fail(v);
                     return Ok(buf.len());
                 }
-                Ok((0, _)) => break,
+                Ok((0, None)) => break,
                 Ok((used, ev)) => {
                     pos += used;
                     match ev {

@@ -26,6 +26,7 @@ mod budget;
 mod closing;
 mod keepalive;
 mod opening;
+mod reading;
 mod sent_seq;
 mod writing;
 
