@@ -8,7 +8,9 @@
 //! block at once (`split().freeze()`) and hands out each frame as a `Bytes::slice` of it, a
 //! reference count rather than an allocation; once every slice of a block is written and
 //! dropped, the next frames reuse its memory (`try_reclaim`), so allocation is amortised to
-//! zero. docs/bench.md ("The send path without per-message allocation") has the measurements.
+//! zero. A block that fills up before the I/O thread takes it is sealed as it is (its frames
+//! stay where they are: never copied into a larger block) and the next frames go to a new one,
+//! so a burst costs one allocation per `BLOCK` bytes, freed once its frames are written. docs/bench.md ("The send path without per-message allocation") has the measurements.
 //!
 //! Two mutexes, both short and nearly uncontended: `open` (producers append, the I/O thread
 //! swaps the block out about once per write round) and `taken` (the I/O thread only; a mutex
@@ -31,11 +33,11 @@ use super::frame_into::encode_into;
 const OWN_FRAME: usize = 16 * 1024;
 /// A new block's size: a few hundred small messages per allocation when nothing can be reused.
 const BLOCK: usize = 64 * 1024;
-/// A block larger than this (grown by a burst while the I/O thread lagged) is not reused once
-/// taken, so a burst's memory goes back when its frames are written.
-const KEEP_MAX: usize = 256 * 1024;
-/// A record list longer than this is not kept for reuse either (65,536 records are 4.5 MiB).
-const KEEP_RECORDS: usize = 4096;
+/// A record list that grew beyond this many records (a burst the I/O thread took in one go)
+/// goes back to this size once taken: 16,384 records are 1.2 MiB, and a list dropped whole
+/// each time would be grown again by copying (measured: 57 instructions per message while
+/// a sender outran its socket).
+const KEEP_RECORDS: usize = 16384;
 /// Mask keys drawn from the generator per refill.
 const KEYS: usize = 64;
 
@@ -54,9 +56,11 @@ pub struct OutMsg {
     pub seq: u64,
 }
 
-/// A message in a block: its frame is `start..end` of the block, or `own`.
+/// A message in a block: its frame is `start..end` of block number `block` of its batch, or
+/// `own`.
 #[derive(Debug)]
 struct Rec {
+    block: usize,
     start: usize,
     end: usize,
     own: Option<Bytes>,
@@ -101,32 +105,35 @@ impl MaskKeys {
 /// What producers append to.
 #[derive(Debug)]
 struct Open {
+    /// The block frames are appended to (block number `sealed.len()` of the batch).
     buf: BytesMut,
-    /// Capacity of the allocation `buf` was made with (a `BytesMut` only tells what is left).
-    alloc: usize,
+    /// Blocks that filled up since the I/O thread last took the batch.
+    sealed: Vec<Bytes>,
     recs: Vec<Rec>,
     keys: MaskKeys,
 }
 
 impl Open {
-    /// Makes room for `need` more bytes: reuses the block's allocation when every slice of it
-    /// is gone, else starts a new block (copying frames not yet taken, doubling).
+    /// Makes room for `need` (at most `BLOCK`) more bytes in `buf`: a full block is sealed,
+    /// and an empty one reuses its allocation when every slice of it is gone (no copy: nothing
+    /// is in it), else a new block is allocated.
     fn room(&mut self, need: usize) {
-        if self.buf.capacity() - self.buf.len() >= need || self.buf.try_reclaim(need) {
+        if self.buf.capacity() - self.buf.len() >= need {
             return;
         }
-        let len = self.buf.len();
-        let mut b = BytesMut::with_capacity((2 * (len + need)).max(BLOCK));
-        b.extend_from_slice(&self.buf);
-        self.alloc = b.capacity();
-        self.buf = b;
+        if !self.buf.is_empty() {
+            self.sealed.push(self.buf.split().freeze());
+        }
+        if !self.buf.try_reclaim(need) {
+            self.buf = BytesMut::with_capacity(BLOCK.max(need));
+        }
     }
 }
 
 /// The block the I/O thread took last and its records not yet popped.
 #[derive(Debug)]
 struct Taken {
-    block: Bytes,
+    blocks: Vec<Bytes>,
     recs: Vec<Rec>,
     next: usize,
 }
@@ -159,12 +166,12 @@ impl OutQueue {
         OutQueue {
             open: Mutex::new(Open {
                 buf: BytesMut::new(),
-                alloc: 0,
+                sealed: Vec::new(),
                 recs: Vec::new(),
                 keys: MaskKeys::new(),
             }),
             taken: Mutex::new(Taken {
-                block: Bytes::new(),
+                blocks: Vec::new(),
                 recs: Vec::new(),
                 next: 0,
             }),
@@ -217,7 +224,9 @@ impl OutQueue {
         let start = o.buf.len();
         let end = start + encode_into(&mut o.buf, op, payload, mask);
         let seq = if numbering { n } else { 0 };
+        let block = o.sealed.len();
         o.recs.push(Rec {
+            block,
             start,
             end,
             own: None,
@@ -237,10 +246,10 @@ impl OutQueue {
             return Err(msg);
         };
         let seq = if numbering { n } else { msg.seq };
-        let end = o.buf.len();
         o.recs.push(Rec {
-            start: end,
-            end,
+            block: 0,
+            start: 0,
+            end: 0,
             own: Some(msg.frame),
             payload_len: msg.payload_len,
             after: msg.after,
@@ -259,13 +268,12 @@ impl OutQueue {
         t.recs.clear();
         std::mem::swap(&mut t.recs, &mut o.recs);
         t.next = 0;
-        t.block = o.buf.split().freeze();
-        if o.alloc > KEEP_MAX {
-            o.buf = BytesMut::new();
-            o.alloc = 0;
-        }
+        t.blocks.clear();
+        std::mem::swap(&mut t.blocks, &mut o.sealed);
+        let last = o.buf.split().freeze();
+        t.blocks.push(last);
         if o.recs.capacity() > KEEP_RECORDS {
-            o.recs = Vec::new();
+            o.recs = Vec::with_capacity(KEEP_RECORDS);
         }
         true
     }
@@ -281,7 +289,13 @@ impl OutQueue {
         t.next += 1;
         let frame = match r.own.take() {
             Some(f) => f,
-            None => t.block.slice(r.start..r.end),
+            None => {
+                if r.block > 0 {
+                    // The blocks before are all handed out: their memory may go.
+                    t.blocks[r.block - 1] = Bytes::new();
+                }
+                t.blocks[r.block].slice(r.start..r.end)
+            }
         };
         let m = OutMsg {
             frame,
@@ -290,9 +304,9 @@ impl OutQueue {
             seq: r.seq,
         };
         if t.next == t.recs.len() {
-            // The last of the block is out: the block's memory is free for reuse once the
+            // The last of the batch is out: the blocks' memory is free for reuse once the
             // slices handed out are written.
-            t.block = Bytes::new();
+            t.blocks.clear();
         }
         let popped = self.popped.load(Ordering::Relaxed);
         self.popped.store(popped + 1, Ordering::Release);
@@ -322,11 +336,12 @@ impl OutQueue {
         let mut n = (t.recs.len() - t.next) as u64;
         t.recs.clear();
         t.next = 0;
-        t.block = Bytes::new();
+        t.blocks.clear();
         {
             let mut o = lock(&self.open);
             n += o.recs.len() as u64;
             o.recs.clear();
+            o.sealed.clear();
             o.buf.clear();
         }
         let popped = self.popped.load(Ordering::Relaxed);
