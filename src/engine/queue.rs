@@ -31,8 +31,13 @@ use super::frame_into::encode_into;
 
 /// Frames of at least this many payload bytes get a buffer of their own (see the top).
 const OWN_FRAME: usize = 16 * 1024;
-/// A new block's size: a few hundred small messages per allocation when nothing can be reused.
+/// The largest new block: a few hundred small messages per allocation when nothing can be
+/// reused.
 const BLOCK: usize = 64 * 1024;
+/// The first block's size. Blocks double (up to `BLOCK`) each time one fills before the I/O
+/// thread takes it and halve when the I/O thread takes little, so a connection sent to now and
+/// then (a server's connection, thousands of them) holds a few KiB, not `BLOCK`.
+const MIN_BLOCK: usize = 4 * 1024;
 /// A record list that grew beyond this many records (a burst the I/O thread took in one go)
 /// goes back to this size once taken: 16,384 records are 1.2 MiB, and a list dropped whole
 /// each time would be grown again by copying (measured: 57 instructions per message while
@@ -109,6 +114,10 @@ struct Open {
     buf: BytesMut,
     /// Blocks that filled up since the I/O thread last took the batch.
     sealed: Vec<Bytes>,
+    /// Capacity `buf` was allocated with (a `BytesMut` only tells what is left of it).
+    alloc: usize,
+    /// The size of the next new block (`MIN_BLOCK` to `BLOCK`).
+    grow: usize,
     recs: Vec<Rec>,
     keys: MaskKeys,
 }
@@ -123,9 +132,12 @@ impl Open {
         }
         if !self.buf.is_empty() {
             self.sealed.push(self.buf.split().freeze());
+            // Filled before the I/O thread came: bigger blocks, fewer allocations.
+            self.grow = (2 * self.grow).min(BLOCK);
         }
-        if !self.buf.try_reclaim(need) {
-            self.buf = BytesMut::with_capacity(BLOCK.max(need));
+        if self.alloc > 2 * self.grow || !self.buf.try_reclaim(need) {
+            self.buf = BytesMut::with_capacity(self.grow.max(need));
+            self.alloc = self.buf.capacity();
         }
     }
 }
@@ -167,6 +179,8 @@ impl OutQueue {
             open: Mutex::new(Open {
                 buf: BytesMut::new(),
                 sealed: Vec::new(),
+                alloc: 0,
+                grow: MIN_BLOCK,
                 recs: Vec::new(),
                 keys: MaskKeys::new(),
             }),
@@ -271,7 +285,17 @@ impl OutQueue {
         t.blocks.clear();
         std::mem::swap(&mut t.blocks, &mut o.sealed);
         let last = o.buf.split().freeze();
+        let taken = last.len() + t.blocks.iter().map(Bytes::len).sum::<usize>();
         t.blocks.push(last);
+        if taken < o.grow / 4 {
+            // Little traffic: smaller blocks, and a block much larger than that is let go
+            // (freed once its frames are written) rather than kept by an idle queue.
+            o.grow = (o.grow / 2).max(MIN_BLOCK);
+            if o.alloc > 2 * o.grow {
+                o.buf = BytesMut::new();
+                o.alloc = 0;
+            }
+        }
         if o.recs.capacity() > KEEP_RECORDS {
             o.recs = Vec::with_capacity(KEEP_RECORDS);
         }

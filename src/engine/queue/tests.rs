@@ -205,6 +205,25 @@ fn a_burst_fills_new_blocks_without_moving_frames() {
         assert_eq!(unmasked(&m.frame), payload(i, 1000));
     }
     assert!(q.pop().is_none());
+    // Then a message now and then: blocks shrink back and the big one is let go.
+    for _ in 0..20 {
+        q.push_frame(opcode::BINARY, b"x", true, 0, true).unwrap();
+        q.pop().unwrap();
+    }
+    let o = lock(&q.open);
+    assert_eq!(o.grow, MIN_BLOCK);
+    assert!(o.alloc <= 2 * MIN_BLOCK, "{}", o.alloc);
+}
+
+#[test]
+fn a_queue_sent_to_now_and_then_holds_a_small_block() {
+    let q = OutQueue::new(100);
+    for _ in 0..100 {
+        q.push_frame(opcode::BINARY, &[7; 200], true, 0, true)
+            .unwrap();
+        q.pop().unwrap();
+    }
+    assert_eq!(lock(&q.open).alloc, MIN_BLOCK);
 }
 
 #[test]
