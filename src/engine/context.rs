@@ -1,5 +1,6 @@
-//! The public handle of one endpoint. API calls check their arguments, frame the message in the
-//! caller's thread and hand it to the I/O thread through a lock-free queue; they never block.
+//! The public handle of one endpoint. API calls check their arguments and frame the message in
+//! the caller's thread straight into the connection's send queue (`queue.rs`: a short lock, no
+//! allocation per message), which the I/O thread writes from; they never wait for the network.
 
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::os::fd::RawFd;
@@ -12,10 +13,10 @@ use super::acks::AckMode;
 use super::config::{Config, Dispatch, Mode};
 use super::error::{Error, ErrorKind, Result};
 use super::event::{Handler, MsgKind};
-use super::frame::{self, opcode, valid_close_code};
+use super::frame::{opcode, valid_close_code};
 use super::io_loop::IoLoop;
 use super::manual::ManualEvents;
-use super::queue::{OutMsg, OutQueue};
+use super::queue::OutQueue;
 use super::shared::{Command, Shared};
 use super::stats::{Snapshot, Stats};
 use super::tls;
@@ -184,31 +185,22 @@ impl Context {
         }
     }
 
-    fn frame(&self, data: &[u8], kind: MsgKind) -> Result<OutMsg> {
-        let op = self.check(data, kind)?;
-        let (mask, after) = match self.shared.config.mode {
-            Mode::Client => (Some(rand::random::<[u8; 4]>()), 0),
-            Mode::Server => (None, self.shared.bcast.head()),
-        };
-        Ok(OutMsg {
-            frame: frame::encode(op, data, mask),
-            payload_len: data.len(),
-            after,
-            seq: 0,
-        })
-    }
-
-    /// Queues `msg`; answers its sequence number (client) or 0 (server).
+    /// Frames `data` into `q` and wakes the I/O thread for it; answers its sequence number
+    /// (client) or 0 (server).
     #[inline]
-    fn push(&self, id: u64, q: &OutQueue, msg: OutMsg) -> Result<u64> {
+    fn push(&self, id: u64, q: &OutQueue, op: u8, data: &[u8]) -> Result<u64> {
+        let client = self.shared.config.mode == Mode::Client;
+        // A server's message goes after the broadcasts appended before it.
+        let after = if client { 0 } else { self.shared.bcast.head() };
         let stats = &self.shared.stats;
+        // Counted before it is visible to the I/O thread, which uncounts it once written.
         stats.messages_queued.fetch_add(1, Ordering::SeqCst);
-        match q.push(msg, self.shared.numbering()) {
-            Ok(seq) => {
+        match q.push_frame(op, data, client, after, self.shared.numbering()) {
+            Some(seq) => {
                 self.shared.schedule(id, q);
                 Ok(seq)
             }
-            Err(_) => Err(self.rejected()),
+            None => Err(self.rejected()),
         }
     }
 
@@ -232,8 +224,8 @@ impl Context {
     /// `Snapshot::messages_sent_seq` report which numbers are written. A server answers 0.
     pub fn send_seq(&self, conn: u64, data: &[u8], kind: MsgKind) -> Result<u64> {
         self.check_open()?;
-        let msg = self.frame(data, kind)?;
-        self.with_queue(conn, |id, q| self.push(id, q, msg))
+        let op = self.check(data, kind)?;
+        self.with_queue(conn, |id, q| self.push(id, q, op, data))
     }
 
     /// Server: appends the message, framed once, to the broadcast log that every open

@@ -21,6 +21,7 @@ mod error;
 mod event;
 mod forwarded;
 mod frame;
+mod frame_into;
 mod handshake;
 mod io_loop;
 pub mod log;

@@ -158,8 +158,14 @@ impl Shared {
     }
 
     /// Tells the I/O thread that queue `id` has news, once until it looks.
+    ///
+    /// A plain load first: while the flag is set (the I/O thread has not looked yet) a send
+    /// costs no atomic read-modify-write here. Nothing is missed: a message is pushed under the
+    /// queue's lock, and the I/O thread clears the flag before it takes the queue's block under
+    /// that lock, so a sender that still sees the flag set either pushed before that take (its
+    /// message is taken) or sees a later sender's set flag, whose wake-up leads to another take.
     pub fn schedule(&self, id: u64, q: &OutQueue) {
-        if !q.scheduled.swap(true, Ordering::SeqCst) {
+        if !q.scheduled.load(Ordering::SeqCst) && !q.scheduled.swap(true, Ordering::SeqCst) {
             let _ = self.ready_tx.send(id);
             self.wake();
         }
