@@ -233,7 +233,13 @@ impl Context {
     pub fn send_seq(&self, conn: u64, data: &[u8], kind: MsgKind) -> Result<u64> {
         self.check_open()?;
         let msg = self.frame(data, kind)?;
-        self.with_queue(conn, |id, q| self.push(id, q, msg))
+        self.with_queue(conn, |id, q| {
+            // direct.rs: written from this thread when the connection is idle.
+            match self.shared.direct.send(&self.shared, id, q, msg) {
+                Ok(seq) => Ok(seq),
+                Err(msg) => self.push(id, q, msg),
+            }
+        })
     }
 
     /// Server: appends the message, framed once, to the broadcast log that every open

@@ -40,6 +40,8 @@ pub struct Stats {
     pub messages_resent: AtomicU64,
     /// Open connections that negotiated permessage-deflate.
     pub connections_compressed: AtomicU64,
+    /// Client: messages written from the sending thread (`direct.rs`).
+    pub messages_written_direct: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -86,6 +88,10 @@ pub struct Snapshot {
     pub messages_resent: u64,
     /// Open connections that negotiated permessage-deflate (RFC 7692).
     pub connections_compressed: u64,
+    /// Client: of `messages_sent`, those written completely by the thread that sent them
+    /// (plain TCP, the connection idle: no wake-up of the I/O thread); the others went through
+    /// the queue. Never counts over TLS, with compression or with acknowledgements.
+    pub messages_written_direct: u64,
 }
 
 impl Stats {
@@ -114,6 +120,7 @@ impl Stats {
             messages_acked_seq: self.messages_acked_seq.load(Relaxed),
             messages_resent: self.messages_resent.load(Relaxed),
             connections_compressed: self.connections_compressed.load(Relaxed),
+            messages_written_direct: self.messages_written_direct.load(Relaxed),
         }
     }
 }

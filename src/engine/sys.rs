@@ -1,4 +1,4 @@
-//! The engine's only `unsafe` code: the two system calls std does not offer, each wrapped in a
+//! The engine's only `unsafe` code: the system calls std does not offer, each wrapped in a
 //! safe function. `engine/mod.rs` denies `unsafe` everywhere else in the engine, so an audit of
 //! the engine's memory safety is an audit of this file (the C boundary, `src/ffi/`, is the other
 //! place with `unsafe`).
@@ -20,6 +20,28 @@ pub fn writev_nosignal(s: &impl AsRawFd, bufs: &[IoSlice<'_>]) -> io::Result<usi
     // SAFETY: `s` is an open socket for the duration of the borrow, and `msg` points at
     // `msg_iovlen` valid iovecs whose buffers outlive the call.
     let n = unsafe { libc::sendmsg(s.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// `send(2)` of one buffer on a socket named by its descriptor, non-blocking and without
+/// SIGPIPE: the write from an application's thread (`direct.rs`), which holds the descriptor's
+/// number rather than the socket. A descriptor that is not an open socket is an error
+/// (EBADF/ENOTSOCK), never undefined behaviour; `direct.rs` makes sure it is the connection's.
+pub fn send_nosignal(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for `buf.len()` bytes for the duration of the call, which only
+    // reads it; the descriptor is a plain integer to the kernel.
+    let n = unsafe {
+        libc::send(
+            fd,
+            buf.as_ptr().cast(),
+            buf.len(),
+            libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+        )
+    };
     if n < 0 {
         Err(io::Error::last_os_error())
     } else {

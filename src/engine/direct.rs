@@ -1,0 +1,207 @@
+//! Client: writing a message from the thread that sends it, when the connection is idle.
+//!
+//! The queued path costs a wake-up per message at low and moderate rates: `send` queues the
+//! frame and wakes the I/O thread (an eventfd write), whose epoll wait returns, and only then is
+//! the frame written. At 100,000 msg/s that wake-up is most of the median latency
+//! (docs/bench.md). Here the sending thread writes the frame itself with one non-blocking
+//! `send(2)` when nothing else can be in the way:
+//!
+//! - The **write token** is a mutex the I/O thread holds whenever it is not waiting in poll.
+//!   Every byte it writes to a connection (data, control frames, the closing handshake) and
+//!   every socket it closes is therefore written or closed while a sending thread cannot write.
+//!   Before it waits, the I/O thread publishes the client connection's descriptor when that
+//!   connection is idle (`Conn::direct_fd`: plain TCP, open, no close sent or received, no
+//!   compression, no acknowledgements, nothing in its batch, nothing carried over, the socket
+//!   writable) and lets go of the token; when it wakes it takes the token back first, clearing
+//!   the descriptor.
+//! - A sending thread that finds the token free (`try_lock`: it never waits) and a descriptor
+//!   published queues its message as usual (same sequence number, same `messages_queued`), then
+//!   takes the oldest message out of the queue (the I/O thread, the queue's usual consumer, is
+//!   waiting in poll meanwhile, so there is one consumer at a time) and writes it. Written in
+//!   full: it is counted exactly as the I/O thread counts a message (`messages_sent`,
+//!   `bytes_sent`, the written prefix of `sent_seq.rs`, `messages_queued`, flush waiters).
+//!   Written in part, or not at all (EAGAIN, an error): the message, with how much of it is
+//!   written, stays in the token's slot, the descriptor is withdrawn, and the I/O thread is woken;
+//!   it puts the message at the front of the connection's batch before anything else
+//!   (`Conn::take_back_direct`), so frames never interleave and order holds, and meets the
+//!   error itself if there was one. Nothing is lost: a message is in the kernel or queued.
+//! - **Under load the queue takes over**: a thread that wrote directly less than `QUIET` ago
+//!   queues (a tight loop of sends would otherwise cost one system call per message instead of
+//!   one writev per batch), and while the I/O thread is busy it holds the token.
+//!
+//! `on_sent` is still delivered by the I/O thread: with `report_sent` the sender schedules it
+//! after a direct write (at most one wake-up pending, as for queued messages). A server never
+//! takes this path (its messages are ordered against the broadcast log by the I/O thread).
+
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, TryLockError};
+use std::time::{Duration, Instant};
+
+use super::queue::{OutMsg, OutQueue};
+use super::shared::Shared;
+use super::sys;
+
+/// After a direct write, the same context's sends queue for this long: a thread sending faster
+/// than that is better served by the I/O thread's batches (scenario 1 of docs/bench.md) than by
+/// one system call per message; at 100,000 msg/s (10 µs apart) every message still goes direct.
+const QUIET: Duration = Duration::from_micros(2);
+
+/// What the token guards: the descriptor the sending threads may write to, and the message one
+/// of them could not finish.
+#[derive(Debug, Default)]
+struct Slot {
+    /// The idle connection's socket, published by the I/O thread while it waits in poll.
+    fd: Option<RawFd>,
+    /// A message a sending thread wrote in part (or not at all), with the bytes written.
+    partial: Option<(OutMsg, usize)>,
+}
+
+/// The direct path's state, one per context (see the module's documentation).
+#[derive(Debug)]
+pub struct Direct {
+    /// Whether this context may write directly at all (a client).
+    on: bool,
+    /// A hint read without the token: a descriptor is published.
+    idle: AtomicBool,
+    /// The write token.
+    slot: Mutex<Slot>,
+    /// Nanoseconds since `epoch` before which sends queue (see `QUIET`).
+    quiet_until: AtomicU64,
+    epoch: Instant,
+}
+
+/// The I/O thread's hold on the write token (None while it waits in poll).
+pub struct WriteToken<'a>(Option<MutexGuard<'a, Slot>>);
+
+impl Direct {
+    /// The state of a context: `on` for a client.
+    pub fn new(on: bool) -> Self {
+        Direct {
+            on,
+            idle: AtomicBool::new(false),
+            slot: Mutex::new(Slot::default()),
+            quiet_until: AtomicU64::new(0),
+            epoch: Instant::now(),
+        }
+    }
+
+    fn now_ns(&self) -> u64 {
+        self.epoch.elapsed().as_nanos() as u64
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Slot> {
+        self.slot.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The I/O thread, as it starts: takes the token (it holds it whenever it is not waiting).
+    pub fn hold(&self) -> WriteToken<'_> {
+        WriteToken(Some(self.lock()))
+    }
+
+    /// The I/O thread, about to wait in poll: with `fd` (the client connection is idle), lets
+    /// sending threads write to it until `resume`. Without, keeps the token.
+    pub fn wait(&self, token: &mut WriteToken<'_>, fd: Option<RawFd>) {
+        let (true, Some(fd)) = (self.on, fd) else {
+            return;
+        };
+        if let Some(mut g) = token.0.take() {
+            g.fd = Some(fd);
+            drop(g);
+            self.idle.store(true, Ordering::Release);
+        }
+    }
+
+    /// The I/O thread, back from poll: takes the token back (waiting for a write in progress)
+    /// and answers the message a sending thread left partly written, which goes first.
+    pub fn resume<'a>(&'a self, token: &mut WriteToken<'a>) -> Option<(OutMsg, usize)> {
+        if token.0.is_some() {
+            return None;
+        }
+        let mut g = self.lock();
+        self.idle.store(false, Ordering::Relaxed);
+        g.fd = None;
+        let partial = g.partial.take();
+        token.0 = Some(g);
+        partial
+    }
+
+    /// A sending thread: writes `msg` now if the connection is idle, answering its sequence
+    /// number; otherwise gives it back untouched, to be queued as usual (`id`, `q`: the
+    /// connection's queue). See the module's documentation.
+    pub fn send(&self, shared: &Shared, id: u64, q: &OutQueue, msg: OutMsg) -> Result<u64, OutMsg> {
+        if !self.idle.load(Ordering::Acquire)
+            || self.now_ns() < self.quiet_until.load(Ordering::Relaxed)
+        {
+            return Err(msg);
+        }
+        let mut g = match self.slot.try_lock() {
+            Ok(g) => g,
+            Err(TryLockError::WouldBlock | TryLockError::Poisoned(_)) => return Err(msg),
+        };
+        let Some(fd) = g.fd else {
+            return Err(msg);
+        };
+        // Queued exactly as `Context::push` does, so the number and the counters are the
+        // queue's; a full queue is left to `push` to refuse.
+        let stats = &shared.stats;
+        stats.messages_queued.fetch_add(1, Ordering::SeqCst);
+        let seq = match q.push(msg, shared.numbering()) {
+            Ok(seq) => seq,
+            Err(m) => {
+                stats.messages_queued.fetch_sub(1, Ordering::SeqCst);
+                return Err(m);
+            }
+        };
+        // The oldest message: ours, or one another thread queued just before.
+        let Some(m) = q.pop() else {
+            drop(g);
+            shared.schedule(id, q);
+            return Ok(seq);
+        };
+        let r = loop {
+            match sys::send_nosignal(fd, &m.frame) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                r => break r,
+            }
+        };
+        match r {
+            Ok(n) if n == m.frame.len() => {
+                drop(g);
+                self.quiet_until
+                    .store(self.now_ns() + QUIET.as_nanos() as u64, Ordering::Relaxed);
+                written(shared, &m);
+                if shared.config.report_sent || !q.is_empty() {
+                    // on_sent is the I/O thread's to deliver; what others queued meanwhile too.
+                    shared.schedule(id, q);
+                }
+            }
+            r => {
+                // The rest (an error: all of it) is the I/O thread's to write, first; it meets
+                // the error, if any, itself.
+                g.fd = None;
+                self.idle.store(false, Ordering::Relaxed);
+                g.partial = Some((m, r.unwrap_or(0)));
+                drop(g);
+                shared.schedule(id, q);
+            }
+        }
+        Ok(seq)
+    }
+}
+
+/// A message written completely from a sending thread: counted as `Conn::write` counts one.
+fn written(shared: &Shared, m: &OutMsg) {
+    let st = &shared.stats;
+    {
+        let mut t = shared.sent_seq.lock().unwrap_or_else(|e| e.into_inner());
+        t.written(m.seq);
+        st.messages_sent_seq.store(t.upto(), Ordering::Release);
+    }
+    st.messages_sent.fetch_add(1, Ordering::Relaxed);
+    st.bytes_sent
+        .fetch_add(m.payload_len as u64, Ordering::Relaxed);
+    st.messages_written_direct.fetch_add(1, Ordering::Relaxed);
+    st.messages_queued.fetch_sub(1, Ordering::SeqCst);
+    shared.notify_flushed();
+}
