@@ -40,6 +40,7 @@ use std::time::{Duration, Instant};
 
 use super::queue::{OutMsg, OutQueue};
 use super::shared::Shared;
+use super::stats::Stats;
 use super::sys;
 
 /// After a direct write, the same context's sends queue for this long: a thread sending faster
@@ -183,6 +184,7 @@ impl Direct {
                 self.idle.store(false, Ordering::Relaxed);
                 g.partial = Some((m, r.unwrap_or(0)));
                 drop(g);
+                Stats::inc(&shared.stats.direct_writes_unfinished);
                 shared.schedule(id, q);
             }
         }

@@ -42,6 +42,8 @@ pub struct Stats {
     pub connections_compressed: AtomicU64,
     /// Client: messages written from the sending thread (`direct.rs`).
     pub messages_written_direct: AtomicU64,
+    /// Client: direct writes the socket took in part or not at all.
+    pub direct_writes_unfinished: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -92,6 +94,9 @@ pub struct Snapshot {
     /// (plain TCP, the connection idle: no wake-up of the I/O thread); the others went through
     /// the queue. Never counts over TLS, with compression or with acknowledgements.
     pub messages_written_direct: u64,
+    /// Client: sends whose direct write the socket took only in part, or not at all (full
+    /// socket, or an error the I/O thread then met): the I/O thread finished them, first.
+    pub direct_writes_unfinished: u64,
 }
 
 impl Stats {
@@ -121,6 +126,7 @@ impl Stats {
             messages_resent: self.messages_resent.load(Relaxed),
             connections_compressed: self.connections_compressed.load(Relaxed),
             messages_written_direct: self.messages_written_direct.load(Relaxed),
+            direct_writes_unfinished: self.direct_writes_unfinished.load(Relaxed),
         }
     }
 }
