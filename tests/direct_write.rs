@@ -57,7 +57,9 @@ fn paced_sends_are_written_from_the_sending_thread_and_counted_like_queued_ones(
     let n = 200;
     let seqs = paced(&cli, n, 100);
     assert_eq!(seqs, (1..=n as u64).collect::<Vec<_>>());
-    srec.wait("every message", T, |l| (l.messages.len() == n).then_some(()));
+    srec.wait("every message", T, |l| {
+        (l.messages.len() == n).then_some(())
+    });
     srec.with(|l| {
         for (i, m) in l.messages.iter().enumerate() {
             assert_eq!(m.1[0], i as u8, "message {i} out of order");
@@ -79,7 +81,10 @@ fn paced_sends_are_written_from_the_sending_thread_and_counted_like_queued_ones(
             assert!(w[0].1 < w[1].1, "on_sent went back: {:?}", l.sent);
         }
         let io = l.sent[0].2;
-        assert!(l.sent.iter().all(|s| s.2 == io), "on_sent from several threads");
+        assert!(
+            l.sent.iter().all(|s| s.2 == io),
+            "on_sent from several threads"
+        );
         assert_ne!(io, std::thread::current().id());
     });
 }
@@ -117,13 +122,22 @@ fn threads_mixing_direct_and_queued_sends_keep_each_threads_order_and_contiguous
     let mut all = Vec::new();
     for h in handles {
         let seqs = h.join().unwrap();
-        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "numbers of one thread go back");
+        assert!(
+            seqs.windows(2).all(|w| w[0] < w[1]),
+            "numbers of one thread go back"
+        );
         all.extend(seqs);
     }
     let total = threads as usize * per as usize;
     all.sort_unstable();
-    assert_eq!(all, (1..=total as u64).collect::<Vec<_>>(), "numbers not contiguous");
-    srec.wait("every message", T, |l| (l.messages.len() >= total).then_some(()));
+    assert_eq!(
+        all,
+        (1..=total as u64).collect::<Vec<_>>(),
+        "numbers not contiguous"
+    );
+    srec.wait("every message", T, |l| {
+        (l.messages.len() >= total).then_some(())
+    });
     let mut payload = 0u64;
     srec.with(|l| {
         assert_eq!(l.messages.len(), total, "a message arrived twice");
@@ -141,7 +155,10 @@ fn threads_mixing_direct_and_queued_sends_keep_each_threads_order_and_contiguous
     settled(&cli, total as u64, payload);
     let s = cli.stats();
     assert!(s.messages_written_direct > 0, "no direct write: {s:?}");
-    assert!(s.messages_written_direct < total as u64, "no queued write: {s:?}");
+    assert!(
+        s.messages_written_direct < total as u64,
+        "no queued write: {s:?}"
+    );
     crec.wait("on_sent up to the last", T, |l| {
         (l.sent.last().map(|s| s.1) == Some(total as u64)).then_some(())
     });
@@ -169,10 +186,7 @@ fn a_direct_write_the_socket_takes_in_part_is_finished_before_later_sends() {
     let mut seqs = small.clone();
     seqs.push(big_seq);
     for i in 0..200u32 {
-        seqs.push(
-            cli.send_seq(0, &i.to_be_bytes(), MsgKind::Binary)
-                .unwrap(),
-        );
+        seqs.push(cli.send_seq(0, &i.to_be_bytes(), MsgKind::Binary).unwrap());
     }
     assert_eq!(seqs, (1..=221).collect::<Vec<_>>());
     let after = cli.stats();
@@ -203,7 +217,8 @@ fn a_direct_write_the_socket_takes_in_part_is_finished_before_later_sends() {
     }
     settled(&cli, 221, 20 * 10 + big.len() as u64 + 200 * 4);
     let mut rest = [0u8; 1];
-    peer.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    peer.set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
     assert!(
         peer.read(&mut rest).is_err(),
         "bytes after the last message"
@@ -221,7 +236,9 @@ fn never_direct(
     connected(&srec, &crec);
     let n = 50;
     paced(&cli, n, 100);
-    srec.wait("every message", T, |l| (l.messages.len() == n).then_some(()));
+    srec.wait("every message", T, |l| {
+        (l.messages.len() == n).then_some(())
+    });
     settled(&cli, n as u64, 100 * n as u64);
     let s = cli.stats();
     assert_eq!(s.messages_written_direct, 0, "{what}: {s:?}");

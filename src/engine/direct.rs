@@ -25,16 +25,18 @@
 //!   it puts the message at the front of the connection's batch before anything else
 //!   (`Conn::take_back_direct`), so frames never interleave and order holds, and meets the
 //!   error itself if there was one. Nothing is lost: a message is in the kernel or queued.
-//! - **Under load the queue takes over**: a thread that wrote directly less than `QUIET` ago
-//!   queues (a tight loop of sends would otherwise cost one system call per message instead of
-//!   one writev per batch), and while the I/O thread is busy it holds the token.
+//! - **Under load the queue takes over**: sends less than `GAP` apart form a run, of which only
+//!   the first `RUN` go direct; the rest queue (a tight loop of sends would otherwise cost one
+//!   system call per message instead of one writev per batch), and while the I/O thread is busy
+//!   it holds the token. Paced sends, and short bursts between pauses (a sender whose sleeps
+//!   overshoot), go direct.
 //!
 //! `on_sent` is still delivered by the I/O thread: with `report_sent` the sender schedules it
 //! after a direct write (at most one wake-up pending, as for queued messages). A server never
 //! takes this path (its messages are ordered against the broadcast log by the I/O thread).
 
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
@@ -43,10 +45,15 @@ use super::shared::Shared;
 use super::stats::Stats;
 use super::sys;
 
-/// After a direct write, the same context's sends queue for this long: a thread sending faster
-/// than that is better served by the I/O thread's batches (scenario 1 of docs/bench.md) than by
-/// one system call per message; at 100,000 msg/s (10 µs apart) every message still goes direct.
-const QUIET: Duration = Duration::from_micros(2);
+/// Sends that follow the end of the previous send by less than this form a run (a tight loop);
+/// a longer pause ends the run. At 100,000 msg/s a paced sender pauses about 7 µs between
+/// direct writes, so each message starts a run of its own.
+const GAP: Duration = Duration::from_micros(3);
+
+/// Direct writes per run at most: a burst of a few messages still goes out without a
+/// wake-up; a sender that keeps going is better served by the I/O thread's batches (one writev
+/// for up to 1024 frames, scenario 1 of docs/bench.md) than by a system call per message.
+const RUN: u32 = 16;
 
 /// What the token guards: the descriptor the sending threads may write to, and the message one
 /// of them could not finish.
@@ -67,8 +74,10 @@ pub struct Direct {
     idle: AtomicBool,
     /// The write token.
     slot: Mutex<Slot>,
-    /// Nanoseconds since `epoch` before which sends queue (see `QUIET`).
-    quiet_until: AtomicU64,
+    /// When the last send ended, in nanoseconds since `epoch` (see `GAP`).
+    last: AtomicU64,
+    /// Direct writes in the current run (see `RUN`).
+    run: AtomicU32,
     epoch: Instant,
 }
 
@@ -82,7 +91,8 @@ impl Direct {
             on,
             idle: AtomicBool::new(false),
             slot: Mutex::new(Slot::default()),
-            quiet_until: AtomicU64::new(0),
+            last: AtomicU64::new(0),
+            run: AtomicU32::new(0),
             epoch: Instant::now(),
         }
     }
@@ -131,9 +141,16 @@ impl Direct {
     /// number; otherwise gives it back untouched, to be queued as usual (`id`, `q`: the
     /// connection's queue). See the module's documentation.
     pub fn send(&self, shared: &Shared, id: u64, q: &OutQueue, msg: OutMsg) -> Result<u64, OutMsg> {
-        if !self.idle.load(Ordering::Acquire)
-            || self.now_ns() < self.quiet_until.load(Ordering::Relaxed)
-        {
+        if !self.on {
+            return Err(msg);
+        }
+        // Runs and pauses (see `GAP`, `RUN`): approximate with several senders, which only
+        // moves a message between the two paths.
+        let now = self.now_ns();
+        if now.saturating_sub(self.last.swap(now, Ordering::Relaxed)) >= GAP.as_nanos() as u64 {
+            self.run.store(0, Ordering::Relaxed);
+        }
+        if !self.idle.load(Ordering::Acquire) || self.run.load(Ordering::Relaxed) >= RUN {
             return Err(msg);
         }
         let mut g = match self.slot.try_lock() {
@@ -169,8 +186,9 @@ impl Direct {
         match r {
             Ok(n) if n == m.frame.len() => {
                 drop(g);
-                self.quiet_until
-                    .store(self.now_ns() + QUIET.as_nanos() as u64, Ordering::Relaxed);
+                // The pause before the next send counts from the end of this one.
+                self.last.store(self.now_ns(), Ordering::Relaxed);
+                self.run.fetch_add(1, Ordering::Relaxed);
                 written(shared, &m);
                 if shared.config.report_sent || !q.is_empty() {
                     // on_sent is the I/O thread's to deliver; what others queued meanwhile too.
