@@ -11,8 +11,9 @@
 //!   every socket it closes is therefore written or closed while a sending thread cannot write.
 //!   Before it waits, the I/O thread publishes the client connection's descriptor when that
 //!   connection is idle (`Conn::direct_fd`: plain TCP, open, no close sent or received, no
-//!   compression, no acknowledgements, nothing in its batch, nothing carried over, the socket
-//!   writable) and lets go of the token; when it wakes it takes the token back first, clearing
+//!   compression, nothing in its batch, nothing carried over, the socket writable) and lets go
+//!   of the token; a client that offers acknowledgements never does (declined, they make each
+//!   written message count as acknowledged, which is the I/O thread's bookkeeping); when it wakes it takes the token back first, clearing
 //!   the descriptor.
 //! - A sending thread that finds the token free (`try_lock`: it never waits) and a descriptor
 //!   published queues its message as usual (same sequence number, same `messages_queued`), then
@@ -38,7 +39,7 @@
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, TryLockError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::queue::{OutMsg, OutQueue};
 use super::shared::Shared;
@@ -68,24 +69,23 @@ struct Slot {
 /// The direct path's state, one per context (see the module's documentation).
 #[derive(Debug)]
 pub struct Direct {
-    /// Whether this context may write directly at all (a client).
+    /// Whether this context may write directly at all (a client that offers no acknowledgements).
     on: bool,
     /// A hint read without the token: a descriptor is published.
     idle: AtomicBool,
     /// The write token.
     slot: Mutex<Slot>,
-    /// When the last send ended, in nanoseconds since `epoch` (see `GAP`).
+    /// When the last send ended, CLOCK_MONOTONIC in nanoseconds (see `GAP`).
     last: AtomicU64,
     /// Direct writes in the current run (see `RUN`).
     run: AtomicU32,
-    epoch: Instant,
 }
 
 /// The I/O thread's hold on the write token (None while it waits in poll).
 pub struct WriteToken<'a>(Option<MutexGuard<'a, Slot>>);
 
 impl Direct {
-    /// The state of a context: `on` for a client.
+    /// The state of a context: `on` for a client that offers no acknowledgements.
     pub fn new(on: bool) -> Self {
         Direct {
             on,
@@ -93,12 +93,11 @@ impl Direct {
             slot: Mutex::new(Slot::default()),
             last: AtomicU64::new(0),
             run: AtomicU32::new(0),
-            epoch: Instant::now(),
         }
     }
 
     fn now_ns(&self) -> u64 {
-        self.epoch.elapsed().as_nanos() as u64
+        sys::monotonic_ns()
     }
 
     fn lock(&self) -> MutexGuard<'_, Slot> {

@@ -10,6 +10,7 @@ use std::time::Instant;
 use crossbeam_channel::{unbounded, Receiver, Sender};
 
 use super::acks::receiver::RxAckTable;
+use super::acks::AckMode;
 use super::broadcast::BroadcastLog;
 use super::broadcast_deflate::ServerDeflater;
 use super::config::{Config, Mode};
@@ -107,7 +108,9 @@ impl Shared {
         let cap = config.queue_capacity;
         let replay = config.replay;
         let acks = config.acks;
-        let direct = Direct::new(config.mode == Mode::Client);
+        // A client that offers acknowledgements keeps the queue even when the server declines
+        // them: its written messages then count as acknowledged, which the I/O thread does.
+        let direct = Direct::new(config.mode == Mode::Client && config.acks == AckMode::Off);
         let deflate = (config.mode == Mode::Server && config.compression > 0)
             .then(|| ServerDeflater::new(config.compression));
         Shared {
