@@ -237,7 +237,7 @@ impl Context {
             // direct.rs: written from this thread when the connection is idle.
             match self.shared.direct.send(&self.shared, id, q, msg) {
                 Ok(seq) => Ok(seq),
-                Err(msg) => self.push(id, q, msg),
+                Err(msg) => self.shared.direct.queue(q, || self.push(id, q, msg)),
             }
         })
     }

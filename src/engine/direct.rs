@@ -26,8 +26,8 @@
 //!   it puts the message at the front of the connection's batch before anything else
 //!   (`Conn::take_back_direct`), so frames never interleave and order holds, and meets the
 //!   error itself if there was one. Nothing is lost: a message is in the kernel or queued.
-//! - **Under load the queue takes over**: sends less than `GAP` apart form a run, of which only
-//!   the first `RUN` go direct; the rest queue (a tight loop of sends would otherwise cost one
+//! - **Under load the queue takes over**: sends less than `GAP` apart, or meeting the I/O
+//!   thread at work, form a run, of which only the first `RUN` go direct; the rest queue (a tight loop of sends would otherwise cost one
 //!   system call per message instead of one writev per batch), and while the I/O thread is busy
 //!   it holds the token. Paced sends, and short bursts between pauses (a sender whose sleeps
 //!   overshoot), go direct.
@@ -79,6 +79,8 @@ pub struct Direct {
     last: AtomicU64,
     /// Direct writes in the current run (see `RUN`).
     run: AtomicU32,
+    /// A send met the I/O thread at work since the last look: the run goes on.
+    busy: AtomicBool,
 }
 
 /// The I/O thread's hold on the write token (None while it waits in poll).
@@ -93,6 +95,7 @@ impl Direct {
             slot: Mutex::new(Slot::default()),
             last: AtomicU64::new(0),
             run: AtomicU32::new(0),
+            busy: AtomicBool::new(false),
         }
     }
 
@@ -143,13 +146,25 @@ impl Direct {
         if !self.on {
             return Err(msg);
         }
+        if !self.idle.load(Ordering::Acquire) {
+            // The I/O thread is at work: whatever the pauses, the run goes on (no clock read:
+            // this is the hot path of a sender that keeps it busy).
+            if !self.busy.load(Ordering::Relaxed) {
+                self.busy.store(true, Ordering::Relaxed);
+            }
+            return Err(msg);
+        }
         // Runs and pauses (see `GAP`, `RUN`): approximate with several senders, which only
         // moves a message between the two paths.
         let now = self.now_ns();
-        if now.saturating_sub(self.last.swap(now, Ordering::Relaxed)) >= GAP.as_nanos() as u64 {
+        let last = self.last.swap(now, Ordering::Relaxed);
+        let busy = self.busy.load(Ordering::Relaxed);
+        if busy {
+            self.busy.store(false, Ordering::Relaxed);
+        } else if now.saturating_sub(last) >= GAP.as_nanos() as u64 {
             self.run.store(0, Ordering::Relaxed);
         }
-        if !self.idle.load(Ordering::Acquire) || self.run.load(Ordering::Relaxed) >= RUN {
+        if self.run.load(Ordering::Relaxed) >= RUN {
             return Err(msg);
         }
         let mut g = match self.slot.try_lock() {
@@ -185,14 +200,14 @@ impl Direct {
         match r {
             Ok(n) if n == m.frame.len() => {
                 drop(g);
-                // The pause before the next send counts from the end of this one.
-                self.last.store(self.now_ns(), Ordering::Relaxed);
                 self.run.fetch_add(1, Ordering::Relaxed);
                 written(shared, &m);
                 if shared.config.report_sent || !q.is_empty() {
                     // on_sent is the I/O thread's to deliver; what others queued meanwhile too.
                     shared.schedule(id, q);
                 }
+                // The pause before the next send counts from the end of this one.
+                self.last.store(self.now_ns(), Ordering::Relaxed);
             }
             r => {
                 // The rest (an error: all of it) is the I/O thread's to write, first; it meets
@@ -206,6 +221,24 @@ impl Direct {
             }
         }
         Ok(seq)
+    }
+}
+
+impl Direct {
+    /// A sending thread queues its message with `push` instead (see `send`). When that push is
+    /// what wakes the I/O thread (the queue was not scheduled), the pause before the next send
+    /// counts from after the wake-up's system call: a tight loop that pays one must not look
+    /// like a sender pausing between messages.
+    pub fn queue<T>(&self, q: &OutQueue, push: impl FnOnce() -> T) -> T {
+        if !self.on {
+            return push();
+        }
+        let wakes = !q.scheduled.load(Ordering::Relaxed);
+        let r = push();
+        if wakes {
+            self.last.store(self.now_ns(), Ordering::Relaxed);
+        }
+        r
     }
 }
 
