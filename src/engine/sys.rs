@@ -1,7 +1,7 @@
-//! The engine's only `unsafe` code: the system calls std does not offer, each wrapped in a
-//! safe function. `engine/mod.rs` denies `unsafe` everywhere else in the engine, so an audit of
-//! the engine's memory safety is an audit of this file (the C boundary, `src/ffi/`, is the other
-//! place with `unsafe`).
+//! The engine's only `unsafe` code: the system calls std does not offer (or, for the clock, offers
+//! at a cost that shows on a hot path), each wrapped in a safe function. `engine/mod.rs` denies
+//! `unsafe` everywhere else in the engine, so an audit of the engine's memory safety is an audit
+//! of this file (the C boundary, `src/ffi/`, is the other place with `unsafe`).
 
 use std::fs::File;
 use std::io::{self, IoSlice, Read, Write};
