@@ -6,9 +6,10 @@
 # substitute for this code: they do not understand the atomics and futex-based locks of Rust's std
 # and report races that are not there.
 #
-# Runs tests/roundtrip.rs, tests/dispatch.rs, tests/faults.rs, tests/broadcast.rs and
-# tests/lifetime.rs (API threads, the I/O threads, callbacks, manual dispatch, concurrent senders
-# across a server restart, destroy under load, broadcasters and the I/O thread sharing the
+# Runs tests/roundtrip.rs, tests/dispatch.rs, tests/faults.rs, tests/broadcast.rs,
+# tests/lifetime.rs and tests/direct_write.rs (API threads, the I/O threads, callbacks, manual
+# dispatch, sending threads writing to an idle connection under the write token, concurrent
+# senders across a server restart, destroy under load, broadcasters and the I/O thread sharing the
 # broadcast log, C API calls racing ws_context_destroy while context handles are reused).
 # Timing-sensitive assertions still hold: TSan slows the code ~5-10x, the tests allow seconds.
 # Environment: WS_API_SRC (repo root), WS_API_OUT (logs). Override the test list with
@@ -18,7 +19,7 @@ SRC=${WS_API_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 OUT=${WS_API_OUT:-$SRC/_build/test-output/41-race}
 mkdir -p "$OUT"
 TARGET=x86_64-unknown-linux-gnu
-TESTS=${WS_API_RACE_TESTS:-roundtrip dispatch faults broadcast lifetime}
+TESTS=${WS_API_RACE_TESTS:-roundtrip dispatch faults broadcast lifetime direct_write}
 
 if ! rustup toolchain list | grep -q '^nightly'; then
   echo "41-race: installing the nightly toolchain (ThreadSanitizer needs it)" >&2

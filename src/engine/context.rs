@@ -189,6 +189,15 @@ impl Context {
     /// (client) or 0 (server).
     #[inline]
     fn push(&self, id: u64, q: &OutQueue, op: u8, data: &[u8]) -> Result<u64> {
+        let seq = self.enqueue(q, op, data)?;
+        self.shared.schedule(id, q);
+        Ok(seq)
+    }
+
+    /// `push` without telling the I/O thread (the direct write takes the message itself, or
+    /// schedules the queue when it cannot).
+    #[inline]
+    fn enqueue(&self, q: &OutQueue, op: u8, data: &[u8]) -> Result<u64> {
         let client = self.shared.config.mode == Mode::Client;
         // A server's message goes after the broadcasts appended before it.
         let after = if client { 0 } else { self.shared.bcast.head() };
@@ -196,10 +205,7 @@ impl Context {
         // Counted before it is visible to the I/O thread, which uncounts it once written.
         stats.messages_queued.fetch_add(1, Ordering::SeqCst);
         match q.push_frame(op, data, client, after, self.shared.numbering()) {
-            Some(seq) => {
-                self.shared.schedule(id, q);
-                Ok(seq)
-            }
+            Some(seq) => Ok(seq),
             None => Err(self.rejected()),
         }
     }
@@ -225,7 +231,14 @@ impl Context {
     pub fn send_seq(&self, conn: u64, data: &[u8], kind: MsgKind) -> Result<u64> {
         self.check_open()?;
         let op = self.check(data, kind)?;
-        self.with_queue(conn, |id, q| self.push(id, q, op, data))
+        self.with_queue(conn, |id, q| {
+            // direct.rs: written from this thread when the connection is idle.
+            let direct = &self.shared.direct;
+            match direct.send(&self.shared, id, q, || self.enqueue(q, op, data)) {
+                Some(r) => r,
+                None => direct.queue(q, || self.push(id, q, op, data)),
+            }
+        })
     }
 
     /// Server: appends the message, framed once, to the broadcast log that every open

@@ -45,6 +45,7 @@ mod broadcast_sync;
 mod budget;
 mod client;
 mod commands;
+mod direct;
 mod history;
 mod lingering;
 mod shutdown;
@@ -148,12 +149,21 @@ impl IoLoop {
     /// broadcasts, commands and ready queues, read what is left to read, run the timers.
     fn main_loop(&mut self, sink: &mut Sink, scratch: &mut [u8]) {
         let mut events = Events::with_capacity(1024);
+        // Writing from the sending threads (direct.rs): the write token is this thread's
+        // except while it waits in poll with the client connection idle.
+        let shared = self.shared.clone();
+        let mut token = shared.direct.hold();
         if self.is_client() {
             self.connect(sink);
         }
         loop {
             let timeout = self.poll_timeout();
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
+            shared.direct.wait(&mut token, self.direct_fd(timeout));
+            let polled = self.poll.poll(&mut events, timeout);
+            if let Some((m, written)) = shared.direct.resume(&mut token) {
+                self.take_back_direct(m, written);
+            }
+            if let Err(e) = polled {
                 if e.kind() != io::ErrorKind::Interrupted {
                     sink.error(0, Error::io("poll", &e));
                     return;

@@ -17,6 +17,7 @@ mod config;
 mod conn;
 mod context;
 mod deflate;
+mod direct;
 mod error;
 mod event;
 mod forwarded;

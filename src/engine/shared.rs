@@ -10,9 +10,11 @@ use std::time::Instant;
 use crossbeam_channel::{unbounded, Receiver, Sender};
 
 use super::acks::receiver::RxAckTable;
+use super::acks::AckMode;
 use super::broadcast::BroadcastLog;
 use super::broadcast_deflate::ServerDeflater;
 use super::config::{Config, Mode};
+use super::direct::Direct;
 use super::manual::ManualEvents;
 use super::queue::OutQueue;
 use super::sent_seq::SentSeq;
@@ -67,6 +69,8 @@ pub struct Shared {
     acked_reported: AtomicU64,
     /// Server with acknowledgements: the receiver's numbers of each connection.
     pub rx_acks: RxAckTable,
+    /// Client: writing from the sending thread while the connection is idle (`direct.rs`).
+    pub direct: Direct,
     /// Counters.
     pub stats: Stats,
     /// Cleared when shutdown starts: sends then answer Closed.
@@ -104,6 +108,9 @@ impl Shared {
         let cap = config.queue_capacity;
         let replay = config.replay;
         let acks = config.acks;
+        // A client that offers acknowledgements keeps the queue even when the server declines
+        // them: its written messages then count as acknowledged, which the I/O thread does.
+        let direct = Direct::new(config.mode == Mode::Client && config.acks == AckMode::Off);
         let deflate = (config.mode == Mode::Server && config.compression > 0)
             .then(|| ServerDeflater::new(config.compression));
         Shared {
@@ -124,6 +131,7 @@ impl Shared {
             acked_seq: Mutex::new(SentSeq::default()),
             acked_reported: AtomicU64::new(0),
             rx_acks: RxAckTable::new(acks),
+            direct,
             stats: Stats::default(),
             accepting: AtomicBool::new(true),
             unsent: AtomicU64::new(0),

@@ -40,6 +40,10 @@ pub struct Stats {
     pub messages_resent: AtomicU64,
     /// Open connections that negotiated permessage-deflate.
     pub connections_compressed: AtomicU64,
+    /// Client: messages written from the sending thread (`direct.rs`).
+    pub messages_written_direct: AtomicU64,
+    /// Client: direct writes the socket took in part or not at all.
+    pub direct_writes_unfinished: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -86,6 +90,13 @@ pub struct Snapshot {
     pub messages_resent: u64,
     /// Open connections that negotiated permessage-deflate (RFC 7692).
     pub connections_compressed: u64,
+    /// Client: of `messages_sent`, those written completely by the thread that sent them
+    /// (plain TCP, the connection idle: no wake-up of the I/O thread); the others went through
+    /// the queue. Never counts over TLS, with compression or with acknowledgements.
+    pub messages_written_direct: u64,
+    /// Client: sends whose direct write the socket took only in part, or not at all (full
+    /// socket, or an error the I/O thread then met): the I/O thread finished them, first.
+    pub direct_writes_unfinished: u64,
 }
 
 impl Stats {
@@ -114,6 +125,8 @@ impl Stats {
             messages_acked_seq: self.messages_acked_seq.load(Relaxed),
             messages_resent: self.messages_resent.load(Relaxed),
             connections_compressed: self.connections_compressed.load(Relaxed),
+            messages_written_direct: self.messages_written_direct.load(Relaxed),
+            direct_writes_unfinished: self.direct_writes_unfinished.load(Relaxed),
         }
     }
 }

@@ -13,6 +13,7 @@
 use std::fmt;
 use std::io::{self, IoSlice, Read};
 use std::net::Shutdown;
+use std::os::fd::{AsRawFd, RawFd};
 
 use mio::net::TcpStream;
 use openssl::ssl::{ErrorCode, SslStream};
@@ -47,6 +48,11 @@ pub trait Transport {
     fn write_pending(&self) -> bool;
     /// Sends FIN after the last write.
     fn shutdown_write(&mut self);
+    /// The socket's descriptor when the bytes written to it are the frames themselves (plain
+    /// TCP), for a sending thread's direct write (`direct.rs`); None over TLS.
+    fn plain_fd(&self) -> Option<RawFd> {
+        None
+    }
 }
 
 impl Transport for Stream {
@@ -68,6 +74,13 @@ impl Transport for Stream {
 
     fn shutdown_write(&mut self) {
         Stream::shutdown_write(self)
+    }
+
+    fn plain_fd(&self) -> Option<RawFd> {
+        match self {
+            Stream::Plain(s) => Some(s.as_raw_fd()),
+            Stream::Tls(_) => None,
+        }
     }
 }
 

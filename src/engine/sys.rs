@@ -1,7 +1,8 @@
-//! The engine's only `unsafe` code: the system calls std does not offer, each wrapped in a
-//! safe function, and reads into a buffer's uninitialised spare capacity. `engine/mod.rs`
-//! denies `unsafe` everywhere else in the engine, so an audit of the engine's memory safety is
-//! an audit of this file (the C boundary, `src/ffi/`, is the other place with `unsafe`).
+//! The engine's only `unsafe` code: the system calls std does not offer (or, for the clock, offers
+//! at a cost that shows on a hot path), each wrapped in a safe function, and reads into a
+//! buffer's uninitialised spare capacity. `engine/mod.rs` denies `unsafe` everywhere else in the
+//! engine, so an audit of the engine's memory safety is an audit of this file (the C boundary,
+//! `src/ffi/`, is the other place with `unsafe`).
 
 use std::fs::File;
 use std::io::{self, IoSlice, Read, Write};
@@ -80,6 +81,43 @@ pub fn ssl_read_append<S: io::Read + io::Write>(
 ) -> Result<usize, openssl::ssl::Error> {
     // `ssl_read_uninit` answers how many bytes it initialised.
     append_uninit(buf, max, |spare| ssl.ssl_read_uninit(spare))
+}
+
+/// `send(2)` of one buffer on a socket named by its descriptor, non-blocking and without
+/// SIGPIPE: the write from an application's thread (`direct.rs`), which holds the descriptor's
+/// number rather than the socket. A descriptor that is not an open socket is an error
+/// (EBADF/ENOTSOCK), never undefined behaviour; `direct.rs` makes sure it is the connection's.
+pub fn send_nosignal(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for `buf.len()` bytes for the duration of the call, which only
+    // reads it; the descriptor is a plain integer to the kernel.
+    let n = unsafe {
+        libc::send(
+            fd,
+            buf.as_ptr().cast(),
+            buf.len(),
+            libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+        )
+    };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// CLOCK_MONOTONIC in nanoseconds: the direct write's run/pause rule reads it once or twice per
+/// send, and std's `Instant` arithmetic (a checked `timespec` subtraction into a `Duration`)
+/// costs more than the clock itself (about 60 instructions, docs/bench.md).
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(ts.tv_nsec as u64)
 }
 
 /// A non-blocking eventfd: readable while its counter is non-zero. Closed when dropped.

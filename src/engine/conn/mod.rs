@@ -27,6 +27,7 @@ mod acking;
 mod budget;
 mod closing;
 mod compress;
+mod direct;
 mod framing;
 mod opening;
 mod writer;
