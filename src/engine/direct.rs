@@ -180,9 +180,7 @@ impl Direct {
             Ok(g) => g,
             Err(TryLockError::WouldBlock | TryLockError::Poisoned(_)) => return None,
         };
-        let Some(fd) = g.fd else {
-            return None;
-        };
+        let fd = g.fd?;
         // Queued exactly as `Context::push` does (`push` is its first half), so the number and
         // the counters are the queue's; a full queue refuses it there.
         let seq = match push() {
