@@ -1,7 +1,8 @@
 //! Encoding a final frame straight into a send queue's block (`queue.rs`): the header, then the
 //! payload masked while it is copied (one pass over the bytes instead of a copy and a second
-//! pass to mask), with no buffer of its own. `frame::encode` stays for frames that live alone
-//! (control frames, large messages, tests).
+//! pass to mask), with no buffer of its own and no zero-fill of the room first (the writing into
+//! spare capacity is `sys::append_frame`, with the engine's other `unsafe`). `frame::encode`
+//! stays for frames that live alone (control frames, large messages, tests).
 
 use bytes::BytesMut;
 

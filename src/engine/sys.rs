@@ -1,8 +1,9 @@
 //! The engine's only `unsafe` code: the system calls std does not offer (or, for the clock, offers
-//! at a cost that shows on a hot path), each wrapped in a safe function, and reads into a
-//! buffer's uninitialised spare capacity. `engine/mod.rs` denies `unsafe` everywhere else in the
-//! engine, so an audit of the engine's memory safety is an audit of this file (the C boundary,
-//! `src/ffi/`, is the other place with `unsafe`).
+//! at a cost that shows on a hot path), each wrapped in a safe function, reads into a buffer's
+//! uninitialised spare capacity, and the send queue's frame encoding into one (`append_frame`).
+//! `engine/mod.rs` denies `unsafe` everywhere else in the engine, so an audit of the engine's
+//! memory safety is an audit of this file (the C boundary, `src/ffi/`, is the other place with
+//! `unsafe`).
 
 use std::fs::File;
 use std::io::{self, IoSlice, Read, Write};
