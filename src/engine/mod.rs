@@ -2,8 +2,8 @@
 //! non-blocking sockets; API calls from other threads reach it through lock-free queues and a
 //! waker.
 //!
-//! `unsafe` is denied here except in `sys` (the system calls std lacks), so that one file is
-//! the engine's whole unsafe surface.
+//! `unsafe` is denied here except in `sys` (the system calls std lacks, writes into spare
+//! capacity), so that one file is the engine's whole unsafe surface.
 
 #![deny(unsafe_code)]
 

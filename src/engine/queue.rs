@@ -119,7 +119,9 @@ struct Open {
     /// The size of the next new block (`MIN_BLOCK` to `BLOCK`).
     grow: usize,
     recs: Vec<Rec>,
-    keys: MaskKeys,
+    /// A client's mask keys, allocated at its first masked frame: a server's queue (thousands
+    /// of idle connections) never masks, so it does not pay for the 260 bytes.
+    keys: Option<Box<MaskKeys>>,
 }
 
 impl Open {
@@ -182,7 +184,7 @@ impl OutQueue {
                 alloc: 0,
                 grow: MIN_BLOCK,
                 recs: Vec::new(),
-                keys: MaskKeys::new(),
+                keys: None,
             }),
             taken: Mutex::new(Taken {
                 blocks: Vec::new(),
@@ -233,7 +235,11 @@ impl OutQueue {
         }
         let mut o = lock(&self.open);
         let n = self.admit()?;
-        let mask = masked.then(|| o.keys.next());
+        let mask = masked.then(|| {
+            o.keys
+                .get_or_insert_with(|| Box::new(MaskKeys::new()))
+                .next()
+        });
         o.room(MAX_HEADER + payload.len());
         let start = o.buf.len();
         let end = start + encode_into(&mut o.buf, op, payload, mask);

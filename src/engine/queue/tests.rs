@@ -265,3 +265,33 @@ fn producers_on_many_threads_lose_nothing() {
     }
     assert!(q.pop().is_none());
 }
+
+#[test]
+fn mask_keys_only_for_a_queue_that_masks() {
+    let server = OutQueue::new(10);
+    assert!(server
+        .push_frame(opcode::TEXT, b"hello", false, 0, false)
+        .is_some());
+    assert!(server.pop().is_some());
+    assert!(lock(&server.open).keys.is_none(), "a server never masks");
+    let client = OutQueue::new(10);
+    assert!(
+        lock(&client.open).keys.is_none(),
+        "nothing before the first frame"
+    );
+    assert!(client
+        .push_frame(opcode::TEXT, b"hello", true, 0, true)
+        .is_some());
+    assert!(lock(&client.open).keys.is_some());
+}
+
+#[test]
+fn queue_size_without_mask_keys() {
+    // The queue is inline in every connection: the mask keys (256 bytes) must stay out of it.
+    eprintln!("OutQueue: {} bytes", std::mem::size_of::<OutQueue>());
+    assert!(
+        std::mem::size_of::<OutQueue>() < 4 * KEYS,
+        "OutQueue is {} bytes",
+        std::mem::size_of::<OutQueue>()
+    );
+}
