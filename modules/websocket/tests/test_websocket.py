@@ -1828,6 +1828,30 @@ class RawAckClient:
             pass
 
 
+def accept_late_server(ctx, port, timeout):
+    """A plain TCP server that comes up on `port` only now (a network() destination's server that
+    was down until this point); answers the connection syslog-ng makes to it, reads bounded by
+    `timeout` seconds."""
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", port))
+    srv.listen(1)
+    ctx.cleanup.append(srv.close)
+    conn, _ = srv.accept()
+    ctx.cleanup.append(conn.close)
+    conn.settimeout(timeout)
+    return conn
+
+
+def recv_lines(conn, got, count, who):
+    """Reads from `conn` onto `got` until it holds `count` lines; `who` names the writer."""
+    while got.count(b"\n") < count:
+        chunk = conn.recv(65536)
+        check(chunk, "%s closed before writing every line" % who)
+        got += chunk
+    return got
+
+
 def test_q_source_acks_when_syslog_ng_acks(ctx):
     """acknowledgements(yes) on a server-mode source: the handshake accepts a client's offer, and
     a message is acknowledged to the client only once syslog-ng acknowledged it to the source.
@@ -1857,19 +1881,8 @@ log { source(s_ws); destination(d_net); flags(flow-control); };
     # failed connection attempt of the destination (time-reopen(1)).
     sng.wait_for(r"Syslog connection failed", start=sng.mark())
     check(client.acked == 0, "acknowledged up to %d while syslog-ng had written nothing" % client.acked)
-    srv = socket.socket()
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("127.0.0.1", down))
-    srv.listen(1)
-    ctx.cleanup.append(srv.close)
-    conn, _ = srv.accept()
-    ctx.cleanup.append(conn.close)
-    got = b""
-    conn.settimeout(30)
-    while got.count(b"\n") < len(sent):
-        chunk = conn.recv(65536)
-        check(chunk, "the network() destination closed before writing every message")
-        got += chunk
+    conn = accept_late_server(ctx, down, 30)
+    got = recv_lines(conn, b"", len(sent), "the network() destination")
     check(got.decode().splitlines() == sent, "the destination wrote other lines: %r" % got[:200])
     client.wait_acked(len(sent))
     check(client.acked == len(sent), "acknowledged up to %d of %d" % (client.acked, len(sent)))
@@ -1916,19 +1929,8 @@ log { source(s_ws); destination(d_net); flags(flow-control); };
     processed = sng.stat("websocket", "processed")
     check(processed == 10, "the source posted %s messages into a closed window of 10" % processed)
     check(client.acked == 0, "acknowledged up to %d while syslog-ng had written nothing" % client.acked)
-    srv = socket.socket()
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("127.0.0.1", down))
-    srv.listen(1)
-    ctx.cleanup.append(srv.close)
-    conn, _ = srv.accept()
-    ctx.cleanup.append(conn.close)
-    got = b""
-    conn.settimeout(60)
-    while got.count(b"\n") < len(sent):
-        chunk = conn.recv(65536)
-        check(chunk, "the network() destination closed before writing every message")
-        got += chunk
+    conn = accept_late_server(ctx, down, 60)
+    got = recv_lines(conn, b"", len(sent), "the network() destination")
     check(got.decode().splitlines() == sent, "the destination wrote other lines or another order")
     client.wait_acked(len(sent))
     check(client.acked == len(sent), "acknowledged up to %d of %d" % (client.acked, len(sent)))
@@ -1962,19 +1964,8 @@ log { source(s_net); destination(d_ws); flags(flow-control); };
     b.wait_for(r"Syslog connection failed", start=b.mark())
     written = a.stat("websocket", "written")
     check(written == 0, "the sender acknowledged %s lines that the receiver had not stored" % written)
-    srv = socket.socket()
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("127.0.0.1", down))
-    srv.listen(1)
-    ctx.cleanup.append(srv.close)
-    conn, _ = srv.accept()
-    ctx.cleanup.append(conn.close)
-    conn.settimeout(30)
-    got = b""
-    while got.count(b"\n") < len(sent):
-        chunk = conn.recv(65536)
-        check(chunk, "the receiver's network() destination closed before writing every line")
-        got += chunk
+    conn = accept_late_server(ctx, down, 30)
+    got = recv_lines(conn, b"", len(sent), "the receiver's network() destination")
     check(got.decode().splitlines() == sent, "the receiver wrote other lines: %r" % got[:200])
     written = a.wait_stat("websocket", "written", len(sent))
     check(written == len(sent), "the sender acknowledged %s of %d lines after the receiver stored them"
